@@ -1,0 +1,172 @@
+"""BEIR folders: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
+
+Readers check every line and fail with ``FILE:LINE: reason``; writers are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+
+import pyarrow as pa
+
+from rankarena.data.atomic import atomic_write
+from rankarena.data.jsonl import id_field, read_jsonl, read_lines, text_field
+from rankarena.data.qrels import Qrels
+from rankarena.data.texts import Corpus, Queries
+from rankarena.errors import DataFormatError
+
+
+def read_corpus(path: str | os.PathLike[str]) -> Corpus:
+    """Read a BEIR ``corpus.jsonl``: one object per line with ``_id``, ``text``, optional ``title``."""
+    ids, titles, texts = [], [], []
+    first_line: dict[str, int] = {}
+    for number, obj in read_jsonl(path):
+        doc_id = id_field(obj, "_id", path, number)
+        if doc_id in first_line:
+            raise DataFormatError(
+                path, f"duplicate _id {doc_id!r} (first at line {first_line[doc_id]})", number
+            )
+        first_line[doc_id] = number
+        ids.append(doc_id)
+        titles.append(text_field(obj, "title", path, number, required=False))
+        texts.append(text_field(obj, "text", path, number))
+    return Corpus(pa.table({"_id": ids, "title": titles, "text": texts}), source=path)
+
+
+def read_queries(path: str | os.PathLike[str]) -> Queries:
+    """Read a BEIR ``queries.jsonl``: one object per line with ``_id`` and ``text``."""
+    ids, texts = [], []
+    first_line: dict[str, int] = {}
+    for number, obj in read_jsonl(path):
+        query_id = id_field(obj, "_id", path, number)
+        if query_id in first_line:
+            raise DataFormatError(
+                path, f"duplicate _id {query_id!r} (first at line {first_line[query_id]})", number
+            )
+        first_line[query_id] = number
+        ids.append(query_id)
+        texts.append(text_field(obj, "text", path, number))
+    return Queries(pa.table({"_id": ids, "text": texts}), source=path)
+
+
+def read_qrels_tsv(path: str | os.PathLike[str]) -> Qrels:
+    """Read BEIR qrels: ``query-id<TAB>corpus-id<TAB>score`` with an optional header row."""
+    q, d, r = [], [], []
+    first_line: dict[tuple[str, str], int] = {}
+    for number, line in read_lines(path):
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise DataFormatError(
+                path,
+                f"expected 3 tab-separated fields (query-id, corpus-id, score), got {len(fields)}",
+                number,
+            )
+        query_id, doc_id, grade_text = (f.strip() for f in fields)
+        if not q and not first_line and _is_header(fields):
+            continue
+        grade = parse_grade(grade_text, path, number)
+        if not query_id or not doc_id:
+            raise DataFormatError(path, "empty query-id or corpus-id", number)
+        key = (query_id, doc_id)
+        if key in first_line:
+            raise DataFormatError(
+                path,
+                f"duplicate judgement for query {query_id!r}, doc {doc_id!r} "
+                f"(first at line {first_line[key]})",
+                number,
+            )
+        first_line[key] = number
+        q.append(query_id)
+        d.append(doc_id)
+        r.append(grade)
+    return Qrels(
+        pa.table({"query_id": q, "doc_id": d, "relevance": pa.array(r, pa.int32())}), source=path
+    )
+
+
+def _is_header(fields: list[str]) -> bool:
+    try:
+        int(fields[2].strip())
+    except ValueError:
+        return True
+    return False
+
+
+def parse_grade(text: str, path, number: int) -> int:
+    """A relevance grade: an integer (``"2"``, ``"-1"``; ``"1.0"`` is accepted as 1)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataFormatError(path, f"relevance {text!r} is not a number", number) from None
+    if not value.is_integer():
+        raise DataFormatError(path, f"relevance {text!r} is not an integer grade", number)
+    return int(value)
+
+
+class BeirFolder:
+    """A BEIR dataset folder, read lazily: the corpus is loaded on first use only.
+
+    :param path: the folder holding ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise DataFormatError(self.path, "not a folder (expected a BEIR dataset folder)")
+        self.name = self.path.name
+
+    @property
+    def splits(self) -> list[str]:
+        """Split names that have a ``qrels/<split>.tsv``."""
+        return sorted(p.stem for p in (self.path / "qrels").glob("*.tsv"))
+
+    @cached_property
+    def corpus(self) -> Corpus:
+        """The document collection."""
+        return read_corpus(self.path / "corpus.jsonl")
+
+    @cached_property
+    def _all_queries(self) -> Queries:
+        return read_queries(self.path / "queries.jsonl")
+
+    def qrels(self, split: str) -> Qrels:
+        """The judgements of ``split``."""
+        path = self.path / "qrels" / f"{split}.tsv"
+        if not path.is_file():
+            raise DataFormatError(
+                path, f"no qrels for split {split!r}; available: {', '.join(self.splits) or 'none'}"
+            )
+        return read_qrels_tsv(path)
+
+    def queries(self, split: str | None = None) -> Queries:
+        """The queries that have judgements in ``split`` (all queries when ``split`` is None)."""
+        if split is None:
+            return self._all_queries
+        return self._all_queries.select(self.qrels(split).query_ids)
+
+
+def write_beir(
+    folder: str | os.PathLike[str], corpus: Corpus, queries: Queries, qrels: dict[str, Qrels]
+) -> Path:
+    """Write a BEIR folder (atomically, file by file); ``qrels`` maps split -> Qrels."""
+    folder = Path(folder)
+    with atomic_write(folder / "corpus.jsonl") as out:
+        for row in corpus.table.to_pylist():
+            out.write(json.dumps(row) + "\n")
+    with atomic_write(folder / "queries.jsonl") as out:
+        for row in queries.table.to_pylist():
+            out.write(json.dumps(row) + "\n")
+    for split, judgements in qrels.items():
+        with atomic_write(folder / "qrels" / f"{split}.tsv") as out:
+            out.write("query-id\tcorpus-id\tscore\n")
+            cols = [judgements.table.column(c).to_pylist() for c in judgements.table.column_names]
+            for qid, did, grade in zip(*cols):
+                out.write(f"{qid}\t{did}\t{grade}\n")
+    return folder

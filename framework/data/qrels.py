@@ -1,0 +1,47 @@
+"""Relevance judgements: ``query_id, doc_id, relevance`` (int32; 0 and negative allowed).
+
+Semantics follow trec_eval: a document is relevant when its grade is at least the
+relevance level (1 by default); grade 0 is judged non-relevant; a negative grade marks a
+document that is in the pool but unjudged; a document absent from the qrels is unjudged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pyarrow as pa
+
+from rankarena.data import schemas
+from rankarena.data.table import ArrowTable
+
+
+class Qrels(ArrowTable):
+    """Relevance judgements; each (query_id, doc_id) appears once."""
+
+    SCHEMA = schemas.QRELS
+    NOT_NULL = ("query_id", "doc_id", "relevance")
+    KEY = ("query_id", "doc_id")
+
+    @classmethod
+    def from_dict(cls, qrels: Mapping[str, Mapping[str, int]]) -> Qrels:
+        """Build from ``{query_id: {doc_id: grade}}`` (pytrec_eval's form)."""
+        q, d, r = [], [], []
+        for qid, docs in qrels.items():
+            for did, grade in docs.items():
+                q.append(qid)
+                d.append(did)
+                r.append(grade)
+        return cls(pa.table({"query_id": q, "doc_id": d, "relevance": pa.array(r, pa.int32())}))
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        """``{query_id: {doc_id: grade}}``."""
+        out: dict[str, dict[str, int]] = {}
+        cols = [self.table.column(c).to_pylist() for c in ("query_id", "doc_id", "relevance")]
+        for qid, did, grade in zip(*cols):
+            out.setdefault(qid, {})[did] = grade
+        return out
+
+    @property
+    def query_ids(self) -> list[str]:
+        """Distinct query ids, sorted."""
+        return sorted(set(self.table.column("query_id").to_pylist()))

@@ -1,0 +1,111 @@
+"""Aggregator input and output: a systems × tasks ``ScoreTable`` and a ``Ranking``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from rankarena.errors import DataFormatError
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    """Scores of systems (rows) on tasks (columns); ``NaN`` marks a missing cell.
+
+    Higher is better. ``task_types`` optionally maps a task to its type (for per-type
+    means, as MTEB does).
+    """
+
+    systems: tuple[str, ...]
+    tasks: tuple[str, ...]
+    scores: np.ndarray
+    task_types: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        scores = np.asarray(self.scores, dtype=np.float64)
+        if scores.shape != (len(self.systems), len(self.tasks)):
+            raise DataFormatError(
+                None,
+                f"scores shape {scores.shape} does not match "
+                f"{len(self.systems)} systems × {len(self.tasks)} tasks",
+            )
+        if np.isinf(scores).any():
+            raise DataFormatError(None, "scores must be finite numbers or NaN (missing)")
+        object.__setattr__(self, "scores", scores)
+
+    @classmethod
+    def from_long(
+        cls,
+        rows: pa.Table | Sequence[Mapping[str, Any]],
+        system: str = "system",
+        task: str = "task",
+        score: str = "score",
+    ) -> ScoreTable:
+        """Pivot a long table (one row per system and task) into a ``ScoreTable``.
+
+        A (system, task) pair given twice is an error; NaN scores count as missing.
+        """
+        records = rows.to_pylist() if isinstance(rows, pa.Table) else list(rows)
+        systems: dict[str, int] = {}
+        tasks: dict[str, int] = {}
+        cells: dict[tuple[int, int], float] = {}
+        for number, row in enumerate(records, start=1):
+            for key in (system, task, score):
+                if key not in row:
+                    raise DataFormatError(None, f"row {number}: missing column {key!r}")
+            s = systems.setdefault(str(row[system]), len(systems))
+            t = tasks.setdefault(str(row[task]), len(tasks))
+            if (s, t) in cells:
+                raise DataFormatError(
+                    None, f"row {number}: second score for {row[system]!r} on {row[task]!r}"
+                )
+            value = row[score]
+            cells[(s, t)] = math.nan if value is None else float(value)
+        matrix = np.full((len(systems), len(tasks)), np.nan)
+        for (s, t), value in cells.items():
+            matrix[s, t] = value
+        return cls(tuple(systems), tuple(tasks), matrix)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """An aggregator's answer: per system its rank (1 = best), aggregate score and extras.
+
+    ``extras`` maps a column name (e.g. ``"ci_low"``) to one value per system.
+    """
+
+    method: str
+    systems: tuple[str, ...]
+    scores: np.ndarray
+    ranks: np.ndarray
+    extras: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_scores(
+        cls, method: str, systems: Sequence[str], scores: Sequence[float], **extras: Any
+    ) -> Ranking:
+        """Rank by score, highest first; equal scores share the best rank ("1224").
+
+        NaN scores rank last.
+        """
+        values = np.asarray(scores, dtype=np.float64)
+        key = np.where(np.isnan(values), -np.inf, values)
+        ranks = np.array([1 + int(np.sum(key > v)) for v in key], dtype=np.int64)
+        return cls(method, tuple(systems), values, ranks, extras)
+
+    def to_table(self) -> pa.Table:
+        """Rows sorted by rank: ``rank, system, score`` and the extras."""
+        order = np.lexsort((np.array(self.systems, dtype=object).astype(str), self.ranks))
+        columns: dict[str, Any] = {
+            "rank": self.ranks[order],
+            "system": [self.systems[i] for i in order],
+            "score": self.scores[order],
+        }
+        for name, values in self.extras.items():
+            columns[name] = [values[i] for i in order]
+        return pa.table(columns)

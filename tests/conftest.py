@@ -1,0 +1,89 @@
+"""Shared fixtures: the real data folder and runs built from it.
+
+Data is found through ``RANKARENA_DATA_DIR`` (default: ``../shared/data`` beside the
+checkout). Where it is absent, tests that need it skip with the reason, unless
+``RANKARENA_REQUIRE_DATA=1`` (set by ``.ci/run``) turns the absence into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from rankarena.data import BeirFolder, Run
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("RANKARENA_DATA_DIR", REPO.parent / "shared" / "data"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _data_folder(name: str) -> Path:
+    folder = DATA_DIR / name
+    if not folder.is_dir():
+        reason = f"real data folder {folder} is absent (set RANKARENA_DATA_DIR)"
+        if os.environ.get("RANKARENA_REQUIRE_DATA") == "1":
+            pytest.fail(reason + "; RANKARENA_REQUIRE_DATA=1 requires it")
+        pytest.skip(reason)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def scifact_dir() -> Path:
+    return _data_folder("scifact")
+
+
+@pytest.fixture(scope="session")
+def scifact(scifact_dir) -> BeirFolder:
+    return BeirFolder(scifact_dir)
+
+
+def tfidf_run(corpus, queries, k: int = 1000, round_to: int | None = None) -> Run:
+    """A real lexical run: TF-IDF cosine between bag-of-words vectors (scipy sparse).
+
+    ``round_to`` rounds scores to that many decimals, which creates many ties.
+    """
+    token = re.compile(r"[a-z0-9]+")
+    vocab: dict[str, int] = {}
+
+    def bag(texts):
+        rows, cols = [], []
+        for i, text in enumerate(texts):
+            for word in token.findall(text.lower()):
+                rows.append(i)
+                cols.append(vocab.setdefault(word, len(vocab)))
+        return rows, cols
+
+    doc_rows, doc_cols = bag(corpus.texts())
+    q_rows, q_cols = bag(queries.table.column("text").to_pylist())
+    n_docs, n_terms = len(corpus), len(vocab)
+    docs = sp.csr_matrix((np.ones(len(doc_rows)), (doc_rows, doc_cols)), (n_docs, n_terms))
+    qs = sp.csr_matrix((np.ones(len(q_rows)), (q_rows, q_cols)), (len(queries), n_terms))
+    df = np.bincount(docs.indices, minlength=n_terms)
+    idf = np.log((1 + n_docs) / (1 + df)) + 1
+    docs = sp.csr_matrix(docs.multiply(idf))
+    qs = sp.csr_matrix(qs.multiply(idf))
+    for m in (docs, qs):
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        norms[norms == 0] = 1
+        m.data /= np.repeat(norms, np.diff(m.indptr))
+    scores = (qs @ docs.T).toarray()
+    if round_to is not None:
+        scores = np.round(scores, round_to)
+    k = min(k, n_docs)
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    doc_ids = np.array(corpus.ids, dtype=object)
+    query_ids = np.array(queries.ids, dtype=object)
+    return Run.from_arrays(
+        np.repeat(query_ids, k), doc_ids[top].ravel(), np.take_along_axis(scores, top, 1).ravel()
+    )
+
+
+@pytest.fixture(scope="session")
+def scifact_tfidf_run(scifact) -> Run:
+    return tfidf_run(scifact.corpus, scifact.queries("test"))
