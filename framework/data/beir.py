@@ -20,7 +20,7 @@ from rankarena.errors import DataFormatError
 
 
 def read_corpus(path: str | os.PathLike[str]) -> Corpus:
-    """Read a BEIR ``corpus.jsonl``: one object per line with ``_id``, ``text``, optional ``title``."""
+    """Read a BEIR ``corpus.jsonl``: per line an object with ``_id``, ``text``, ``title``?"""
     ids, titles, texts = [], [], []
     first_line: dict[str, int] = {}
     for number, obj in read_jsonl(path):
@@ -89,7 +89,7 @@ def read_qrels_tsv(path: str | os.PathLike[str]) -> Qrels:
 
 def _is_header(fields: list[str]) -> bool:
     try:
-        int(fields[2].strip())
+        float(fields[2].strip())  # any number (even "1.5" or "nan") is data, to be checked
     except ValueError:
         return True
     return False
@@ -98,15 +98,13 @@ def _is_header(fields: list[str]) -> bool:
 def parse_grade(text: str, path, number: int) -> int:
     """A relevance grade: an integer (``"2"``, ``"-1"``; ``"1.0"`` is accepted as 1)."""
     try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
+        value = float(text)  # exact for every int32 value
     except ValueError:
         raise DataFormatError(path, f"relevance {text!r} is not a number", number) from None
     if not value.is_integer():
         raise DataFormatError(path, f"relevance {text!r} is not an integer grade", number)
+    if not -(2**31) <= value < 2**31:  # the relevance column is int32
+        raise DataFormatError(path, f"relevance {text!r} is outside the int32 range", number)
     return int(value)
 
 
@@ -167,6 +165,6 @@ def write_beir(
         with atomic_write(folder / "qrels" / f"{split}.tsv") as out:
             out.write("query-id\tcorpus-id\tscore\n")
             cols = [judgements.table.column(c).to_pylist() for c in judgements.table.column_names]
-            for qid, did, grade in zip(*cols):
+            for qid, did, grade in zip(*cols, strict=False):
                 out.write(f"{qid}\t{did}\t{grade}\n")
     return folder

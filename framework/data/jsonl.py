@@ -24,7 +24,8 @@ def read_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise DataFormatError(
-                    path, f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})",
+                    path,
+                    f"not valid UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})",
                     number,
                 ) from None
             if number == 1 and line.startswith("\ufeff"):
@@ -44,7 +45,9 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataFormatError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", number)
+            raise DataFormatError(
+                path, f"invalid JSON ({exc.msg} at column {exc.colno})", number
+            ) from None
         if not isinstance(obj, dict):
             raise DataFormatError(path, f"expected a JSON object, got {type(obj).__name__}", number)
         yield number, obj

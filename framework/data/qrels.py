@@ -37,7 +37,7 @@ class Qrels(ArrowTable):
         """``{query_id: {doc_id: grade}}``."""
         out: dict[str, dict[str, int]] = {}
         cols = [self.table.column(c).to_pylist() for c in ("query_id", "doc_id", "relevance")]
-        for qid, did, grade in zip(*cols):
+        for qid, did, grade in zip(*cols, strict=False):
             out.setdefault(qid, {})[did] = grade
         return out
 

@@ -101,7 +101,7 @@ class Run(ArrowTable):
         """``{query_id: {doc_id: score}}`` in rank order."""
         out: dict[str, dict[str, float]] = {}
         cols = [self.table.column(c).to_pylist() for c in ("query_id", "doc_id", "score")]
-        for qid, did, score in zip(*cols):
+        for qid, did, score in zip(*cols, strict=False):
             out.setdefault(qid, {})[did] = score
         return out
 

@@ -109,7 +109,9 @@ def check_unique(table: pa.Table, key: tuple[str, ...], source: str | None) -> N
         mask = eq if mask is None else pc.and_(mask, eq)
     rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
     what = ", ".join(f"{name}={dup[name]!r}" for name in key)
-    raise DataFormatError(source, f"row {rows[1] + 1}: duplicate {what} (first at row {rows[0] + 1})")
+    raise DataFormatError(
+        source, f"row {rows[1] + 1}: duplicate {what} (first at row {rows[0] + 1})"
+    )
 
 
 def table_from_columns(schema: pa.Schema, **columns: Any) -> pa.Table:

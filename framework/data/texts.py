@@ -23,9 +23,7 @@ class Corpus(ArrowTable):
         super().__init__(table, source=source)
         titles = self.table.column("title")
         if titles.null_count:
-            self.table = self.table.set_column(
-                1, "title", titles.fill_null("")
-            )
+            self.table = self.table.set_column(1, "title", titles.fill_null(""))
 
     @classmethod
     def from_dict(cls, docs: Mapping[str, Mapping[str, str]]) -> Corpus:
@@ -51,7 +49,10 @@ class Corpus(ArrowTable):
         texts = self.table.column("text").to_pylist()
         if not with_title:
             return texts
-        return [f"{t.strip()}{separator}{x}" if t.strip() else x for t, x in zip(titles, texts)]
+        return [
+            f"{t.strip()}{separator}{x}" if t.strip() else x
+            for t, x in zip(titles, texts, strict=False)
+        ]
 
     def __iter__(self) -> Iterator[dict[str, str]]:
         return iter(self.table.to_pylist())
@@ -72,7 +73,11 @@ class Queries(ArrowTable):
     def to_dict(self) -> dict[str, str]:
         """``{query_id: text}``."""
         return dict(
-            zip(self.table.column("_id").to_pylist(), self.table.column("text").to_pylist())
+            zip(
+                self.table.column("_id").to_pylist(),
+                self.table.column("text").to_pylist(),
+                strict=False,
+            )
         )
 
     @property

@@ -47,14 +47,16 @@ def read_trec_run(path: str | os.PathLike[str]) -> Run:
         q.append(qid)
         d.append(docno)
         s.append(score)
-    return Run(pa.table({"query_id": q, "doc_id": d, "score": pa.array(s, pa.float64())}), source=path)
+    return Run(
+        pa.table({"query_id": q, "doc_id": d, "score": pa.array(s, pa.float64())}), source=path
+    )
 
 
 def write_trec_run(run: Run, path: str | os.PathLike[str], tag: str = "rankarena") -> None:
     """Write a run in TREC format (atomically); scores keep full float precision."""
     cols = [run.table.column(c).to_pylist() for c in ("query_id", "doc_id", "rank", "score")]
     with atomic_write(path) as out:
-        for qid, did, rank, score in zip(*cols):
+        for qid, did, rank, score in zip(*cols, strict=False):
             out.write(f"{qid} Q0 {did} {rank} {score!r} {tag}\n")
 
 
@@ -91,5 +93,5 @@ def write_trec_qrels(qrels: Qrels, path: str | os.PathLike[str]) -> None:
     """Write qrels in TREC format (atomically)."""
     cols = [qrels.table.column(c).to_pylist() for c in ("query_id", "doc_id", "relevance")]
     with atomic_write(path) as out:
-        for qid, did, grade in zip(*cols):
+        for qid, did, grade in zip(*cols, strict=False):
             out.write(f"{qid} 0 {did} {grade}\n")

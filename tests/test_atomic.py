@@ -1,0 +1,234 @@
+"""Atomic writes: the target is replaced only when the write completes; nothing is left over."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rankarena.data import Qrels, Results, Run, atomic_path, atomic_write, write_trec_run
+
+
+class Interrupted(Exception):
+    """Stands in for a crash in the middle of a write."""
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+def test_atomic_write_success(tmp_path):
+    target = tmp_path / "out.txt"
+    text = "".join(f"line {i}\n" for i in range(10_000))
+    with atomic_write(target) as out:
+        out.write(text)
+        assert not target.exists()  # nothing is visible before the block completes
+    assert target.read_text(encoding="utf-8") == text
+    assert files_in(tmp_path) == ["out.txt"]
+
+
+def test_atomic_write_replaces_existing_file(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old content\n")
+    with atomic_write(target) as out:
+        out.write("new ")
+        assert target.read_text() == "old content\n"  # still the old file mid-write
+        out.write("content\n")
+    assert target.read_text() == "new content\n"
+    assert files_in(tmp_path) == ["out.txt"]
+
+
+def test_atomic_write_keeps_newlines_and_encoding(tmp_path):
+    target = tmp_path / "out.txt"
+    with atomic_write(target) as out:
+        out.write("é\r\nx\n")
+    assert target.read_bytes() == "é\r\nx\n".encode()
+
+
+def test_atomic_write_binary(tmp_path):
+    target = tmp_path / "out.bin"
+    with atomic_write(target, "wb") as out:
+        out.write(b"\x00\xff" * 1000)
+    assert target.read_bytes() == b"\x00\xff" * 1000
+
+
+def test_atomic_write_creates_parent_folders(tmp_path):
+    target = tmp_path / "a" / "b" / "out.txt"
+    with atomic_write(target) as out:
+        out.write("x")
+    assert target.read_text() == "x"
+    assert files_in(target.parent) == ["out.txt"]
+
+
+@pytest.mark.parametrize("error", [Interrupted, KeyboardInterrupt, SystemExit])
+def test_atomic_write_interrupted_keeps_old_file(tmp_path, error):
+    target = tmp_path / "out.txt"
+    target.write_text("previous content\n")
+    with pytest.raises(error), atomic_write(target) as out:
+        out.write("half of the new")
+        out.flush()
+        raise error()
+    assert target.read_text() == "previous content\n"
+    assert files_in(tmp_path) == ["out.txt"]
+
+
+def test_atomic_write_interrupted_without_previous_file(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(Interrupted), atomic_write(target) as out:
+        out.write("partial")
+        raise Interrupted()
+    assert not target.exists()
+    assert files_in(tmp_path) == []
+
+
+def test_atomic_path_success(tmp_path):
+    target = tmp_path / "data.bin"
+    target.write_bytes(b"old")
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path
+        assert tmp != target
+        tmp.write_bytes(b"new data")
+        assert target.read_bytes() == b"old"
+    assert target.read_bytes() == b"new data"
+    assert not tmp.exists()
+    assert files_in(tmp_path) == ["data.bin"]
+
+
+def test_atomic_path_interrupted(tmp_path):
+    target = tmp_path / "data.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(Interrupted), atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise Interrupted()
+    assert target.read_bytes() == b"old"
+    assert not tmp.exists()
+    assert files_in(tmp_path) == ["data.bin"]
+
+
+def test_atomic_path_interrupted_after_replacing_tmp_file(tmp_path):
+    """A writer that deletes and recreates the temporary path is cleaned up too."""
+    target = tmp_path / "data.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(Interrupted), atomic_path(target) as tmp:
+        tmp.unlink()
+        tmp.write_bytes(b"partial")
+        raise Interrupted()
+    assert target.read_bytes() == b"old"
+    assert files_in(tmp_path) == ["data.bin"]
+
+
+def test_concurrent_atomic_writes_use_distinct_temporary_files(tmp_path):
+    target = tmp_path / "out.txt"
+    with atomic_write(target) as first, atomic_write(target) as second:
+        assert first.name != second.name
+        first.write("first")
+        second.write("second")
+    assert target.read_text() == "first"  # the outer block finished last
+    assert files_in(tmp_path) == ["out.txt"]
+
+
+QRELS = Qrels.from_dict({"q1": {"d1": 1, "d2": 0}, "q2": {"d3": 2}})
+
+
+real_write_table = pq.write_table
+
+
+def partial_write_table(table, where, *args, **kwargs):
+    """A ``pq.write_table`` that dies after writing half of the file."""
+    sink = pa.BufferOutputStream()
+    real_write_table(table, sink, *args, **kwargs)
+    data = sink.getvalue().to_pybytes()
+    Path(where).write_bytes(data[: len(data) // 2])
+    raise Interrupted("killed while writing")
+
+
+def test_qrels_to_parquet_interrupted(tmp_path, monkeypatch):
+    target = tmp_path / "qrels.parquet"
+    QRELS.to_parquet(target)
+    before = target.read_bytes()
+    bigger = Qrels.from_dict({f"q{i}": {f"d{j}": j % 3 for j in range(20)} for i in range(50)})
+    monkeypatch.setattr(pq, "write_table", partial_write_table)
+    with pytest.raises(Interrupted):
+        bigger.to_parquet(target)
+    monkeypatch.undo()
+    assert target.read_bytes() == before
+    assert Qrels.from_parquet(target) == QRELS
+    assert files_in(tmp_path) == ["qrels.parquet"]
+
+
+def test_qrels_to_parquet_interrupted_without_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "sub" / "qrels.parquet"
+    monkeypatch.setattr(pq, "write_table", partial_write_table)
+    with pytest.raises(Interrupted):
+        QRELS.to_parquet(target)
+    assert not target.exists()
+    assert files_in(target.parent) == []
+
+
+def test_results_append_to_interrupted_keeps_store(tmp_path, monkeypatch):
+    row = {
+        "system": "bm25",
+        "dataset": "scifact",
+        "split": "test",
+        "metric": "ndcg@10",
+        "value": 0.5,
+        "run_id": "r1",
+        "created_at": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
+    }
+    store = tmp_path / "results.parquet"
+    first = Results.from_rows([row])
+    first.append_to(store)
+    before = store.read_bytes()
+    monkeypatch.setattr(pq, "write_table", partial_write_table)
+    with pytest.raises(Interrupted):
+        Results.from_rows([{**row, "run_id": "r2"}]).append_to(store)
+    monkeypatch.undo()
+    assert store.read_bytes() == before
+    assert Results.from_parquet(store) == first
+    assert files_in(tmp_path) == ["results.parquet"]
+
+
+class _Unprintable:
+    def __repr__(self):
+        raise Interrupted("killed while writing")
+
+
+class _Column:
+    def __init__(self, values):
+        self.values = values
+
+    def to_pylist(self):
+        return self.values
+
+
+class _Table:
+    def __init__(self, **columns):
+        self.columns = columns
+
+    def column(self, name):
+        return _Column(self.columns[name])
+
+
+class _FakeRun:
+    """Duck-typed run whose third score cannot be formatted: the write dies mid-file."""
+
+    table = _Table(
+        query_id=["q1"] * 3,
+        doc_id=["d1", "d2", "d3"],
+        rank=[1, 2, 3],
+        score=[1.0, 0.5, _Unprintable()],
+    )
+
+
+def test_write_trec_run_interrupted(tmp_path):
+    target = tmp_path / "run.txt"
+    write_trec_run(Run.from_dict({"q0": {"d9": 2.0}}), target)
+    before = target.read_text()
+    with pytest.raises(Interrupted):
+        write_trec_run(_FakeRun(), target)  # type: ignore[arg-type]
+    assert target.read_text() == before == "q0 Q0 d9 1 2.0 rankarena\n"
+    assert files_in(tmp_path) == ["run.txt"]

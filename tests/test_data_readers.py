@@ -1,0 +1,647 @@
+"""Readers of BEIR folders (corpus, queries, qrels) and of TREC run and qrels files.
+
+Every bad input must raise ``DataFormatError`` whose one-line message reads
+``FILE:LINE: reason`` (``FILE: reason`` where no line applies).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from rankarena.data import (
+    BeirFolder,
+    read_corpus,
+    read_qrels_tsv,
+    read_queries,
+    read_trec_qrels,
+    read_trec_run,
+)
+from rankarena.errors import DataFormatError
+
+ALL_READERS = [read_corpus, read_queries, read_qrels_tsv, read_trec_run, read_trec_qrels]
+JSONL_READERS = [read_corpus, read_queries]
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+def check_error(excinfo: pytest.ExceptionInfo, path: Path, line: int | None, *reason: str) -> None:
+    """The error is a DataFormatError naming ``path`` and ``line``, with ``reason`` in it."""
+    err = excinfo.value
+    assert type(err) is DataFormatError
+    message = str(err)
+    assert "\n" not in message and "\r" not in message, message
+    where = f"{path}:{line}: " if line is not None else f"{path}: "
+    assert message.startswith(where), message
+    assert message == where + err.reason
+    assert err.source == str(path)
+    assert err.line == line
+    for part in reason:
+        assert part in err.reason, message
+
+
+# ---------------------------------------------------------------- corpus and queries: bad input
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_malformed_json_line(tmp_path, reader):
+    path = write(tmp_path, "data.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "2", "text": \n')
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, 2, "invalid JSON")
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_blank_lines_are_counted_in_line_numbers(tmp_path, reader):
+    path = write(tmp_path, "data.jsonl", '{"_id": "1", "text": "a"}\n\n   \n{"_id": 2, "text"\n')
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, 4, "invalid JSON")
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_json_array_line(tmp_path, reader):
+    path = write(tmp_path, "data.jsonl", '{"_id": "1", "text": "a"}\n["2", "b"]\n')
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, 2, "expected a JSON object", "list")
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+@pytest.mark.parametrize("line", ['"just a string"', "42", "null"])
+def test_json_scalar_line(tmp_path, reader, line):
+    path = write(tmp_path, "data.jsonl", line + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, 1, "expected a JSON object")
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_missing_id(tmp_path, reader):
+    path = write(
+        tmp_path,
+        "data.jsonl",
+        '{"_id": "1", "text": "a"}\n{"_id": "2", "text": "b"}\n{"id": "3", "text": "c"}\n',
+    )
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, 3, "missing '_id'")
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("null", "missing '_id'"),
+        ('""', "'_id' is empty"),
+        ("1.5", "'_id' must be a string"),
+        ("true", "'_id' must be a string"),
+        ("[1]", "'_id' must be a string"),
+    ],
+)
+def test_bad_id_value(tmp_path, reader, value, reason):
+    lines = '{"_id": "1", "text": "a"}\n{"_id": ' + value + ', "text": "b"}\n'
+    path = write(tmp_path, "data.jsonl", lines)
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, 2, reason)
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_missing_text(tmp_path, reader):
+    path = write(tmp_path, "data.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "2", "title": "t"}\n')
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, 2, "missing 'text'")
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_text_not_a_string(tmp_path, reader):
+    path = write(tmp_path, "data.jsonl", '{"_id": "1", "text": ["a"]}\n')
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, 1, "'text' must be a string")
+
+
+def test_corpus_title_not_a_string(tmp_path):
+    path = write(
+        tmp_path,
+        "corpus.jsonl",
+        '{"_id": "1", "text": "a"}\n{"_id": "2", "title": 3, "text": "b"}\n',
+    )
+    with pytest.raises(DataFormatError) as excinfo:
+        read_corpus(path)
+    check_error(excinfo, path, 2, "'title' must be a string")
+
+
+def test_duplicate_id_in_corpus(tmp_path):
+    path = write(
+        tmp_path,
+        "corpus.jsonl",
+        '{"_id": "d1", "text": "a"}\n{"_id": "d2", "text": "b"}\n\n{"_id": "d1", "text": "c"}\n',
+    )
+    with pytest.raises(DataFormatError) as excinfo:
+        read_corpus(path)
+    check_error(excinfo, path, 4, "duplicate _id 'd1'", "first at line 1")
+
+
+def test_duplicate_id_in_queries(tmp_path):
+    path = write(
+        tmp_path,
+        "queries.jsonl",
+        '{"_id": "q1", "text": "a"}\n{"_id": "q2", "text": "b"}\n{"_id": "q2", "text": "c"}\n',
+    )
+    with pytest.raises(DataFormatError) as excinfo:
+        read_queries(path)
+    check_error(excinfo, path, 3, "duplicate _id 'q2'", "first at line 2")
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_integer_and_string_id_collide(tmp_path, reader):
+    """``1`` and ``"1"`` are the same id once converted to a string."""
+    path = write(tmp_path, "data.jsonl", '{"_id": 1, "text": "a"}\n{"_id": "1", "text": "b"}\n')
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, 2, "duplicate _id '1'", "first at line 1")
+
+
+def test_non_utf8_corpus(tmp_path):
+    path = write(
+        tmp_path, "corpus.jsonl", b'{"_id": "1", "text": "a"}\n{"_id": "2", "text": "b\xff"}\n'
+    )
+    with pytest.raises(DataFormatError) as excinfo:
+        read_corpus(path)
+    check_error(excinfo, path, 2, "not valid UTF-8", "\\xff")
+
+
+def test_latin1_queries(tmp_path):
+    path = write(tmp_path, "queries.jsonl", '{"_id": "q1", "text": "café"}\n'.encode("latin-1"))
+    with pytest.raises(DataFormatError) as excinfo:
+        read_queries(path)
+    check_error(excinfo, path, 1, "not valid UTF-8")
+
+
+# ---------------------------------------------------------------- every reader: empty and missing
+
+
+@pytest.mark.parametrize("reader", ALL_READERS)
+@pytest.mark.parametrize("content", [b"", b"\n", b"  \n\t\n\r\n   "], ids=["0-bytes", "nl", "ws"])
+def test_empty_file(tmp_path, reader, content):
+    path = write(tmp_path, "data.txt", content)
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, None, "file is empty")
+
+
+@pytest.mark.parametrize("reader", ALL_READERS)
+def test_bom_only_file_is_empty(tmp_path, reader):
+    path = write(tmp_path, "data.txt", b"\xef\xbb\xbf\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, None, "file is empty")
+
+
+@pytest.mark.parametrize("reader", ALL_READERS)
+def test_missing_file(tmp_path, reader):
+    path = tmp_path / "nowhere" / "data.txt"
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    check_error(excinfo, path, None, "no such file")
+
+
+@pytest.mark.parametrize("reader", ALL_READERS)
+def test_folder_instead_of_file(tmp_path, reader):
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(tmp_path)
+    check_error(excinfo, tmp_path, None, "no such file")
+
+
+# ---------------------------------------------------------------- BEIR qrels tsv: bad input
+
+HEADER = "query-id\tcorpus-id\tscore\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "count"),
+    [("q1\td2", 2), ("q1\td2\t1\textra", 4), ("q1 d2 1", 1), ("q1\td2\t1\t", 4)],
+)
+def test_qrels_tsv_wrong_field_count(tmp_path, line, count):
+    path = write(tmp_path, "qrels/test.tsv", HEADER + "q1\td1\t1\n" + line + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    check_error(excinfo, path, 3, "expected 3 tab-separated fields", f"got {count}")
+
+
+def test_qrels_tsv_wrong_field_count_on_first_line(tmp_path):
+    path = write(tmp_path, "qrels/test.tsv", "query-id corpus-id score\nq1\td1\t1\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    check_error(excinfo, path, 1, "expected 3 tab-separated fields", "got 1")
+
+
+@pytest.mark.parametrize("grade", ["x", "one", "", "1a"])
+def test_qrels_tsv_non_numeric_grade(tmp_path, grade):
+    path = write(tmp_path, "qrels/test.tsv", HEADER + "q1\td1\t1\nq1\td2\t" + grade + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    check_error(excinfo, path, 3, f"relevance {grade!r} is not a number")
+
+
+@pytest.mark.parametrize("grade", ["1.5", "0.1", "-2.5", "nan", "inf"])
+def test_qrels_tsv_non_integer_grade(tmp_path, grade):
+    path = write(tmp_path, "qrels/test.tsv", HEADER + "q1\td1\t1\nq1\td2\t" + grade + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    check_error(excinfo, path, 3, f"relevance {grade!r} is not an integer grade")
+
+
+@pytest.mark.parametrize("grade", ["1.5", "nan"])
+def test_qrels_tsv_non_integer_grade_on_headerless_first_line(tmp_path, grade):
+    """A numeric (if bad) grade on line 1 is data, not a header: it must not vanish silently."""
+    path = write(tmp_path, "qrels/test.tsv", f"q1\td1\t{grade}\nq1\td2\t1\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    check_error(excinfo, path, 1, f"relevance {grade!r} is not an integer grade")
+
+
+@pytest.mark.parametrize("grade", ["2147483648", "-2147483649", "99999999999"])
+def test_qrels_tsv_grade_out_of_int32_range(tmp_path, grade):
+    path = write(tmp_path, "qrels/test.tsv", HEADER + "q1\td1\t1\nq1\td2\t" + grade + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    check_error(excinfo, path, 3, f"relevance {grade!r} is outside the int32 range")
+
+
+def test_qrels_tsv_duplicate_pair(tmp_path):
+    path = write(
+        tmp_path, "qrels/test.tsv", HEADER + "q1\td1\t1\nq1\td2\t0\nq2\td1\t1\nq1\td1\t2\n"
+    )
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    check_error(excinfo, path, 5, "duplicate judgement for query 'q1', doc 'd1'", "first at line 2")
+
+
+@pytest.mark.parametrize("line", ["\td1\t1", "q1\t\t1", " \td1\t1"])
+def test_qrels_tsv_empty_id(tmp_path, line):
+    path = write(tmp_path, "qrels/test.tsv", HEADER + "q1\td1\t1\n" + line + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    check_error(excinfo, path, 3, "empty query-id or corpus-id")
+
+
+def test_qrels_tsv_non_utf8(tmp_path):
+    path = write(tmp_path, "qrels/test.tsv", HEADER.encode() + b"q1\td\xff1\t1\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    check_error(excinfo, path, 2, "not valid UTF-8")
+
+
+# ---------------------------------------------------------------- TREC qrels: bad input
+
+
+@pytest.mark.parametrize(("line", "count"), [("q1 0 d2", 3), ("q1 0 d2 1 x", 5), ("q1", 1)])
+def test_trec_qrels_wrong_field_count(tmp_path, line, count):
+    path = write(tmp_path, "qrels.txt", "q1 0 d1 1\n" + line + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_qrels(path)
+    check_error(excinfo, path, 2, "expected 4 fields", f"got {count}")
+
+
+def test_trec_qrels_non_numeric_grade(tmp_path):
+    path = write(tmp_path, "qrels.txt", "q1 0 d1 1\nq1 0 d2 rel\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_qrels(path)
+    check_error(excinfo, path, 2, "relevance 'rel' is not a number")
+
+
+def test_trec_qrels_non_integer_grade(tmp_path):
+    path = write(tmp_path, "qrels.txt", "q1 0 d1 1.5\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_qrels(path)
+    check_error(excinfo, path, 1, "relevance '1.5' is not an integer grade")
+
+
+def test_trec_qrels_grade_out_of_int32_range(tmp_path):
+    path = write(tmp_path, "qrels.txt", "q1 0 d1 1\nq1 0 d2 4294967296\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_qrels(path)
+    check_error(excinfo, path, 2, "relevance '4294967296' is outside the int32 range")
+
+
+def test_trec_qrels_duplicate_pair(tmp_path):
+    path = write(tmp_path, "qrels.txt", "q1 0 d1 1\nq2 0 d1 1\nq1 1 d1 0\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_qrels(path)
+    check_error(excinfo, path, 3, "duplicate judgement for query 'q1', doc 'd1'", "first at line 1")
+
+
+# ---------------------------------------------------------------- TREC run: bad input
+
+RUN_LINE = "q1 Q0 d1 1 0.5 tag\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "count"),
+    [("q1 Q0 d2 2 0.4", 5), ("q1 Q0 d2 2 0.4 tag extra", 7), ("q1\td2\t0.4", 3)],
+)
+def test_trec_run_wrong_field_count(tmp_path, line, count):
+    path = write(tmp_path, "run.txt", RUN_LINE + line + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    check_error(excinfo, path, 2, "expected 6 fields", f"got {count}")
+
+
+@pytest.mark.parametrize("score", ["abc", "0,5", "1.2.3", "--1"])
+def test_trec_run_non_numeric_score(tmp_path, score):
+    path = write(tmp_path, "run.txt", RUN_LINE + f"q1 Q0 d2 2 {score} tag\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    check_error(excinfo, path, 2, f"score {score!r} is not a number")
+
+
+@pytest.mark.parametrize("score", ["nan", "NaN", "-nan", "NAN"])
+def test_trec_run_nan_score(tmp_path, score):
+    path = write(tmp_path, "run.txt", f"{RUN_LINE}q1 Q0 d2 2 0.25 tag\nq2 Q0 d1 1 {score} t\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    check_error(excinfo, path, 3, "score is NaN")
+
+
+def test_trec_run_duplicate_pair(tmp_path):
+    path = write(tmp_path, "run.txt", RUN_LINE + "q2 Q0 d1 1 0.9 tag\nq1 Q0 d1 2 0.1 tag\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    check_error(excinfo, path, 3, "duplicate document 'd1' for query 'q1'", "first at line 1")
+
+
+def test_trec_run_non_utf8(tmp_path):
+    path = write(tmp_path, "run.txt", RUN_LINE.encode() + b"q1 Q0 d\xff2 2 0.4 tag\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    check_error(excinfo, path, 2, "not valid UTF-8", "\\xff")
+
+
+# ---------------------------------------------------------------- BEIR folder: bad input
+
+
+def small_folder(root: Path, corpus: str | None = None) -> Path:
+    folder = root / "tiny"
+    write(folder, "corpus.jsonl", corpus or '{"_id": "d1", "title": "T", "text": "one"}\n')
+    write(folder, "queries.jsonl", '{"_id": "q1", "text": "a"}\n{"_id": "q2", "text": "b"}\n')
+    write(folder, "qrels/test.tsv", HEADER + "q2\td1\t1\n")
+    write(folder, "qrels/train.tsv", HEADER + "q1\td1\t1\n")
+    return folder
+
+
+def test_missing_split_lists_available(tmp_path):
+    folder = BeirFolder(small_folder(tmp_path))
+    path = folder.path / "qrels" / "dev.tsv"
+    with pytest.raises(DataFormatError) as excinfo:
+        folder.qrels("dev")
+    check_error(excinfo, path, None, "no qrels for split 'dev'", "available: test, train")
+    with pytest.raises(DataFormatError) as excinfo:
+        folder.queries("dev")
+    check_error(excinfo, path, None, "available: test, train")
+
+
+def test_missing_split_without_any_qrels(tmp_path):
+    write(tmp_path, "corpus.jsonl", '{"_id": "d1", "text": "one"}\n')
+    folder = BeirFolder(tmp_path)
+    with pytest.raises(DataFormatError) as excinfo:
+        folder.qrels("test")
+    check_error(excinfo, tmp_path / "qrels" / "test.tsv", None, "available: none")
+
+
+def test_beir_folder_not_a_folder(tmp_path):
+    with pytest.raises(DataFormatError) as excinfo:
+        BeirFolder(tmp_path / "absent")
+    check_error(excinfo, tmp_path / "absent", None, "not a folder")
+    path = write(tmp_path, "file.txt", "x")
+    with pytest.raises(DataFormatError) as excinfo:
+        BeirFolder(path)
+    check_error(excinfo, path, None, "not a folder")
+
+
+def test_beir_folder_reads_corpus_lazily(tmp_path):
+    folder = BeirFolder(small_folder(tmp_path, corpus='{"_id": "d1", "text": \n'))
+    assert folder.queries("test").ids == ["q2"]
+    assert folder.qrels("train").to_dict() == {"q1": {"d1": 1}}
+    with pytest.raises(DataFormatError) as excinfo:
+        folder.corpus  # noqa: B018
+    check_error(excinfo, folder.path / "corpus.jsonl", 1, "invalid JSON")
+
+
+def test_beir_folder_bad_qrels_names_its_file(tmp_path):
+    folder = small_folder(tmp_path)
+    write(folder, "qrels/test.tsv", HEADER + "q2\td1\t1\nq2\td1\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        BeirFolder(folder).queries("test")
+    check_error(excinfo, folder / "qrels" / "test.tsv", 3, "expected 3 tab-separated fields")
+
+
+# ---------------------------------------------------------------- happy paths on small files
+
+
+def test_small_beir_folder(tmp_path):
+    folder = BeirFolder(small_folder(tmp_path))
+    assert folder.name == "tiny"
+    assert folder.splits == ["test", "train"]
+    assert folder.corpus.table.to_pylist() == [{"_id": "d1", "title": "T", "text": "one"}]
+    assert folder.queries().to_dict() == {"q1": "a", "q2": "b"}
+    assert folder.queries("train").to_dict() == {"q1": "a"}
+    assert folder.qrels("test").to_dict() == {"q2": {"d1": 1}}
+
+
+def test_crlf_files(tmp_path):
+    corpus = write(
+        tmp_path, "corpus.jsonl", '{"_id": "d1", "text": "a"}\r\n{"_id": "d2", "text": "b"}\r\n'
+    )
+    queries = write(tmp_path, "queries.jsonl", '{"_id": "q1", "text": "x"}\r\n')
+    qrels = write(
+        tmp_path, "qrels/test.tsv", "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq1\td2\t0\r\n"
+    )
+    run = write(tmp_path, "run.txt", "q1 Q0 d1 1 0.5 t\r\nq1 Q0 d2 2 0.25 t\r\n")
+    trec_qrels = write(tmp_path, "qrels.txt", "q1 0 d1 2\r\nq1 0 d2 0\r\n")
+
+    assert read_corpus(corpus).ids == ["d1", "d2"]
+    assert read_corpus(corpus).table.column("text").to_pylist() == ["a", "b"]
+    assert read_queries(queries).to_dict() == {"q1": "x"}
+    table = read_qrels_tsv(qrels).table
+    assert table.schema.field("relevance").type == pa.int32()
+    assert table.to_pylist() == [
+        {"query_id": "q1", "doc_id": "d1", "relevance": 1},
+        {"query_id": "q1", "doc_id": "d2", "relevance": 0},
+    ]
+    assert all(type(g) is int for g in table.column("relevance").to_pylist())
+    assert read_trec_qrels(trec_qrels).to_dict() == {"q1": {"d1": 2, "d2": 0}}
+    assert read_trec_run(run).to_dict() == {"q1": {"d1": 0.5, "d2": 0.25}}
+    assert read_trec_run(run).table.column("doc_id").to_pylist() == ["d1", "d2"]
+
+
+def test_crlf_last_line_without_newline(tmp_path):
+    qrels = write(tmp_path, "qrels/test.tsv", "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r")
+    assert read_qrels_tsv(qrels).to_dict() == {"q1": {"d1": 1}}
+
+
+def test_bom_is_tolerated(tmp_path):
+    bom = "\ufeff"
+    corpus = write(tmp_path, "corpus.jsonl", bom + '{"_id": "d1", "text": "a"}\n')
+    queries = write(tmp_path, "queries.jsonl", bom + '{"_id": "q1", "text": "x"}\r\n')
+    qrels = write(tmp_path, "qrels/test.tsv", bom + "q1\td1\t1\n")
+    run = write(tmp_path, "run.txt", bom + "q1 Q0 d1 1 0.5 t\n")
+    assert read_corpus(corpus).ids == ["d1"]
+    assert read_queries(queries).to_dict() == {"q1": "x"}
+    assert read_qrels_tsv(qrels).to_dict() == {"q1": {"d1": 1}}
+    assert read_trec_run(run).query_ids == ["q1"]
+
+
+def test_bom_after_first_line_is_not_stripped(tmp_path):
+    """Only a BOM that starts the file is an encoding mark; elsewhere it is data."""
+    path = write(tmp_path, "queries.jsonl", '{"_id": "q1", "text": "x"}\n\ufeff{"_id": "q2"}\n')
+    with pytest.raises(DataFormatError) as excinfo:
+        read_queries(path)
+    check_error(excinfo, path, 2, "invalid JSON")
+
+
+def test_integer_ids_become_strings(tmp_path):
+    corpus = read_corpus(write(tmp_path, "corpus.jsonl", '{"_id": 4983, "text": "a"}\n'))
+    queries = read_queries(write(tmp_path, "queries.jsonl", '{"_id": 0, "text": "x"}\n'))
+    assert corpus.ids == ["4983"]
+    assert queries.ids == ["0"]
+    assert corpus.table.schema.field("_id").type == pa.string()
+    assert queries.table.schema.field("_id").type == pa.string()
+
+
+def test_missing_or_null_title_becomes_empty(tmp_path):
+    path = write(
+        tmp_path,
+        "corpus.jsonl",
+        '{"_id": "d1", "text": "a"}\n{"_id": "d2", "title": null, "text": "b"}\n'
+        '{"_id": "d3", "title": " T ", "text": "c", "metadata": {"x": 1}}\n',
+    )
+    corpus = read_corpus(path)
+    assert corpus.table.column("title").to_pylist() == ["", "", " T "]
+    assert corpus.table.column("title").null_count == 0
+    assert corpus.table.column_names == ["_id", "title", "text"]
+    assert corpus.source == str(path)
+
+
+def test_unicode_text_is_kept(tmp_path):
+    path = write(
+        tmp_path,
+        "queries.jsonl",
+        '{"_id": "q\\u00e9", "text": "caf\\u00e9"}\n{"_id": "q2", "text": "naïve — ✓ 😀"}\n',
+    )
+    assert read_queries(path).to_dict() == {"qé": "café", "q2": "naïve — ✓ 😀"}
+
+
+def test_qrels_tsv_header_is_optional(tmp_path):
+    with_header = write(tmp_path, "a.tsv", HEADER + "q1\td1\t1\nq1\td2\t0\n")
+    without = write(tmp_path, "b.tsv", "q1\td1\t1\nq1\td2\t0\n")
+    assert read_qrels_tsv(with_header) == read_qrels_tsv(without)
+    assert read_qrels_tsv(without).to_dict() == {"q1": {"d1": 1, "d2": 0}}
+
+
+def test_qrels_tsv_float_grade_on_headerless_first_line_is_kept(tmp_path):
+    """``"1.0"`` is accepted as grade 1 — also on line 1, where it must not pass for a header."""
+    path = write(tmp_path, "qrels.tsv", "q1\td1\t1.0\nq1\td2\t2\n")
+    assert read_qrels_tsv(path).to_dict() == {"q1": {"d1": 1, "d2": 2}}
+
+
+def test_qrels_tsv_grades(tmp_path):
+    path = write(
+        tmp_path,
+        "qrels.tsv",
+        HEADER + "q1\td1\t2\nq1\td2\t0\nq1\td3\t-1\nq1\td4\t 3 \nq1\td5\t1.0\nq1\td6\t2147483647\n",
+    )
+    assert read_qrels_tsv(path).to_dict() == {
+        "q1": {"d1": 2, "d2": 0, "d3": -1, "d4": 3, "d5": 1, "d6": 2147483647}
+    }
+
+
+def test_trec_run_reading(tmp_path):
+    path = write(
+        tmp_path,
+        "run.txt",
+        "q2 Q0 a 1 1.0 x\n"
+        "q1\tQ0\tb\t9\t0.5\tx\n"
+        "q1  Q0  c  1  0.5  x\n"
+        "q1 Q0 d 2 2 x\n"
+        "q1 Q0 e 3 -1e3 x\n"
+        "q10 Q0 f 1 inf x\n",
+    )
+    run = read_trec_run(path)
+    assert run.source == str(path)
+    assert run.table.to_pylist() == [
+        {"query_id": "q1", "doc_id": "d", "score": 2.0, "rank": 1},
+        {"query_id": "q1", "doc_id": "c", "score": 0.5, "rank": 2},
+        {"query_id": "q1", "doc_id": "b", "score": 0.5, "rank": 3},
+        {"query_id": "q1", "doc_id": "e", "score": -1000.0, "rank": 4},
+        {"query_id": "q10", "doc_id": "f", "score": float("inf"), "rank": 1},
+        {"query_id": "q2", "doc_id": "a", "score": 1.0, "rank": 1},
+    ]
+
+
+def test_trec_qrels_reading(tmp_path):
+    path = write(tmp_path, "qrels.txt", "q1 0 d1 1\nq1 0 d2 0\n\nq2\t0\td1\t-1\nq2 0 d3 1.0\n")
+    qrels = read_trec_qrels(path)
+    assert qrels.to_dict() == {"q1": {"d1": 1, "d2": 0}, "q2": {"d1": -1, "d3": 1}}
+    assert qrels.query_ids == ["q1", "q2"]
+    assert qrels.source == str(path)
+
+
+# ---------------------------------------------------------------- the real SciFact folder
+
+
+def test_scifact_counts(scifact):
+    assert scifact.splits == ["test", "train"]
+    assert len(scifact.corpus) == 5183
+    assert len(scifact.queries()) == 1109
+    test = scifact.qrels("test")
+    assert len(test) == 339
+    assert len(test.query_ids) == 300
+    queries = scifact.queries("test")
+    assert len(queries) == 300
+    assert sorted(queries.ids) == test.query_ids
+    train = scifact.qrels("train")
+    assert (len(train), len(train.query_ids)) == (919, 809)
+    assert len(scifact.queries("train")) == 809
+
+
+def test_scifact_content(scifact):
+    corpus = scifact.corpus
+    assert corpus.ids[0] == "4983"
+    assert corpus.table.column("title").null_count == 0
+    titles = corpus.table.column("title").to_pylist()
+    assert sum(t != t.strip() for t in titles) == 18  # blanks kept as in the source (README)
+    assert all(corpus.table.column("text").to_pylist())
+    assert "0" in scifact.queries().ids
+    assert not set(scifact.queries().ids) & set(corpus.ids)
+
+
+def test_scifact_qrels_crlf(scifact, scifact_dir):
+    assert b"\r\n" in (scifact_dir / "qrels" / "test.tsv").read_bytes()  # the case under test
+    for split in scifact.splits:
+        table = scifact.qrels(split).table
+        assert table.schema.field("relevance").type == pa.int32()
+        grades = table.column("relevance").to_pylist()
+        assert all(type(g) is int and g == 1 for g in grades)
+        ids = table.column("query_id").to_pylist() + table.column("doc_id").to_pylist()
+        assert not any("\r" in i or "\n" in i or i != i.strip() for i in ids)
+        assert "query-id" not in ids
+    corpus_ids = set(scifact.corpus.ids)
+    assert set(scifact.qrels("test").table.column("doc_id").to_pylist()) <= corpus_ids
+
+
+def test_scifact_read_directly(scifact_dir):
+    assert len(read_qrels_tsv(scifact_dir / "qrels" / "test.tsv")) == 339
+    assert len(read_queries(scifact_dir / "queries.jsonl")) == 1109
