@@ -1,0 +1,117 @@
+"""Smoke tests of the installed plugin: run ``pytest`` in this folder after
+``pip install -e .`` (or ``pip install .``).
+
+The first test reads the entry points as ``rankarena`` does, so it fails when the package
+is importable but not installed: that is the point of it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import rankarena
+import rankarena_example
+
+RUN = {
+    "q1": {"d1": 3.0, "d2": 2.0, "d3": 1.0, "d4": 0.5},
+    "q2": {"d5": 0.9, "d6": 0.8, "d7": 0.7},
+    "q3": {"d8": 1.0, "d9": 1.0},  # a tie: trec_eval puts the larger doc id first (d9)
+}
+QRELS = {
+    "q1": {"d1": 1, "d3": 2, "d4": 0},
+    "q2": {"d7": 1, "d99": 1},  # d99 is never retrieved
+    "q3": {"d9": 1},
+    "q4": {"d1": 1},  # not in the run: not evaluated (trec_eval without -c)
+}
+
+
+def naive_rbp(run, qrels, p, k=None):
+    """RBP per query by the formula, one query and one rank at a time."""
+    out = {}
+    for qid in sorted(set(run) & set(qrels)):
+        ranked = sorted(run[qid].items(), key=lambda item: (item[1], item[0]), reverse=True)
+        if k is not None:
+            ranked = ranked[:k]
+        total = 0.0
+        for i, (doc, _score) in enumerate(ranked, start=1):
+            if qrels[qid].get(doc, 0) >= 1:
+                total += p ** (i - 1)
+        out[qid] = (1 - p) * total
+    return out
+
+
+def test_plugin_is_installed():
+    host = rankarena.plugin_manager(reload=True)
+    infos = {info.name: info for info in host.plugin_infos()}
+    assert "example" in infos, sorted(infos)
+    info = infos["example"]
+    assert (info.distribution, info.version) == ("rankarena-example", rankarena_example.__version__)
+    assert info.hooks == ("register_aggregators", "register_metrics")
+    assert host.metrics.get("rbp").plugin == "example"
+    assert host.aggregators.get("geometric-mean").plugin == "example"
+    assert host.failures == []
+
+
+@pytest.mark.parametrize(("k", "p"), [(None, 0.8), (2, 0.8), (3, 0.5), (1, 0.95)])
+def test_rbp_equals_the_formula(k, p):
+    run, qrels = rankarena.Run.from_dict(RUN), rankarena.Qrels.from_dict(QRELS)
+    metric = rankarena.plugin_manager().metrics.create("rbp", k=k, p=p)
+    evaluation = rankarena.evaluate(run, qrels, [metric])
+    expected = naive_rbp(RUN, QRELS, p, k)
+    assert evaluation.query_ids == sorted(expected)
+    got = evaluation.per_query[metric.name]
+    np.testing.assert_allclose(got, [expected[q] for q in evaluation.query_ids], rtol=1e-12)
+    # hand check of one value: q1 has relevant documents at ranks 1 and 3
+    if k is None and p == 0.8:
+        assert got[0] == pytest.approx(0.2 * (1 + 0.8**2))
+
+
+def test_rbp_by_name():
+    run, qrels = rankarena.Run.from_dict(RUN), rankarena.Qrels.from_dict(QRELS)
+    evaluation = rankarena.evaluate(run, qrels, ["rbp@2", "rbp"])
+    assert evaluation.metrics == ["rbp@2", "rbp"]
+    expected = naive_rbp(RUN, QRELS, 0.8, 2)
+    assert evaluation.mean["rbp@2"] == pytest.approx(sum(expected.values()) / len(expected))
+
+
+@pytest.mark.parametrize("p", [0, 1, 1.5, -0.1, math.nan, True])
+def test_rbp_rejects_bad_persistence(p):
+    with pytest.raises(rankarena.ParameterError):
+        rankarena.plugin_manager().metrics.create("rbp", p=p)
+
+
+def test_geometric_mean_by_hand():
+    table = rankarena.ScoreTable(
+        systems=("a", "b", "c", "d"),
+        tasks=("t1", "t2"),
+        scores=np.array([[0.25, 1.0], [0.4, 0.4], [0.6, math.nan], [0.9, 0.0]]),
+    )
+    geometric_mean = rankarena.plugin_manager().aggregators.create("geometric-mean")
+    ranking = geometric_mean.aggregate(table)
+    # a: sqrt(0.25 * 1) = 0.5; b: 0.4; d: sqrt(0.9 * 1e-9), the zero sinks it;
+    # c covers half of the tasks (min_coverage is 1): NaN, ranked last
+    assert ranking.method == "geometric-mean"
+    assert ranking.scores[[0, 1, 3]] == pytest.approx([0.5, 0.4, math.sqrt(0.9e-9)], rel=1e-6)
+    assert math.isnan(ranking.scores[2])
+    assert ranking.ranks.tolist() == [1, 2, 4, 3]
+    assert list(ranking.extras["coverage"]) == [1.0, 1.0, 0.5, 1.0]
+
+    lenient = rankarena.plugin_manager().aggregators.create("geometric-mean", min_coverage=0.5)
+    assert lenient.aggregate(table).ranks.tolist() == [2, 3, 1, 4]  # c: 0.6 on its one task
+
+
+def test_geometric_mean_rejects_negative_scores():
+    table = rankarena.ScoreTable(("a",), ("t1", "t2"), np.array([[0.5, -0.1]]))
+    aggregator = rankarena.plugin_manager().aggregators.create("geometric-mean")
+    with pytest.raises(rankarena.DataFormatError, match="scores >= 0"):
+        aggregator.aggregate(table)
+
+
+def test_registered_without_entry_points():
+    """A test can also register the module (or any object with hookimpls) by hand."""
+    host = rankarena.PluginHost(entry_points=False)
+    host.register(rankarena_example, name="example-by-hand")
+    assert host.metrics.get("rbp").plugin == "example-by-hand"
