@@ -149,7 +149,10 @@ def cmd_devices(args: argparse.Namespace) -> int:
         table.add_column(col)
     for report in host.device_reports():
         table.add_row(
-            report.name, str(report.priority), ",".join(report.dtypes), report.plugin,
+            report.name,
+            str(report.priority),
+            ",".join(report.dtypes),
+            report.plugin,
             report.description,
         )
     console = _console()

@@ -23,7 +23,7 @@ import pluggy
 
 from rankarena import hookspecs
 from rankarena.devices import DeviceReport, select_device
-from rankarena.errors import RankarenaError
+from rankarena.errors import PluginError, RankarenaError, UnknownNameError
 from rankarena.registry import ComponentSpec, Registry
 
 ENTRY_POINT_GROUP = "rankarena"
@@ -44,7 +44,6 @@ KINDS: tuple[str, ...] = (
     "metrics",
     "datasets",
 )
-
 
 
 @dataclass(frozen=True)
@@ -119,19 +118,49 @@ class PluginHost:
             except Exception as exc:  # a broken plugin must not take the host down
                 self._fail(ep.name, "import", exc)
                 continue
+            unknown = self._unknown_hooks(ep.name)
+            if unknown:
+                self.pm.unregister(name=ep.name)
+                self._fail(
+                    ep.name,
+                    "validation",
+                    PluginError(f"implements unknown hook(s) {', '.join(unknown)}"),
+                )
+                continue
             if ep.dist is not None:
                 self._distributions[ep.name] = (ep.dist.name, ep.dist.version)
 
+    def _unknown_hooks(self, name: str) -> list[str]:
+        """Hook names a plugin implements that no hookspec defines (e.g. misspelled)."""
+        plugin = self.pm.get_plugin(name)
+        callers = self.pm.get_hookcallers(plugin) or []
+        return sorted(
+            caller.name
+            for caller in callers
+            if not caller.has_spec() and not caller.name.startswith("_")
+        )
+
     def _fail(self, plugin: str, stage: str, exc: BaseException) -> None:
         failure = PluginFailure(plugin, stage, f"{type(exc).__name__}: {exc}".splitlines()[0])
+        if failure in self.failures:  # registries are rebuilt after register(); report once
+            return
         self.failures.append(failure)
         print(str(failure), file=sys.stderr)
 
     def register(self, plugin: object, name: str | None = None) -> str:
-        """Register a plugin object or module at run time (tests, notebooks)."""
-        registered = self.pm.register(plugin, name=name)
+        """Register a plugin object or module at run time (tests, notebooks).
+
+        Raises ``PluginError`` if it implements a hook that no hookspec defines.
+        """
+        registered = self.pm.register(plugin, name=name) or (name or "")
+        unknown = self._unknown_hooks(registered)
+        if unknown:
+            self.pm.unregister(name=registered)
+            raise PluginError(
+                f"plugin {registered!r} implements unknown hook(s) {', '.join(unknown)}"
+            )
         self._registries.clear()
-        return registered or (name or "")
+        return registered
 
     def unregister(self, name: str) -> None:
         """Remove a plugin registered under ``name``."""
@@ -175,8 +204,6 @@ class PluginHost:
     def registry(self, kind: str) -> Registry[Any]:
         """The registry of ``kind`` (one of ``KINDS``), built from the hooks on first use."""
         if kind not in KINDS:
-            from rankarena.errors import UnknownNameError
-
             raise UnknownNameError("component kind", kind, KINDS)
         if kind not in self._registries:
             self._registries[kind] = self._build_registry(kind)
@@ -187,18 +214,18 @@ class PluginHost:
         caller = getattr(self.pm.hook, f"register_{kind}")
         for impl in caller.get_hookimpls():
             plugin = impl.plugin_name
-            register = _make_register(registry, kind, plugin)
+            specs: list[ComponentSpec[Any]] = []
             start = time.perf_counter()
             try:
-                impl.function(register=register)
+                impl.function(register=_make_register(specs, kind, plugin))
+                registry.add_all(specs)  # all of a plugin's components, or none of them
             except Exception as exc:
                 self._fail(plugin, f"register_{kind}", exc)
             finally:
                 if self._trace:
                     took = (time.perf_counter() - start) * 1e3
                     print(
-                        f"rankarena trace: register_{kind}(register) -> {plugin} "
-                        f"[{took:.2f} ms]",
+                        f"rankarena trace: register_{kind}(register) -> {plugin} [{took:.2f} ms]",
                         file=sys.stderr,
                     )
         return registry
@@ -280,7 +307,7 @@ class PluginHost:
         return infos
 
 
-def _make_register(registry: Registry[Any], kind: str, plugin: str) -> Callable[..., None]:
+def _make_register(specs: list[ComponentSpec[Any]], kind: str, plugin: str) -> Callable[..., None]:
     def register(
         name: str,
         factory: Callable[..., Any],
@@ -296,7 +323,7 @@ def _make_register(registry: Registry[Any], kind: str, plugin: str) -> Callable[
         if description is None:
             doc = (factory.__doc__ or "").strip()
             description = doc.splitlines()[0] if doc else ""
-        registry.add(
+        specs.append(
             ComponentSpec(
                 kind=kind,
                 name=name,

@@ -86,6 +86,23 @@ class Registry(Generic[T]):
         for alias in spec.aliases:
             self._aliases[alias] = spec.name
 
+    def add_all(self, specs: list[ComponentSpec[T]]) -> None:
+        """Record several specs, or none of them if any name is taken."""
+        names = [key for spec in specs for key in (spec.name, *spec.aliases)]
+        for key in names:
+            if names.count(key) > 1:
+                raise ParameterError(f"{self.kind} {key!r} is registered twice by one plugin")
+        for spec in specs:
+            for key in (spec.name, *spec.aliases):
+                owner = self._resolve(key)
+                if owner is not None:
+                    raise ParameterError(
+                        f"{self.kind} {key!r} from plugin {spec.plugin!r} is already "
+                        f"registered by plugin {self._specs[owner].plugin!r}"
+                    )
+        for spec in specs:
+            self.add(spec)
+
     def _resolve(self, name: str) -> str | None:
         if name in self._specs:
             return name
@@ -108,7 +125,7 @@ class Registry(Generic[T]):
         """The spec registered as ``name`` (or an alias of it)."""
         key = self._resolve(name)
         if key is None:
-            raise UnknownNameError(self.kind, name, self.names())
+            raise UnknownNameError(singular(self.kind), name, self.names())
         return self._specs[key]
 
     def specs(self) -> list[ComponentSpec[T]]:
@@ -126,12 +143,20 @@ class Registry(Generic[T]):
         return spec.factory(**params)
 
 
+_SINGULAR = {"losses": "loss"}
+
+
+def singular(kind: str) -> str:
+    """``"metrics"`` -> ``"metric"``, ``"losses"`` -> ``"loss"``."""
+    return _SINGULAR.get(kind, kind[:-1] if kind.endswith("s") else kind)
+
+
 def check_parameters(spec: ComponentSpec[Any], params: dict[str, Any]) -> None:
     """Check ``params`` against the factory's signature and its simple type hints."""
     signature = _signature(spec.factory)
     accepts_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
     declared = {p.name: p for p in spec.parameters}
-    where = f"{spec.kind} {spec.name!r}"
+    where = f"{singular(spec.kind)} {spec.name!r}"
     for key in params:
         if key not in declared and not accepts_any:
             valid = ", ".join(declared) or "none"
@@ -179,9 +204,7 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint in _SIMPLE:
         return isinstance(value, hint)
-    if origin in (list, tuple) and not isinstance(value, (list, tuple)):
-        return False
-    return True
+    return not (origin in (list, tuple) and not isinstance(value, (list, tuple)))
 
 
 def _annotation_text(hint: Any) -> str:

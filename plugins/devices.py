@@ -30,5 +30,7 @@ def report_devices() -> list[DeviceReport]:
             )
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
-        reports.append(DeviceReport("mps", priority=50, dtypes=("fp16", "fp32"), description="Apple GPU"))
+        reports.append(
+            DeviceReport("mps", priority=50, dtypes=("fp16", "fp32"), description="Apple GPU")
+        )
     return reports

@@ -37,7 +37,9 @@ class Metric:
         if k is None and self.requires_k:
             raise ParameterError(f"metric {self.key!r} needs a cutoff: write {self.key}@K")
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise ParameterError(f"metric {self.key!r}: cutoff k must be a positive integer, got {k!r}")
+            raise ParameterError(
+                f"metric {self.key!r}: cutoff k must be a positive integer, got {k!r}"
+            )
         self.k = k
 
     @property

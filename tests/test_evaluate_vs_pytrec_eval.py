@@ -1,0 +1,267 @@
+"""The evaluation engine equals pytrec_eval (trec_eval) on every query, to 1e-9."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import pytrec_eval
+from conftest import tfidf_run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rankarena import Qrels, Run, evaluate
+
+CUTS = (1, 3, 5, 10, 100)
+ALL_METRICS = [
+    *(f"ndcg@{k}" for k in CUTS),
+    "ndcg",
+    *(f"mrr@{k}" for k in CUTS),
+    "mrr",
+    *(f"recall@{k}" for k in CUTS),
+    "recall",
+    *(f"p@{k}" for k in CUTS),
+    *(f"map@{k}" for k in CUTS),
+    "map",
+    *(f"success@{k}" for k in CUTS),
+    "r-precision",
+]
+CUT_TEXT = ",".join(map(str, CUTS))
+PYTREC_MEASURES = {
+    f"ndcg_cut.{CUT_TEXT}",
+    "ndcg",
+    "recip_rank",
+    f"recall.{CUT_TEXT}",
+    "num_rel",
+    f"P.{CUT_TEXT}",
+    f"map_cut.{CUT_TEXT}",
+    "map",
+    f"success.{CUT_TEXT}",
+    "Rprec",
+}
+
+
+def pytrec_reference(
+    run: dict, qrels: dict, relevance_level: int = 1
+) -> dict[str, dict[str, float]]:
+    """Per query, our metric names mapped to pytrec_eval's values.
+
+    trec_eval has no cutoff for reciprocal rank: MRR@k is its recip_rank on the run cut at k
+    (trec_eval order), as BEIR computes it.
+    """
+    ev = pytrec_eval.RelevanceEvaluator(qrels, PYTREC_MEASURES, relevance_level=relevance_level)
+    full = ev.evaluate(run)
+    ordered = Run.from_dict({q: d for q, d in run.items() if d}).to_dict() if run else {}
+    rr_ev = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}, relevance_level=relevance_level)
+    out: dict[str, dict[str, float]] = {}
+    for qid, values in full.items():
+        row = {
+            "ndcg": values["ndcg"],
+            "mrr": values["recip_rank"],
+            "map": values["map"],
+            "r-precision": values["Rprec"],
+        }
+        for k in CUTS:
+            row[f"ndcg@{k}"] = values[f"ndcg_cut_{k}"]
+            row[f"recall@{k}"] = values[f"recall_{k}"]
+            row[f"p@{k}"] = values[f"P_{k}"]
+            row[f"map@{k}"] = values[f"map_cut_{k}"]
+            row[f"success@{k}"] = values[f"success_{k}"]
+        out[qid] = row
+    for k in CUTS:
+        cut = {q: dict(list(docs.items())[:k]) for q, docs in ordered.items()}
+        for q in run:
+            cut.setdefault(q, {})
+        for qid, values in rr_ev.evaluate(cut).items():
+            out[qid][f"mrr@{k}"] = values["recip_rank"]
+    # trec_eval's plain "recall" is set-based recall over the whole run
+    full_recall = pytrec_eval.RelevanceEvaluator(
+        qrels, {"recall.1000000"}, relevance_level=relevance_level
+    ).evaluate(run)
+    for qid, values in full_recall.items():
+        out[qid]["recall"] = values["recall_1000000"]
+    return out
+
+
+def assert_equal_to_pytrec(
+    run: Run,
+    qrels: Qrels,
+    metrics=ALL_METRICS,
+    relevance_level: int = 1,
+    run_dict: dict | None = None,
+    **options,
+) -> int:
+    ours = evaluate(run, qrels, metrics, relevance_level=relevance_level, **options)
+    ref = pytrec_reference(
+        run.to_dict() if run_dict is None else run_dict, qrels.to_dict(), relevance_level
+    )
+    assert ours.query_ids == sorted(ref), "evaluated query sets differ"
+    for name in metrics:
+        expected = np.array([ref[q][name] for q in ours.query_ids])
+        np.testing.assert_allclose(ours.per_query[name], expected, rtol=0, atol=1e-9, err_msg=name)
+        assert math.isclose(ours.mean[name], float(expected.mean()), abs_tol=1e-9)
+    return len(ours.query_ids)
+
+
+# ----------------------------------------------------------------- real data: SciFact
+
+
+def test_scifact_tfidf_run_equals_pytrec_eval(scifact, scifact_tfidf_run):
+    n = assert_equal_to_pytrec(scifact_tfidf_run, scifact.qrels("test"))
+    assert n == 300
+
+
+def test_scifact_run_with_many_ties_equals_pytrec_eval(scifact):
+    run = tfidf_run(scifact.corpus, scifact.queries("test"), k=200, round_to=2)
+    scores = run.table.column("score").to_numpy()
+    assert len(np.unique(scores)) < 100, "rounding should create many ties"
+    assert_equal_to_pytrec(run, scifact.qrels("test"))
+
+
+def test_scifact_random_runs_with_graded_and_negative_qrels(scifact):
+    rng = np.random.default_rng(7)
+    doc_ids = np.array(scifact.corpus.ids, dtype=object)
+    base = scifact.qrels("test").to_dict()
+    qrels: dict[str, dict[str, int]] = {}
+    run: dict[str, dict[str, float]] = {}
+    for qid, rels in base.items():
+        # graded: the real relevant docs get grades 1..3; add judged non-relevant (0) and
+        # negative grades (trec_eval: in the pool but unjudged)
+        qrels[qid] = {d: int(rng.integers(1, 4)) for d in rels}
+        for d in rng.choice(doc_ids, size=6, replace=False):
+            qrels[qid].setdefault(d, int(rng.choice([0, 0, -1])))
+        retrieved = set(rng.choice(doc_ids, size=150, replace=False))
+        retrieved |= {d for d in qrels[qid] if rng.random() < 0.6}
+        run[qid] = {d: float(rng.integers(0, 40)) / 4 for d in retrieved}  # many ties
+    # queries only in the run, and only in the qrels
+    run["only-in-run"] = {doc_ids[0]: 1.0}
+    qrels["only-in-qrels"] = {doc_ids[1]: 1}
+    qrels["all-zero"] = {doc_ids[2]: 0, doc_ids[3]: 0}
+    run["all-zero"] = {doc_ids[2]: 0.5, doc_ids[4]: 0.7}
+    n = assert_equal_to_pytrec(Run.from_dict(run), Qrels.from_dict(qrels), run_dict=run)
+    assert n == len(base) + 1
+    assert_equal_to_pytrec(
+        Run.from_dict(run), Qrels.from_dict(qrels), relevance_level=2, run_dict=run
+    )
+
+
+def test_complete_scores_missing_queries_as_zero(scifact, scifact_tfidf_run):
+    qrels = scifact.qrels("test")
+    run = Run(
+        scifact_tfidf_run.table.filter(
+            np.isin(
+                scifact_tfidf_run.table.column("query_id").to_numpy(zero_copy_only=False),
+                qrels.query_ids[:200],
+            )
+        )
+    )
+    run_dict = run.to_dict()
+    for qid in qrels.query_ids:  # trec_eval -c: a missing query is an empty ranking
+        run_dict.setdefault(qid, {})
+    n = assert_equal_to_pytrec(run, qrels, run_dict=run_dict, complete=True)
+    assert n == 300
+    assert evaluate(run, qrels, ["ndcg@10"]).query_ids == qrels.query_ids[:200]
+
+
+def test_ignore_identical_ids_drops_them_before_ranking():
+    qrels = {"q1": {"q1": 1, "d2": 1}, "q2": {"d9": 1}}
+    run = {"q1": {"q1": 9.0, "d1": 5.0, "d2": 4.0}, "q2": {"d9": 1.0, "q2": 2.0}}
+    stripped = {q: {d: s for d, s in docs.items() if d != q} for q, docs in run.items()}
+    assert_equal_to_pytrec(
+        Run.from_dict(run), Qrels.from_dict(qrels), run_dict=stripped, ignore_identical_ids=True
+    )
+    kept = evaluate(Run.from_dict(run), Qrels.from_dict(qrels), ["mrr"])
+    assert kept.per_query["mrr"].tolist() == [1.0, 0.5]
+
+
+# ----------------------------------------------------------------- hypothesis vs pytrec_eval
+
+ids = st.sampled_from([f"d{i}" for i in range(12)])
+
+
+@st.composite
+def run_and_qrels(draw):
+    queries = draw(st.lists(st.sampled_from(["a", "b", "c", "q10", "q9"]), min_size=1, unique=True))
+    run: dict[str, dict[str, float]] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for q in queries:
+        docs = draw(st.lists(ids, min_size=1, max_size=12, unique=True))
+        run[q] = {d: draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, -1.0, 3.25])) for d in docs}
+        if draw(st.booleans()) or q == queries[0]:
+            judged = draw(st.lists(ids, min_size=1, max_size=8, unique=True))
+            qrels[q] = {d: draw(st.integers(-1, 3)) for d in judged}
+            # trec_eval loops forever on a query whose grades are all negative (see
+            # test_query_with_only_negative_grades_scores_zero): keep one grade >= 0
+            qrels[q][judged[0]] = max(qrels[q][judged[0]], 0)
+    if draw(st.booleans()):
+        qrels["unretrieved"] = {"d1": 1}
+    return run, qrels
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run_and_qrels(), st.integers(1, 2))
+def test_random_runs_equal_pytrec_eval(data, level):
+    run, qrels = data
+    assert_equal_to_pytrec(
+        Run.from_dict(run), Qrels.from_dict(qrels), relevance_level=level, run_dict=run
+    )
+
+
+# ----------------------------------------------------------------- hand-computed values
+
+
+def test_hand_computed_graded_example():
+    qrels = Qrels.from_dict({"q": {"a": 1, "b": 2, "c": 0, "d": -1}})
+    # trec_eval order: e (0.9), then the tie a/b broken by doc id descending: b, a; then d
+    run = Run.from_dict({"q": {"a": 0.5, "b": 0.5, "e": 0.9, "d": 0.1}})
+    assert run.table.column("doc_id").to_pylist() == ["e", "b", "a", "d"]
+    res = evaluate(
+        run,
+        qrels,
+        ["ndcg@2", "ndcg@3", "mrr", "p@2", "recall@2", "map@3", "success@1", "r-precision"],
+    )
+    idcg2 = 2 + 1 / math.log2(3)
+    got = {k: v[0] for k, v in res.per_query.items()}
+    assert got["ndcg@2"] == pytest.approx((2 / math.log2(3)) / idcg2, abs=1e-12)
+    assert got["ndcg@3"] == pytest.approx((2 / math.log2(3) + 1 / 2) / idcg2, abs=1e-12)
+    assert got["mrr"] == 0.5
+    assert got["p@2"] == 0.5
+    assert got["recall@2"] == 0.5
+    assert got["map@3"] == pytest.approx((1 / 2 + 2 / 3) / 2, abs=1e-12)
+    assert got["success@1"] == 0.0
+    assert got["r-precision"] == 0.5
+
+
+def test_query_with_only_negative_grades_scores_zero():
+    # pytrec_eval never returns on this input (trec_eval sizes its grade table from the
+    # largest grade, here -1), so the expected values are written out: nothing is relevant
+    qrels = Qrels.from_dict({"q": {"a": -1, "b": -1}, "r": {"a": 1}})
+    run = Run.from_dict({"q": {"a": 1.0, "c": 0.5}, "r": {"a": 1.0}})
+    res = evaluate(run, qrels, ["ndcg@10", "mrr", "map", "recall@10", "p@1", "r-precision"])
+    assert res.query_ids == ["q", "r"]
+    for name, values in res.per_query.items():
+        assert values[0] == 0.0, name
+    assert res.per_query["p@1"][1] == 1.0
+
+
+# ----------------------------------------------------------------- properties
+
+
+@settings(max_examples=100, deadline=None)
+@given(run_and_qrels(), st.floats(0.1, 100), st.randoms(use_true_random=False))
+def test_metrics_bounded_and_invariant_to_row_order_and_score_scale(data, scale, rnd):
+    run, qrels = data
+    metrics = ["ndcg@5", "mrr@10", "recall@3", "recall@10", "map", "p@5", "r-precision"]
+    base = evaluate(Run.from_dict(run), Qrels.from_dict(qrels), metrics)
+    rows = [(q, d, s) for q, docs in run.items() for d, s in docs.items()]
+    rnd.shuffle(rows)
+    shuffled = Run.from_arrays(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] * scale for r in rows]
+    )
+    again = evaluate(shuffled, Qrels.from_dict(qrels), metrics)
+    for name in metrics:
+        values = base.per_query[name]
+        assert np.all((values >= 0) & (values <= 1 + 1e-12)), name
+        np.testing.assert_allclose(again.per_query[name], values, atol=1e-12)
+    assert np.all(base.per_query["recall@3"] <= base.per_query["recall@10"] + 1e-12)
