@@ -206,16 +206,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     console = _console()
     if args.per_query:
-        table = Table(title=f"{system} on {dataset.name}/{args.split}: per query")
+        console.print(f"{system} on {dataset.name}/{args.split}: per query", highlight=False)
+        table = Table()
         table.add_column("query_id")
         for name in evaluation.metrics:
             table.add_column(name, justify="right")
         for i, qid in enumerate(evaluation.query_ids):
             table.add_row(qid, *(f"{evaluation.per_query[m][i]:.4f}" for m in evaluation.metrics))
         console.print(table)
-    table = Table(
-        title=f"{system} on {dataset.name}/{args.split} ({len(evaluation.query_ids)} queries)"
+    console.print(
+        f"{system} on {dataset.name}/{args.split} ({len(evaluation.query_ids)} queries)",
+        highlight=False,
     )
+    table = Table()
     table.add_column("metric")
     table.add_column("mean", justify="right")
     for name, value in evaluation.mean.items():

@@ -143,7 +143,8 @@ class MedianAggregator:
     """Ranks systems by their median score over tasks (missing cells skipped)."""
 
     def aggregate(self, scores: ScoreTable) -> rankarena.Ranking:
-        return rankarena.Ranking.from_scores("median", scores.systems, np.nanmedian(scores.scores, 1))
+        medians = np.nanmedian(scores.scores, axis=1)
+        return rankarena.Ranking.from_scores("median", scores.systems, medians)
 
 
 class Uppercase:
@@ -313,8 +314,15 @@ def tracked(tmp_path, scifact_dir):
     run = Run.from_dict({"1": {"31715818": 2.0, "4983": 1.0}, "3": {"4983": 1.0}})
     write_trec_run(run, tmp_path / "tiny.run")
     code = main(
-        ["eval", "--dataset", str(scifact_dir), "--run", str(tmp_path / "tiny.run"),
-         "--metrics", "ndcg@10,mrr@10"]
+        [
+            "eval",
+            "--dataset",
+            str(scifact_dir),
+            "--run",
+            str(tmp_path / "tiny.run"),
+            "--metrics",
+            "ndcg@10,mrr@10",
+        ]
     )
     host.unregister("tracker")
     assert code == 0
