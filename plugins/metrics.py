@@ -28,8 +28,10 @@ class NDCG(Metric):
     key = "ndcg"
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
-        gain = judged.grade * judged.discount(judged.position)
-        dcg = judged.per_query_sum(gain, judged.top(self.k) & (judged.grade > 0))
+        rows = np.flatnonzero(judged.top(self.k) & (judged.grade > 0))
+        gain = judged.grade[rows] * judged.discount(judged.position[rows])
+        dcg = np.bincount(judged.query_index[rows], gain, minlength=judged.n_queries)
+        dcg = dcg.astype(np.float64)  # bincount of nothing is int
         ideal = judged.ideal_grade * judged.discount(judged.ideal_position)
         keep = np.ones(len(ideal), bool) if self.k is None else judged.ideal_position < self.k
         idcg = np.bincount(judged.ideal_query_index[keep], ideal[keep], minlength=judged.n_queries)
@@ -77,9 +79,12 @@ class AveragePrecision(Metric):
     key = "map"
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
-        mask = judged.relevant & judged.top(self.k)
-        precision = judged.relevant_rank / (judged.position + 1.0)
-        total = judged.per_query_sum(precision, mask)
+        rows = judged.relevant_rows
+        keep = slice(None) if self.k is None else judged.position[rows] < self.k
+        precision = judged.relevant_rank[keep] / (judged.position[rows][keep] + 1.0)
+        total = np.bincount(
+            judged.query_index[rows][keep], precision, minlength=judged.n_queries
+        ).astype(np.float64)
         rel = judged.num_relevant.astype(np.float64)
         return np.divide(total, rel, out=np.zeros_like(total), where=rel > 0)
 

@@ -4,11 +4,13 @@ trec_eval ranks a query's documents by score, highest first, and breaks ties by 
 id in *decreasing* byte order (``strcmp(b, a)`` in ``form_res_rels.c``). ``trec_order``
 computes that permutation for a whole run at once: rows are grouped by query id
 (ascending, byte order), then each query's rows are sorted as one row of a padded 2-D
-array, which keeps the sort cache-friendly and avoids a global multi-key sort.
+array, which keeps the sort cache-friendly and avoids a global multi-key sort; only the
+entries tied on score are re-sorted by doc id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,17 +62,37 @@ def group_bounds(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, lengths
 
 
-def trec_order(query_rank: np.ndarray, scores: np.ndarray, doc_rank: np.ndarray) -> np.ndarray:
+def padded(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, fill) -> np.ndarray:
+    """Lay grouped rows out as a 2-D array, one group per row, padded with ``fill``."""
+    n_groups, width = len(starts), int(lengths.max())
+    if n_groups * width == len(values):  # equal group sizes: a reshape, no copy
+        return values.reshape(n_groups, width)
+    row = np.repeat(np.arange(n_groups), lengths)
+    col = np.arange(len(values), dtype=np.int64) - np.repeat(starts, lengths)
+    grid = np.full((n_groups, width), fill, dtype=values.dtype)
+    grid[row, col] = values
+    return grid
+
+
+DocOrder = Callable[[np.ndarray], np.ndarray]
+
+
+def trec_order(
+    query_rank: np.ndarray, scores: np.ndarray, doc_rank: np.ndarray | DocOrder
+) -> np.ndarray:
     """The permutation that puts rows in trec_eval order.
 
     :param query_rank: per row, the byte-order rank of its query id.
     :param scores: per row, the score (float64).
-    :param doc_rank: per row, the byte-order rank of its document id.
+    :param doc_rank: per row, the byte-order rank of its document id; or a function that
+        returns such ranks (any integers ordered like the ids) for the given rows. It is
+        only asked about rows whose score ties another row of the same query.
     :return: indices sorted by (query id ascending, score descending, doc id descending).
     """
     n = len(scores)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    rank_of = doc_rank if callable(doc_rank) else doc_rank.__getitem__
     if np.all(query_rank[1:] >= query_rank[:-1]):
         grouped = np.arange(n, dtype=np.int64)
     else:
@@ -79,17 +101,58 @@ def trec_order(query_rank: np.ndarray, scores: np.ndarray, doc_rank: np.ndarray)
     starts, lengths = group_bounds(q)
     width = int(lengths.max())
     if len(starts) * width > 4 * n + 4096:  # very uneven query sizes: a global sort is cheaper
-        return grouped[np.lexsort((-doc_rank[grouped], -scores[grouped], q))]
-    row = np.repeat(np.arange(len(starts)), lengths)
-    col = np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
-    keys = np.full((len(starts), width), np.inf)
-    keys[row, col] = -scores[grouped]
-    order = np.argsort(keys, axis=1, kind="stable")
+        return grouped[np.lexsort((-rank_of(grouped), -scores[grouped], q))]
+    # NaN padding sorts after every score (NaN scores are rejected before this point)
+    keys = padded(-scores[grouped], starts, lengths, np.nan)
+    order = np.argsort(keys, axis=1)  # unstable (SIMD) sort: ties are settled below
     ranked = np.take_along_axis(keys, order, axis=1)
-    valid = order < lengths[:, None]
-    if np.any((ranked[:, 1:] == ranked[:, :-1]) & valid[:, 1:]):  # ties: break by doc id
-        docs = np.full((len(starts), width), 1, dtype=np.int64)  # padding sorts last
-        docs[row, col] = -doc_rank[grouped]
-        order = np.lexsort((docs, keys), axis=1)
-    picked = (order + starts[:, None])[order < lengths[:, None]]
+    tie = ranked[:, 1:] == ranked[:, :-1]  # NaN never equals: padding never ties
+    if tie.any():  # re-sort the entries tied on score by doc id, descending
+        involved = np.zeros(keys.shape, dtype=bool)
+        involved[:, 1:] |= tie
+        involved[:, :-1] |= tie
+        g, j = np.nonzero(involved)  # row-major: sorted by (query, score)
+        src = order[g, j]
+        doc = np.asarray(rank_of(grouped[starts[g] + src])).astype(np.int64)
+        order[g, j] = src[np.lexsort((-doc, ranked[g, j], g))]
+    order += starts[:, None]
+    filled = np.arange(keys.shape[1]) < lengths[:, None]  # real rows, in sorted order
+    picked = order.ravel() if keys.size == n else order[filled]
     return grouped[picked]
+
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def string_hashes(column: pa.Array, max_bytes: int = 16) -> np.ndarray | None:
+    """64-bit FNV-1a hashes of a string column, vectorised byte position by byte position.
+
+    Returns ``None`` when an id is longer than ``max_bytes`` (hashing would then cost more
+    than dictionary encoding). Equal strings have equal hashes; unequal strings collide
+    with probability ~2^-64, so callers confirm a match exactly.
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    n = len(column)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    _, offsets_buf, data_buf = column.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[column.offset : column.offset + n + 1]
+    lengths = np.diff(offsets)
+    width = int(lengths.max())
+    if width > max_bytes:
+        return None
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    )
+    starts = offsets[:-1].astype(np.int64)
+    last = len(data) - 1
+    hashes = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    for j in range(width):
+        byte = data[np.minimum(starts + j, last)].astype(np.uint64)
+        step = (hashes ^ byte) * _FNV_PRIME
+        np.copyto(hashes, step, where=j < lengths)
+    return hashes ^ lengths.astype(np.uint64)

@@ -14,7 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rankarena.data import schemas
-from rankarena.data.ordering import Encoded, encode, group_bounds, trec_order
+from rankarena.data.ordering import (
+    Encoded,
+    encode,
+    group_bounds,
+    padded,
+    string_hashes,
+    trec_order,
+)
 from rankarena.data.table import ArrowTable
 from rankarena.errors import DataFormatError
 
@@ -42,35 +49,33 @@ class Run(ArrowTable):
             row = int(np.flatnonzero(nan)[0])
             raise DataFormatError(self.source, f"row {row + 1}: score is NaN")
         queries = encode(table.column("query_id"))
-        docs = encode(table.column("doc_id"))
-        width = max(len(docs.dictionary), 1)
-        pair = queries.codes * width + docs.codes
-        if pc.count_distinct(pa.array(pair)).as_py() != len(pair):
-            _raise_duplicate(pair, queries, docs, self.source)
-        perm = trec_order(queries.sorted_codes, scores, docs.sorted_codes)
+        doc_ids = table.column("doc_id").combine_chunks()
+
+        def doc_rank(rows: np.ndarray) -> np.ndarray:  # byte order of the given rows' ids
+            return pc.rank(doc_ids.take(pa.array(rows)), tiebreaker="dense").to_numpy()
+
+        perm = trec_order(queries.sorted_codes, scores, doc_rank)
         q_sorted = queries.sorted_codes[perm]
         starts, lengths = group_bounds(q_sorted)
+        _check_unique_docs(doc_ids, perm, starts, lengths, queries, self.source)
         ranks = np.arange(len(perm), dtype=np.int32) - np.repeat(starts, lengths).astype(np.int32)
         ranks += 1
         indices = pa.array(perm)
         self.table = pa.Table.from_arrays(
             [
                 table.column("query_id").take(indices),
-                table.column("doc_id").take(indices),
+                doc_ids.take(indices),
                 pa.array(scores[perm]),
                 pa.array(ranks),
             ],
             schema=self.SCHEMA,
         )
-        self._codes = (
-            Encoded(queries.codes[perm], queries.dictionary, queries.order),
-            Encoded(docs.codes[perm], docs.dictionary, docs.order),
-        )
+        self._queries = Encoded(queries.codes[perm], queries.dictionary, queries.order)
 
     @property
-    def encoded(self) -> tuple[Encoded, Encoded]:
-        """(query ids, doc ids) of the sorted rows as dictionary codes."""
-        return self._codes
+    def encoded_queries(self) -> Encoded:
+        """The query ids of the sorted rows as dictionary codes."""
+        return self._queries
 
     @classmethod
     def from_arrays(
@@ -118,7 +123,33 @@ class Run(ArrowTable):
         return pc.unique(self.table.column("query_id")).to_pylist()
 
 
-def _raise_duplicate(pair: np.ndarray, queries: Encoded, docs: Encoded, source) -> None:
+def _check_unique_docs(
+    doc_ids: pa.Array,
+    perm: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    queries: Encoded,
+    source,
+) -> None:
+    """Raise ``DataFormatError`` if a query lists a document twice.
+
+    Doc-id hashes are sorted within each query (one row of a padded 2-D array each); an
+    equal neighbour is confirmed with exact dictionary codes before it is reported.
+    """
+    if len(perm) < 2:
+        return
+    hashes = string_hashes(doc_ids)
+    if hashes is not None:
+        grid = np.sort(padded(hashes[perm], starts, lengths, np.uint64(2**64 - 1)), axis=1)
+        same = grid[:, 1:] == grid[:, :-1]
+        same &= np.arange(1, grid.shape[1]) < lengths[:, None]
+        if not same.any():
+            return
+    docs = encode(doc_ids)
+    pair = queries.codes * max(len(docs.dictionary), 1) + docs.codes
+    ordered = np.sort(pair)
+    if not np.any(ordered[1:] == ordered[:-1]):
+        return  # a hash collision, not a duplicate
     _, first, counts = np.unique(pair, return_index=True, return_counts=True)
     dup = pair[first[np.argmax(counts > 1)]]
     rows = np.flatnonzero(pair == dup)

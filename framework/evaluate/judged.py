@@ -54,7 +54,7 @@ class JudgedRun:
         if relevance_level < 1:
             raise ValueError(f"relevance_level must be at least 1, got {relevance_level}")
         self.relevance_level = relevance_level
-        run_q, run_d = run.encoded
+        run_q = run.encoded_queries
         qrels_t = qrels.table
         qrels_queries = pc.unique(qrels_t.column("query_id"))
         # evaluated queries, in byte order of their ids
@@ -98,8 +98,10 @@ class JudgedRun:
         keys = qq * n_docs + qd
         key_order = np.argsort(keys)
         keys, key_grades = keys[key_order], grades[key_order]
-        doc_of_dict = _index_in(run_d.dictionary, qrels_d.dictionary)
-        row_doc = doc_of_dict[run_d.codes if all_kept else run_d.codes[rows]]
+        run_docs = run.table.column("doc_id")
+        row_doc = _index_in(
+            run_docs if all_kept else run_docs.take(pa.array(rows)), qrels_d.dictionary
+        )
         candidate = np.flatnonzero(row_doc >= 0)
         grade = np.zeros(len(rows), dtype=np.float64)
         judged = np.zeros(len(rows), dtype=bool)
@@ -154,12 +156,17 @@ class JudgedRun:
         return out
 
     @cached_property
+    def relevant_rows(self) -> np.ndarray:
+        """Indices of the relevant rows, in rank order."""
+        return np.flatnonzero(self.relevant)
+
+    @cached_property
     def relevant_rank(self) -> np.ndarray:
-        """Per row, how many relevant rows of its query stand at or above it."""
-        cumulative = np.cumsum(self.relevant, dtype=np.int64)
-        starts, lengths = group_bounds(self.query_index)
-        before = cumulative[starts] - self.relevant[starts]
-        return cumulative - np.repeat(before, lengths)
+        """Per relevant row (``relevant_rows``), its 1-based rank among its query's relevant
+        rows."""
+        queries = self.query_index[self.relevant_rows]
+        starts, lengths = group_bounds(queries)
+        return np.arange(1, len(queries) + 1, dtype=np.int64) - np.repeat(starts, lengths)
 
     @staticmethod
     def discount(position: np.ndarray) -> np.ndarray:
