@@ -110,7 +110,10 @@ class PluginHost:
 
     def _load_entry_points(self, skip: set[str]) -> None:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in skip or self.pm.has_plugin(ep.name):
+            if ep.name in skip:
+                continue
+            if self.pm.has_plugin(ep.name):
+                self._fail(ep.name, "import", PluginError("a plugin of that name is loaded"))
                 continue
             try:
                 plugin = ep.load()

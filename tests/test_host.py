@@ -191,3 +191,13 @@ def test_no_tracing_by_default(monkeypatch, capsys):
 
 def test_plugin_manager_is_cached():
     assert rankarena.plugin_manager() is rankarena.plugin_manager()
+
+
+def test_entry_point_named_like_a_loaded_plugin_is_reported(monkeypatch):
+    clash = _entry_point("rankarena.plugins.metrics", "rankarena.plugins.metrics")
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [clash])
+    host = PluginHost()
+    assert [(f.plugin, f.stage) for f in host.failures] == [
+        ("rankarena.plugins.metrics", "import")
+    ]
+    assert "ndcg" in host.metrics
