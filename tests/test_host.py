@@ -197,7 +197,5 @@ def test_entry_point_named_like_a_loaded_plugin_is_reported(monkeypatch):
     clash = _entry_point("rankarena.plugins.metrics", "rankarena.plugins.metrics")
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [clash])
     host = PluginHost()
-    assert [(f.plugin, f.stage) for f in host.failures] == [
-        ("rankarena.plugins.metrics", "import")
-    ]
+    assert [(f.plugin, f.stage) for f in host.failures] == [("rankarena.plugins.metrics", "import")]
     assert "ndcg" in host.metrics
