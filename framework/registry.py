@@ -75,19 +75,10 @@ class Registry(Generic[T]):
 
     def add(self, spec: ComponentSpec[T]) -> None:
         """Record a spec; a name already taken by another plugin is an error."""
-        for key in (spec.name, *spec.aliases):
-            owner = self._resolve(key)
-            if owner is not None:
-                raise ParameterError(
-                    f"{self.kind} {key!r} from plugin {spec.plugin!r} is already registered "
-                    f"by plugin {self._specs[owner].plugin!r}"
-                )
-        self._specs[spec.name] = spec
-        for alias in spec.aliases:
-            self._aliases[alias] = spec.name
+        self.add_all([spec])
 
     def add_all(self, specs: list[ComponentSpec[T]]) -> None:
-        """Record several specs, or none of them if any name is taken."""
+        """Record several specs, or none of them if any name is taken (or given twice)."""
         names = [key for spec in specs for key in (spec.name, *spec.aliases)]
         for key in names:
             if names.count(key) > 1:
@@ -101,7 +92,9 @@ class Registry(Generic[T]):
                         f"registered by plugin {self._specs[owner].plugin!r}"
                     )
         for spec in specs:
-            self.add(spec)
+            self._specs[spec.name] = spec
+            for alias in spec.aliases:
+                self._aliases[alias] = spec.name
 
     def _resolve(self, name: str) -> str | None:
         if name in self._specs:

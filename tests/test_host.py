@@ -199,3 +199,16 @@ def test_entry_point_named_like_a_loaded_plugin_is_reported(monkeypatch):
     host = PluginHost()
     assert [(f.plugin, f.stage) for f in host.failures] == [("rankarena.plugins.metrics", "import")]
     assert "ndcg" in host.metrics
+
+
+def test_one_plugin_registering_a_name_twice_is_rejected_whole():
+    class Twice:
+        @rankarena.hookimpl
+        def register_retrievers(self, register):
+            register("one", Widget)
+            register("two", Widget, aliases=["one"])
+
+    host = PluginHost(entry_points=False)
+    host.register(Twice(), name="twice")
+    assert len(host.retrievers) == 0
+    assert "retrievers 'one' is registered twice by one plugin" in host.failures[0].error
