@@ -93,12 +93,12 @@ class Data:
         )
 
 
-def make_data(n_queries: int, n_docs: int, seed: int = 0) -> Data:
+def make_data(n_queries: int, n_docs: int, seed: int = 0, tie_rate: float = TIE_RATE) -> Data:
     """``n_queries`` x ``n_docs`` run rows and ~5 relevant (grades 1-3) judgements per query.
 
     Most relevant documents are retrieved (with a score boost, so they tend to rank high),
     some are not; each query also gets 0-3 grade-0 judgements of retrieved documents.
-    About ``TIE_RATE`` of the rows copy the score of another row of their query.
+    About ``tie_rate`` of the rows copy the score of another row of their query.
     """
     rng = np.random.default_rng(seed)
     docs = np.empty((n_queries, n_docs), dtype=np.int64)
@@ -136,7 +136,7 @@ def make_data(n_queries: int, n_docs: int, seed: int = 0) -> Data:
         qg.append(judged_grades[order])
 
     # ties: some rows take the score of another row of the same query
-    tie = rng.random((n_queries, n_docs)) < TIE_RATE
+    tie = rng.random((n_queries, n_docs)) < tie_rate
     partner = rng.integers(0, n_docs, size=(n_queries, n_docs))
     rows = np.nonzero(tie)[0]
     scores[tie] = scores[rows, partner[tie]]
@@ -556,6 +556,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=10_000)
     parser.add_argument("--docs", type=int, default=1_000, help="retrieved documents per query")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--tie-rate",
+        type=float,
+        default=TIE_RATE,
+        help="share of rows that copy another row's score (default: %(default)s)",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip the rankarena profile")
     args = parser.parse_args(argv)
     if args.queries < 1 or args.docs < 1 or args.repeats < 1:
@@ -569,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         f"pytrec_eval-terrier {_version('pytrec-eval-terrier')}, ranx {_version('ranx')}, "
         f"numba {numba.__version__} ({numba.get_num_threads()} threads), {os.cpu_count()} CPUs"
     )
-    t, data = timed(lambda: make_data(args.queries, args.docs, seed=0))
+    t, data = timed(lambda: make_data(args.queries, args.docs, seed=0, tie_rate=args.tie_rate))
     n_rows = len(data.scores)
     sorted_scores = np.sort(data.scores.reshape(args.queries, args.docs), axis=1)
     n_ties = int(np.count_nonzero(sorted_scores[:, 1:] == sorted_scores[:, :-1]))

@@ -725,3 +725,27 @@ def test_duplicate_check_agrees_with_python(ids):
             Run.from_arrays(["q"] * len(ids), ids, [0.0] * len(ids))
     else:
         assert len(Run.from_arrays(["q"] * len(ids), ids, [0.0] * len(ids))) == len(ids)
+
+
+@pytest.mark.parametrize("distinct_scores", [3, 1000])
+def test_trec_order_tie_paths_match_reference(distinct_scores):
+    # 3 distinct scores: nearly every row ties (one pass sorting by score and doc id);
+    # 1000: a few ties (only the tied rows are re-sorted)
+    rng = np.random.default_rng(distinct_scores)
+    n_queries, per_query = 40, 50
+    q = np.repeat(np.arange(n_queries), per_query)
+    s = rng.integers(0, distinct_scores, len(q)).astype(float)
+    d = np.concatenate([rng.permutation(1000)[:per_query] for _ in range(n_queries)])
+    asked = []
+
+    def rank_of(rows):
+        asked.append(len(rows))
+        return d[rows]
+
+    order = trec_order(q, s, rank_of)
+    expected = sorted(range(len(q)), key=lambda i: (q[i], -s[i], -d[i]))
+    assert order.tolist() == expected
+    if distinct_scores == 3:
+        assert asked == [len(q)]
+    else:
+        assert len(asked) == 1 and 0 < asked[0] < len(q) // 8

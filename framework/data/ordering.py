@@ -107,7 +107,12 @@ def trec_order(
     order = np.argsort(keys, axis=1)  # unstable (SIMD) sort: ties are settled below
     ranked = np.take_along_axis(keys, order, axis=1)
     tie = ranked[:, 1:] == ranked[:, :-1]  # NaN never equals: padding never ties
-    if tie.any():  # re-sort the entries tied on score by doc id, descending
+    n_tied = int(np.count_nonzero(tie))
+    if n_tied > n // 8:  # many ties: sort every query by (score, doc id) in one pass
+        doc = np.asarray(rank_of(grouped)).astype(np.int64)
+        doc_grid = padded(-doc, starts, lengths, np.iinfo(np.int64).max)
+        order = np.lexsort((doc_grid, keys), axis=1)
+    elif n_tied:  # few ties: re-sort only the tied entries by doc id, descending
         involved = np.zeros(keys.shape, dtype=bool)
         involved[:, 1:] |= tie
         involved[:, :-1] |= tie

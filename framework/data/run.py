@@ -52,7 +52,7 @@ class Run(ArrowTable):
         doc_ids = table.column("doc_id").combine_chunks()
 
         def doc_rank(rows: np.ndarray) -> np.ndarray:  # byte order of the given rows' ids
-            return pc.rank(doc_ids.take(pa.array(rows)), tiebreaker="dense").to_numpy()
+            return encode(doc_ids.take(pa.array(rows))).sorted_codes
 
         perm = trec_order(queries.sorted_codes, scores, doc_rank)
         q_sorted = queries.sorted_codes[perm]
@@ -85,8 +85,8 @@ class Run(ArrowTable):
         return cls(
             pa.table(
                 {
-                    "query_id": pa.array(query_ids, pa.string()),
-                    "doc_id": pa.array(doc_ids, pa.string()),
+                    "query_id": _string_column(query_ids),
+                    "doc_id": _string_column(doc_ids),
                     "score": pa.array(np.asarray(scores, dtype=np.float64)),
                 }
             )
@@ -121,6 +121,13 @@ class Run(ArrowTable):
     def query_ids(self) -> list[str]:
         """Distinct query ids, sorted."""
         return pc.unique(self.table.column("query_id")).to_pylist()
+
+
+def _string_column(values) -> pa.Array | pa.ChunkedArray:
+    """Arrow strings from Arrow arrays (cast, no Python round trip) or any sequence."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.cast(pa.string())
+    return pa.array(values, pa.string())
 
 
 def _check_unique_docs(
