@@ -681,15 +681,15 @@ def test_trec_order_padded_and_fallback_paths_agree(monkeypatch):
     fallback = trec_order(q, s, d)
     assert calls == [1]  # one global 1-D lexsort: the fallback path ran
 
-    # The same rows, one query at a time: each call takes the padded 2-D path, whose
-    # tie-break re-sorts only the entries tied on score.
+    # The same rows, one query at a time: each call takes the padded 2-D path, which
+    # sorts row by row (ties included) and never calls lexsort.
     calls.clear()
     padded = []
     for qid in np.unique(q):
         rows_of_q = np.flatnonzero(q == qid)
         part = trec_order(q[rows_of_q], s[rows_of_q], d[rows_of_q])
         padded.append(rows_of_q[part])
-    assert calls  # ties are present, so the tie-breaking sort ran
+    assert calls == []
     padded = np.concatenate(padded)
     assert np.array_equal(fallback, padded)
 
@@ -729,8 +729,8 @@ def test_duplicate_check_agrees_with_python(ids):
 
 @pytest.mark.parametrize("distinct_scores", [3, 1000])
 def test_trec_order_tie_paths_match_reference(distinct_scores):
-    # 3 distinct scores: nearly every row ties (one pass sorting by score and doc id);
-    # 1000: a few ties (only the tied rows are re-sorted)
+    # 3 distinct scores: every row ties; 1000: a few ties. Either way only the doc ids of
+    # tied rows are ranked.
     rng = np.random.default_rng(distinct_scores)
     n_queries, per_query = 40, 50
     q = np.repeat(np.arange(n_queries), per_query)

@@ -4,8 +4,9 @@ trec_eval ranks a query's documents by score, highest first, and breaks ties by 
 id in *decreasing* byte order (``strcmp(b, a)`` in ``form_res_rels.c``). ``trec_order``
 computes that permutation for a whole run at once: rows are grouped by query id
 (ascending, byte order), then each query's rows are sorted as one row of a padded 2-D
-array, which keeps the sort cache-friendly and avoids a global multi-key sort; only the
-entries tied on score are re-sorted by doc id.
+array, which keeps the sort cache-friendly and avoids a global multi-key sort. Ties on
+score are settled by a second row-wise sort of one integer key (score rank within the
+query, then doc id), for which only the tied rows' doc ids are ranked.
 """
 
 from __future__ import annotations
@@ -107,19 +108,20 @@ def trec_order(
     order = np.argsort(keys, axis=1)  # unstable (SIMD) sort: ties are settled below
     ranked = np.take_along_axis(keys, order, axis=1)
     tie = ranked[:, 1:] == ranked[:, :-1]  # NaN never equals: padding never ties
-    n_tied = int(np.count_nonzero(tie))
-    if n_tied > n // 8:  # many ties: sort every query by (score, doc id) in one pass
-        doc = np.asarray(rank_of(grouped)).astype(np.int64)
-        doc_grid = padded(-doc, starts, lengths, np.iinfo(np.int64).max)
-        order = np.lexsort((doc_grid, keys), axis=1)
-    elif n_tied:  # few ties: re-sort only the tied entries by doc id, descending
+    if tie.any():  # settle ties by doc id, descending, with one more SIMD sort per row
         involved = np.zeros(keys.shape, dtype=bool)
         involved[:, 1:] |= tie
         involved[:, :-1] |= tie
-        g, j = np.nonzero(involved)  # row-major: sorted by (query, score)
-        src = order[g, j]
-        doc = np.asarray(rank_of(grouped[starts[g] + src])).astype(np.int64)
-        order[g, j] = src[np.lexsort((-doc, ranked[g, j], g))]
+        g, j = np.nonzero(involved)
+        doc = np.asarray(rank_of(grouped[starts[g] + order[g, j]])).astype(np.int64)
+        span = int(doc.max()) + 1
+        # per sorted position: dense rank of its score within the query, times span, plus
+        # (for tied entries) the reversed doc rank; NaN padding keeps the largest values
+        composite = np.zeros(keys.shape, dtype=np.int64)
+        np.cumsum(~tie, axis=1, out=composite[:, 1:])
+        composite *= span
+        composite[g, j] += span - 1 - doc
+        order = np.take_along_axis(order, np.argsort(composite, axis=1), axis=1)
     order += starts[:, None]
     filled = np.arange(keys.shape[1]) < lengths[:, None]  # real rows, in sorted order
     picked = order.ravel() if keys.size == n else order[filled]
