@@ -19,6 +19,7 @@ from rankarena.data import (
     read_trec_qrels,
     read_trec_run,
 )
+from rankarena.data.trec import _read_trec_run_fast, _read_trec_run_lines
 from rankarena.errors import DataFormatError
 
 ALL_READERS = [read_corpus, read_queries, read_qrels_tsv, read_trec_run, read_trec_qrels]
@@ -645,3 +646,44 @@ def test_scifact_qrels_crlf(scifact, scifact_dir):
 def test_scifact_read_directly(scifact_dir):
     assert len(read_qrels_tsv(scifact_dir / "qrels" / "test.tsv")) == 339
     assert len(read_queries(scifact_dir / "queries.jsonl")) == 1109
+
+
+# ---------------------------------------------------------------- TREC run: fast path
+
+
+def test_clean_run_file_takes_the_fast_path_with_the_same_result(tmp_path):
+    path = tmp_path / "clean.run"
+    lines = [f'q{i % 7} Q0 "d{i}" {i} {((i * 37) % 11) / 4!r} tag\n' for i in range(300)]
+    path.write_text("".join(lines))
+    fast = _read_trec_run_fast(path)
+    assert fast is not None
+    assert fast == _read_trec_run_lines(path) == read_trec_run(path)
+    crlf = tmp_path / "crlf.run"
+    crlf.write_bytes("".join(lines).replace("\n", "\r\n").encode())
+    assert read_trec_run(crlf) == fast
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "q1 Q0 d1 1 0.5 x\nq1\tQ0\td2\t2\t0.25\tx\n",  # tabs
+        "q1  Q0 d1 1 0.5 x\nq1 Q0 d2 2 0.25 x\n",  # doubled space
+        "\ufeffq1 Q0 d1 1 0.5 x\n",  # BOM
+    ],
+)
+def test_other_layouts_fall_back_to_the_line_reader(tmp_path, text):
+    path = tmp_path / "run.txt"
+    path.write_text(text, encoding="utf-8")
+    assert _read_trec_run_fast(path) is None
+    run = read_trec_run(path)
+    assert run.table.column("query_id").to_pylist()[0] == "q1"
+    assert run == _read_trec_run_lines(path)
+
+
+def test_fast_path_errors_are_reported_by_line(tmp_path):
+    path = tmp_path / "dup.run"
+    path.write_text("q1 Q0 d1 1 0.5 x\nq1 Q0 d2 2 0.4 x\nq1 Q0 d1 3 0.3 x\n")
+    assert _read_trec_run_fast(path) is None
+    with pytest.raises(DataFormatError) as info:
+        read_trec_run(path)
+    assert str(info.value) == f"{path}:3: duplicate document 'd1' for query 'q1' (first at line 1)"
