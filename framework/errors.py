@@ -47,8 +47,9 @@ class UnknownNameError(RankarenaError, KeyError):
         return self.message
 
 
-class ParameterError(RankarenaError, TypeError):
-    """A parameter that a component's factory does not take, or a value of the wrong type."""
+class ParameterError(RankarenaError, TypeError, ValueError):
+    """A parameter that a component's factory does not take, or a value of the wrong type
+    or out of range."""
 
 
 class PluginError(RankarenaError):

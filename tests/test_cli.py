@@ -189,3 +189,11 @@ def test_eval_missing_split_lists_available(scifact, run_file, capsys):
 def test_eval_dataset_not_a_folder(tmp_path, run_file, capsys):
     assert main(["eval", "--dataset", str(tmp_path / "nope"), "--run", str(run_file)]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_eval_bad_relevance_level_is_one_line(scifact, run_file, capsys):
+    args = ["eval", "--dataset", str(scifact.path), "--run", str(run_file)]
+    assert main([*args, "--relevance-level", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "rankarena: error: relevance level must be at least 1, got 0\n"
+    )

@@ -23,7 +23,7 @@ from rankarena.data.ordering import (
     trec_order,
 )
 from rankarena.data.table import ArrowTable
-from rankarena.errors import DataFormatError
+from rankarena.errors import DataFormatError, ParameterError
 
 
 class Run(ArrowTable):
@@ -113,7 +113,7 @@ class Run(ArrowTable):
     def top(self, k: int) -> Run:
         """The first ``k`` documents of every query."""
         if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+            raise ParameterError(f"Run.top: k must be at least 1, got {k}")
         keep = pc.less_equal(self.table.column("rank"), k)
         return Run(self.table.filter(keep), source=self.source)
 

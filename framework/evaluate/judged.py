@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from rankarena.data.ordering import encode, group_bounds
 from rankarena.data.qrels import Qrels
 from rankarena.data.run import Run
+from rankarena.errors import ParameterError
 
 
 class JudgedRun:
@@ -52,7 +53,7 @@ class JudgedRun:
         ignore_identical_ids: bool = False,
     ):
         if relevance_level < 1:
-            raise ValueError(f"relevance_level must be at least 1, got {relevance_level}")
+            raise ParameterError(f"relevance level must be at least 1, got {relevance_level}")
         self.relevance_level = relevance_level
         run_q = run.encoded_queries
         qrels_t = qrels.table
