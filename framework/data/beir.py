@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
 import pyarrow as pa
 
 from rankarena.data.atomic import atomic_write
-from rankarena.data.jsonl import id_field, read_jsonl, read_lines, text_field
+from rankarena.data.jsonl import FirstLines, id_field, read_jsonl, read_lines, text_field
 from rankarena.data.qrels import Qrels
 from rankarena.data.texts import Corpus, Queries
 from rankarena.errors import DataFormatError
@@ -22,14 +23,10 @@ from rankarena.errors import DataFormatError
 def read_corpus(path: str | os.PathLike[str]) -> Corpus:
     """Read a BEIR ``corpus.jsonl``: per line an object with ``_id``, ``text``, ``title``?"""
     ids, titles, texts = [], [], []
-    first_line: dict[str, int] = {}
+    seen = FirstLines(path)
     for number, obj in read_jsonl(path):
         doc_id = id_field(obj, "_id", path, number)
-        if doc_id in first_line:
-            raise DataFormatError(
-                path, f"duplicate _id {doc_id!r} (first at line {first_line[doc_id]})", number
-            )
-        first_line[doc_id] = number
+        seen.add(doc_id, number, f"_id {doc_id!r}")
         ids.append(doc_id)
         titles.append(text_field(obj, "title", path, number, required=False))
         texts.append(text_field(obj, "text", path, number))
@@ -39,14 +36,10 @@ def read_corpus(path: str | os.PathLike[str]) -> Corpus:
 def read_queries(path: str | os.PathLike[str]) -> Queries:
     """Read a BEIR ``queries.jsonl``: one object per line with ``_id`` and ``text``."""
     ids, texts = [], []
-    first_line: dict[str, int] = {}
+    seen = FirstLines(path)
     for number, obj in read_jsonl(path):
         query_id = id_field(obj, "_id", path, number)
-        if query_id in first_line:
-            raise DataFormatError(
-                path, f"duplicate _id {query_id!r} (first at line {first_line[query_id]})", number
-            )
-        first_line[query_id] = number
+        seen.add(query_id, number, f"_id {query_id!r}")
         ids.append(query_id)
         texts.append(text_field(obj, "text", path, number))
     return Queries(pa.table({"_id": ids, "text": texts}), source=path)
@@ -54,8 +47,11 @@ def read_queries(path: str | os.PathLike[str]) -> Queries:
 
 def read_qrels_tsv(path: str | os.PathLike[str]) -> Qrels:
     """Read BEIR qrels: ``query-id<TAB>corpus-id<TAB>score`` with an optional header row."""
-    q, d, r = [], [], []
-    first_line: dict[tuple[str, str], int] = {}
+    return Qrels.from_lines(path, _tsv_judgements(path))
+
+
+def _tsv_judgements(path) -> Iterator[tuple[int, str, str, int]]:
+    first = True
     for number, line in read_lines(path):
         fields = line.split("\t")
         if len(fields) != 3:
@@ -64,27 +60,15 @@ def read_qrels_tsv(path: str | os.PathLike[str]) -> Qrels:
                 f"expected 3 tab-separated fields (query-id, corpus-id, score), got {len(fields)}",
                 number,
             )
-        query_id, doc_id, grade_text = (f.strip() for f in fields)
-        if not q and not first_line and _is_header(fields):
+        if first and _is_header(fields):
+            first = False
             continue
+        first = False
+        query_id, doc_id, grade_text = (f.strip() for f in fields)
         grade = parse_grade(grade_text, path, number)
         if not query_id or not doc_id:
             raise DataFormatError(path, "empty query-id or corpus-id", number)
-        key = (query_id, doc_id)
-        if key in first_line:
-            raise DataFormatError(
-                path,
-                f"duplicate judgement for query {query_id!r}, doc {doc_id!r} "
-                f"(first at line {first_line[key]})",
-                number,
-            )
-        first_line[key] = number
-        q.append(query_id)
-        d.append(doc_id)
-        r.append(grade)
-    return Qrels(
-        pa.table({"query_id": q, "doc_id": d, "relevance": pa.array(r, pa.int32())}), source=path
-    )
+        yield number, query_id, doc_id, grade
 
 
 def _is_header(fields: list[str]) -> bool:

@@ -1,4 +1,4 @@
-"""Line-by-line JSON Lines reading with errors that name the file and line."""
+"""Line-by-line reading (text lines, JSON Lines) with errors that name the file and line."""
 
 from __future__ import annotations
 
@@ -77,3 +77,23 @@ def text_field(obj: dict[str, Any], key: str, path, number: int, required: bool 
             path, f"{key!r} must be a string, got {type(obj[key]).__name__}", number
         )
     return obj[key]
+
+
+class FirstLines:
+    """Remembers the line where each key was first seen, and rejects a repeat."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+        self._first: dict[object, int] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._first
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def add(self, key: object, number: int, what: str) -> None:
+        """Record ``key`` at line ``number``; a repeat raises ``duplicate {what}``."""
+        first = self._first.setdefault(key, number)
+        if first != number:
+            raise DataFormatError(self.path, f"duplicate {what} (first at line {first})", number)

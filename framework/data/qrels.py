@@ -7,11 +7,12 @@ document that is in the pool but unjudged; a document absent from the qrels is u
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
 
 from rankarena.data import schemas
+from rankarena.data.jsonl import FirstLines
 from rankarena.data.table import ArrowTable
 
 
@@ -40,6 +41,22 @@ class Qrels(ArrowTable):
         for qid, did, grade in zip(*cols, strict=False):
             out.setdefault(qid, {})[did] = grade
         return out
+
+    @classmethod
+    def from_lines(cls, path, rows: Iterable[tuple[int, str, str, int]]) -> Qrels:
+        """Build from ``(line_number, query_id, doc_id, grade)`` parsed from the file
+        ``path``; a (query, doc) judged twice is an error naming both lines."""
+        q, d, r = [], [], []
+        seen = FirstLines(path)
+        for number, query_id, doc_id, grade in rows:
+            seen.add(
+                (query_id, doc_id), number, f"judgement for query {query_id!r}, doc {doc_id!r}"
+            )
+            q.append(query_id)
+            d.append(doc_id)
+            r.append(grade)
+        table = pa.table({"query_id": q, "doc_id": d, "relevance": pa.array(r, pa.int32())})
+        return cls(table, source=path)
 
     @property
     def query_ids(self) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +21,7 @@ import pyarrow.csv as pacsv
 
 from rankarena.data.atomic import atomic_write
 from rankarena.data.beir import parse_grade
-from rankarena.data.jsonl import read_lines
+from rankarena.data.jsonl import FirstLines, read_lines
 from rankarena.data.qrels import Qrels
 from rankarena.data.run import Run
 from rankarena.errors import DataFormatError
@@ -73,7 +74,7 @@ def read_trec_run(path: str | os.PathLike[str]) -> Run:
 def _read_trec_run_lines(path: str | os.PathLike[str]) -> Run:
     """The line-by-line reader: any whitespace between fields, exact errors."""
     q, d, s = [], [], []
-    first_line: dict[tuple[str, str], int] = {}
+    seen = FirstLines(path)
     for number, line in read_lines(path):
         fields = line.split()
         if len(fields) != 6:
@@ -87,14 +88,7 @@ def _read_trec_run_lines(path: str | os.PathLike[str]) -> Run:
             raise DataFormatError(path, f"score {score_text!r} is not a number", number) from None
         if math.isnan(score):
             raise DataFormatError(path, "score is NaN", number)
-        key = (qid, docno)
-        if key in first_line:
-            raise DataFormatError(
-                path,
-                f"duplicate document {docno!r} for query {qid!r} (first at line {first_line[key]})",
-                number,
-            )
-        first_line[key] = number
+        seen.add((qid, docno), number, f"document {docno!r} for query {qid!r}")
         q.append(qid)
         d.append(docno)
         s.append(score)
@@ -113,8 +107,10 @@ def write_trec_run(run: Run, path: str | os.PathLike[str], tag: str = "rankarena
 
 def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
     """Read a TREC qrels file: ``qid iteration docno grade`` per line."""
-    q, d, r = [], [], []
-    first_line: dict[tuple[str, str], int] = {}
+    return Qrels.from_lines(path, _trec_judgements(path))
+
+
+def _trec_judgements(path) -> Iterator[tuple[int, str, str, int]]:
     for number, line in read_lines(path):
         fields = line.split()
         if len(fields) != 4:
@@ -122,22 +118,7 @@ def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
                 path, f"expected 4 fields (qid iter docno grade), got {len(fields)}", number
             )
         qid, _, docno, grade_text = fields
-        grade = parse_grade(grade_text, path, number)
-        key = (qid, docno)
-        if key in first_line:
-            raise DataFormatError(
-                path,
-                f"duplicate judgement for query {qid!r}, doc {docno!r} "
-                f"(first at line {first_line[key]})",
-                number,
-            )
-        first_line[key] = number
-        q.append(qid)
-        d.append(docno)
-        r.append(grade)
-    return Qrels(
-        pa.table({"query_id": q, "doc_id": d, "relevance": pa.array(r, pa.int32())}), source=path
-    )
+        yield number, qid, docno, parse_grade(grade_text, path, number)
 
 
 def write_trec_qrels(qrels: Qrels, path: str | os.PathLike[str]) -> None:
