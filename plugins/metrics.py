@@ -18,6 +18,13 @@ import rankarena
 from rankarena.evaluate import JudgedRun, Metric
 
 
+def ratio_or_zero(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` per query, 0 where the denominator is 0 (trec_eval)."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
 class NDCG(Metric):
     """nDCG@k = DCG@k / IDCG@k, DCG@k = Σ_{i≤k, g_i>0} g_i / log2(i+1); 0 when IDCG is 0.
 
@@ -35,7 +42,7 @@ class NDCG(Metric):
         ideal = judged.ideal_grade * judged.discount(judged.ideal_position)
         keep = np.ones(len(ideal), bool) if self.k is None else judged.ideal_position < self.k
         idcg = np.bincount(judged.ideal_query_index[keep], ideal[keep], minlength=judged.n_queries)
-        return np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
+        return ratio_or_zero(dcg, idcg)
 
 
 class RecipRank(Metric):
@@ -59,8 +66,7 @@ class Recall(Metric):
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
         hits = judged.per_query_count(judged.relevant & judged.top(self.k))
-        rel = judged.num_relevant.astype(np.float64)
-        return np.divide(hits, rel, out=np.zeros_like(hits), where=rel > 0)
+        return ratio_or_zero(hits, judged.num_relevant)
 
 
 class Precision(Metric):
@@ -85,8 +91,7 @@ class AveragePrecision(Metric):
         total = np.bincount(
             judged.query_index[rows][keep], precision, minlength=judged.n_queries
         ).astype(np.float64)
-        rel = judged.num_relevant.astype(np.float64)
-        return np.divide(total, rel, out=np.zeros_like(total), where=rel > 0)
+        return ratio_or_zero(total, judged.num_relevant)
 
 
 class Success(Metric):
@@ -109,9 +114,7 @@ class RPrecision(Metric):
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
         mask = judged.relevant & (judged.position < judged.num_relevant[judged.query_index])
-        hits = judged.per_query_count(mask)
-        rel = judged.num_relevant.astype(np.float64)
-        return np.divide(hits, rel, out=np.zeros_like(hits), where=rel > 0)
+        return ratio_or_zero(judged.per_query_count(mask), judged.num_relevant)
 
 
 @rankarena.hookimpl
