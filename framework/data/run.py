@@ -8,6 +8,7 @@ A rank column given on input (a TREC file's fourth field) is ignored, as trec_ev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -54,20 +55,25 @@ class Run(ArrowTable):
         def doc_rank(rows: np.ndarray) -> np.ndarray:  # byte order of the given rows' ids
             return encode(doc_ids.take(pa.array(rows))).sorted_codes
 
-        perm = trec_order(queries.sorted_codes, scores, doc_rank)
-        q_sorted = queries.sorted_codes[perm]
-        starts, lengths = group_bounds(q_sorted)
-        _check_unique_docs(doc_ids, perm, starts, lengths, queries, self.source)
-        ranks = np.arange(len(perm), dtype=np.int32) - np.repeat(starts, lengths).astype(np.int32)
-        ranks += 1
-        indices = pa.array(perm)
+        # two cores: hash the doc ids (duplicate check) while the rows are sorted
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(string_hashes, doc_ids)
+            perm = trec_order(queries.sorted_codes, scores, doc_rank)
+            indices = pa.array(perm)
+            taking = pool.submit(table.column("query_id").take, indices)
+            q_sorted = queries.sorted_codes[perm]
+            starts, lengths = group_bounds(q_sorted)
+            _check_unique_docs(
+                doc_ids, perm, starts, lengths, queries, self.source, hashing.result()
+            )
+            ranks = np.arange(len(perm), dtype=np.int32) - np.repeat(starts, lengths).astype(
+                np.int32
+            )
+            ranks += 1
+            sorted_docs = doc_ids.take(indices)
+            sorted_queries = taking.result()
         self.table = pa.Table.from_arrays(
-            [
-                table.column("query_id").take(indices),
-                doc_ids.take(indices),
-                pa.array(scores[perm]),
-                pa.array(ranks),
-            ],
+            [sorted_queries, sorted_docs, pa.array(scores[perm]), pa.array(ranks)],
             schema=self.SCHEMA,
         )
         self._queries = Encoded(queries.codes[perm], queries.dictionary, queries.order)
@@ -137,15 +143,16 @@ def _check_unique_docs(
     lengths: np.ndarray,
     queries: Encoded,
     source,
+    hashes: np.ndarray | None,
 ) -> None:
     """Raise ``DataFormatError`` if a query lists a document twice.
 
-    Doc-id hashes are sorted within each query (one row of a padded 2-D array each); an
-    equal neighbour is confirmed with exact dictionary codes before it is reported.
+    Doc-id hashes (``string_hashes``; None for long ids) are sorted within each query (one
+    row of a padded 2-D array each); an equal neighbour is confirmed with exact dictionary
+    codes before it is reported.
     """
     if len(perm) < 2:
         return
-    hashes = string_hashes(doc_ids)
     if hashes is not None:
         grid = np.sort(padded(hashes[perm], starts, lengths, np.uint64(2**64 - 1)), axis=1)
         same = grid[:, 1:] == grid[:, :-1]
