@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.devices",
     "rankarena.plugins.metrics",
     "rankarena.plugins.datasets",
+    "rankarena.plugins.retrievers",
 )
 
 KINDS: tuple[str, ...] = (

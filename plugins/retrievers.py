@@ -1,0 +1,121 @@
+"""Built-in retrievers: ``bm25`` (sparse lexical retrieval on bm25s).
+
+BM25 (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25 and Beyond",
+Foundations and Trends in IR 3(4), 2009), computed by bm25s (Lù, "BM25S: Orders of
+magnitude faster lexical search via eager sparse scoring", 2024), which stores every
+document's term scores in a sparse matrix at index time. With ``method="lucene"``
+(Lucene's default, which drops the rank-neutral (k1 + 1) factor of the numerator):
+
+    score(q, d) = Σ_{t ∈ q} IDF(t) · tf(t, d) / (tf(t, d) + k1 · (1 − b + b · |d| / avgdl))
+    IDF(t) = ln(1 + (N − df(t) + 0.5) / (df(t) + 0.5))
+
+``robertson``, ``atire``, ``bm25l`` and ``bm25+`` are the other variants bm25s offers
+(Kamphuis et al., "Which BM25 Do You Mean? A Large-Scale Reproducibility Study of Scoring
+Variants", ECIR 2020); ``delta`` is the shift of ``bm25l`` and ``bm25+``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import rankarena
+from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
+from rankarena.errors import did_you_mean
+
+BM25_METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
+
+
+class BM25Retriever:
+    """BM25 on bm25s sparse matrices, with PyStemmer stemming and stopword removal.
+
+    :param k1: term-frequency saturation (0.9: Anserini's and BEIR's default).
+    :param b: length normalisation (0.4: Anserini's and BEIR's default).
+    :param method: one of ``lucene``, ``robertson``, ``atire``, ``bm25l``, ``bm25+``.
+    :param delta: the shift of ``bm25l`` / ``bm25+`` (ignored by the others).
+    :param stemmer: a PyStemmer algorithm (``"english"``, ``"porter"``, ...) or None.
+    :param stopwords: a bm25s stopword list name (``"en"``) or None.
+    :param with_title: index ``title + " " + text`` (as BEIR does) instead of ``text``.
+
+    Documents that share no term with a query (score 0) are not returned.
+    """
+
+    def __init__(
+        self,
+        k1: float = 0.9,
+        b: float = 0.4,
+        method: str = "lucene",
+        delta: float = 0.5,
+        stemmer: str | None = "english",
+        stopwords: str | None = "en",
+        with_title: bool = True,
+    ):
+        if method not in BM25_METHODS:
+            raise ParameterError(
+                f"retriever 'bm25': unknown method {method!r}{did_you_mean(method, BM25_METHODS)}"
+                f"; valid: {', '.join(BM25_METHODS)}"
+            )
+        if k1 < 0 or not 0 <= b <= 1:
+            raise ParameterError(f"retriever 'bm25': need k1 >= 0 and 0 <= b <= 1, got {k1}, {b}")
+        self.k1, self.b, self.method, self.delta = k1, b, method, delta
+        self.stopwords = stopwords
+        self.with_title = with_title
+        self._stemmer = _stemmer(stemmer)
+        self._model = None
+        self._doc_ids: np.ndarray | None = None
+
+    def _tokenize(self, texts: list[str], return_ids: bool):
+        import bm25s
+
+        return bm25s.tokenize(
+            texts,
+            stopwords=self.stopwords or [],
+            stemmer=self._stemmer,
+            return_ids=return_ids,
+            show_progress=False,
+        )
+
+    def index(self, corpus: Corpus) -> BM25Retriever:
+        """Tokenise and index ``corpus``; returns ``self``."""
+        import bm25s
+
+        self._model = bm25s.BM25(k1=self.k1, b=self.b, delta=self.delta, method=self.method)
+        tokens = self._tokenize(corpus.texts(with_title=self.with_title), return_ids=True)
+        self._model.index(tokens, show_progress=False)
+        self._doc_ids = np.array(corpus.ids, dtype=object)
+        return self
+
+    def search(self, queries: Queries, k: int = 1000) -> Run:
+        """The top ``k`` documents (score > 0) of every query."""
+        if self._model is None or self._doc_ids is None:
+            raise RankarenaError("retriever 'bm25': call index(corpus) before search()")
+        if k < 1:
+            raise ParameterError(f"retriever 'bm25': k must be at least 1, got {k}")
+        k = min(k, len(self._doc_ids))
+        tokens = self._tokenize(queries.table.column("text").to_pylist(), return_ids=False)
+        docs, scores = self._model.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        scores = scores.astype(np.float64)
+        keep = (scores > 0).ravel()
+        query_ids = np.repeat(np.array(queries.ids, dtype=object), k)
+        return Run.from_arrays(
+            query_ids[keep], self._doc_ids[docs.ravel()[keep]], scores.ravel()[keep]
+        )
+
+
+def _stemmer(name: str | None):
+    if name is None:
+        return None
+    import Stemmer
+
+    try:
+        return Stemmer.Stemmer(name)
+    except KeyError:
+        valid = sorted(Stemmer.algorithms())
+        raise ParameterError(
+            f"retriever 'bm25': unknown stemmer {name!r}{did_you_mean(name, valid)}; "
+            f"valid: {', '.join(valid)}"
+        ) from None
+
+
+@rankarena.hookimpl
+def register_retrievers(register) -> None:
+    register("bm25", BM25Retriever)
