@@ -60,9 +60,9 @@ def test_scores_equal_the_formula(k1, b):
 
 def test_parameters_are_checked():
     host = rankarena.plugin_manager()
-    with pytest.raises(ParameterError, match="unknown method 'bm25x'.*valid: lucene"):
+    with pytest.raises(ParameterError, match=r"unknown method 'bm25x'.*valid: lucene"):
         host.retrievers.create("bm25", method="bm25x")
-    with pytest.raises(ParameterError, match="unknown stemmer 'englsh' \\(did you mean 'english'"):
+    with pytest.raises(ParameterError, match=r"unknown stemmer 'englsh' \(did you mean 'english'"):
         host.retrievers.create("bm25", stemmer="englsh")
     with pytest.raises(ParameterError, match="'k1' must be float"):
         host.retrievers.create("bm25", k1="high")
