@@ -1,7 +1,8 @@
 """The ``rankarena`` command.
 
 Verbs so far: ``plugins`` (what is installed and registered), ``devices`` (what the hooks
-report and which device a run would use) and ``eval`` (score a run file on a dataset).
+report and which device a run would use), ``eval`` (score a run file on a dataset) and
+``retrieve`` (run a registered retriever over a dataset, write the run, optionally score it).
 Bad input ends with one line ``rankarena: error: ...`` on stderr and exit status 2.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from rankarena.errors import RankarenaError
+from rankarena.errors import ParameterError, RankarenaError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +73,24 @@ def _parser() -> argparse.ArgumentParser:
         help="drop retrieved documents whose id equals the query id (BEIR option)",
     )
     p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser("retrieve", help="run a retriever over a dataset and write the run")
+    p.add_argument("--dataset", required=True, help="a BEIR folder")
+    p.add_argument("--split", default="test", help="queries of this qrels split (default: test)")
+    p.add_argument("--retriever", default="bm25", help="a registered retriever (default: bm25)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a retriever parameter, e.g. --param k1=1.2 (repeatable)",
+    )
+    p.add_argument("--k", type=int, default=1000, help="documents per query (default: 1000)")
+    p.add_argument("--output", required=True, help="the run file: TREC text, or .parquet")
+    p.add_argument("--metrics", help="also evaluate, e.g. ndcg@10,recall@100")
+    p.add_argument("--results", help="append the evaluation to this Parquet results store")
+    p.add_argument("--system", help="system name in the results (default: the retriever)")
+    p.set_defaults(handler=cmd_retrieve)
     return parser
 
 
@@ -164,49 +183,122 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a run file; print means (and per-query values); optionally store results."""
     from rankarena.data import Run, read_trec_run
-    from rankarena.evaluate import evaluate
     from rankarena.host import plugin_manager
-    from rankarena.observe import RunInfo
 
     host = plugin_manager()
     dataset = host.datasets.create("beir", path=args.dataset)
     qrels = dataset.qrels(args.split)
     run_path = Path(args.run)
     run = Run.from_parquet(run_path) if run_path.suffix == ".parquet" else read_trec_run(run_path)
-    metrics = [m for m in (part.strip() for part in args.metrics.split(",")) if m]
-    system = args.system or run_path.stem
-    info = RunInfo(
-        "eval",
-        {
-            "dataset": str(args.dataset),
-            "split": args.split,
-            "run": str(run_path),
-            "metrics": metrics,
-            "system": system,
-        },
-    )
-    host.notify_run_start(info)
-    evaluation = evaluate(
+    _evaluate_and_report(
+        host,
         run,
         qrels,
-        metrics,
+        kind="eval",
+        dataset=dataset.name,
+        split=args.split,
+        system=args.system or run_path.stem,
+        metrics=_metric_names(args.metrics),
+        config={"dataset": str(args.dataset), "run": str(run_path)},
+        per_query=args.per_query,
+        store=args.output,
         relevance_level=args.relevance_level,
         complete=args.complete,
         ignore_identical_ids=args.ignore_identical_ids,
-        host=host,
     )
-    results = evaluation.to_results(
-        system, dataset.name, args.split, per_query=args.per_query, run_id=info.run_id
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    """Index a dataset's corpus with a retriever, search its queries, write the run."""
+    from rankarena.data import write_trec_run
+    from rankarena.host import plugin_manager
+
+    host = plugin_manager()
+    dataset = host.datasets.create("beir", path=args.dataset)
+    queries = dataset.queries(args.split)
+    params = dict(_parse_param(text) for text in args.param)
+    retriever = host.retrievers.create(args.retriever, **params)
+    console = _console()
+    with console.status(f"{args.retriever}: indexing {dataset.name} ..."):
+        retriever.index(dataset.corpus)
+    with console.status(f"{args.retriever}: searching {len(queries)} queries ..."):
+        run = retriever.search(queries, k=args.k)
+    output = Path(args.output)
+    if output.suffix == ".parquet":
+        run.to_parquet(output)
+    else:
+        write_trec_run(run, output, tag=args.retriever)
+    console.print(f"wrote {len(run)} rows for {len(queries)} queries to {output}")
+    if args.metrics:
+        _evaluate_and_report(
+            host,
+            run,
+            dataset.qrels(args.split),
+            kind="retrieve",
+            dataset=dataset.name,
+            split=args.split,
+            system=args.system or args.retriever,
+            metrics=_metric_names(args.metrics),
+            config={"dataset": str(args.dataset), "retriever": args.retriever, **params},
+            per_query=False,
+            store=args.results,
+        )
+    return 0
+
+
+def _metric_names(text: str) -> list[str]:
+    return [m for m in (part.strip() for part in text.split(",")) if m]
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` with VALUE read as a Python literal where it is one (else a string)."""
+    import ast
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ParameterError(f"--param takes NAME=VALUE, got {text!r}")
+    try:
+        parsed: object = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value
+    return name.strip(), parsed
+
+
+def _evaluate_and_report(
+    host,
+    run,
+    qrels,
+    *,
+    kind: str,
+    dataset: str,
+    split: str,
+    system: str,
+    metrics: list[str],
+    config: dict,
+    per_query: bool,
+    store: str | None,
+    **options,
+) -> None:
+    """Evaluate, notify observers, append to the results store and print the tables."""
+    from rankarena.evaluate import evaluate
+    from rankarena.observe import RunInfo
+
+    info = RunInfo(
+        kind, {**config, "split": split, "metrics": metrics, "system": system, **options}
     )
+    host.notify_run_start(info)
+    evaluation = evaluate(run, qrels, metrics, host=host, **options)
+    results = evaluation.to_results(system, dataset, split, per_query=per_query, run_id=info.run_id)
     for row in results.table.to_pylist():
         host.notify_result(row)
-    if args.output:
-        results.append_to(args.output)
+    if store:
+        results.append_to(store)
     host.notify_run_end(info, results)
 
     console = _console()
-    if args.per_query:
-        console.print(f"{system} on {dataset.name}/{args.split}: per query", highlight=False)
+    if per_query:
+        console.print(f"{system} on {dataset}/{split}: per query", highlight=False)
         table = Table()
         table.add_column("query_id")
         for name in evaluation.metrics:
@@ -215,8 +307,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             table.add_row(qid, *(f"{evaluation.per_query[m][i]:.4f}" for m in evaluation.metrics))
         console.print(table)
     console.print(
-        f"{system} on {dataset.name}/{args.split} ({len(evaluation.query_ids)} queries)",
-        highlight=False,
+        f"{system} on {dataset}/{split} ({len(evaluation.query_ids)} queries)", highlight=False
     )
     table = Table()
     table.add_column("metric")
@@ -224,9 +315,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for name, value in evaluation.mean.items():
         table.add_row(name, f"{value:.4f}")
     console.print(table)
-    if args.output:
-        console.print(f"appended {results.table.num_rows} rows to {args.output}")
-    return 0
+    if store:
+        console.print(f"appended {results.table.num_rows} rows to {store}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -198,3 +198,61 @@ def test_eval_bad_relevance_level_is_one_line(scifact, run_file, capsys):
     assert capsys.readouterr().err == (
         "rankarena: error: relevance level must be at least 1, got 0\n"
     )
+
+
+def test_retrieve_writes_a_run_and_evaluates_it(scifact, tmp_path, capsys):
+    out = tmp_path / "bm25.run"
+    store = tmp_path / "results.parquet"
+    args = [
+        "retrieve",
+        "--dataset",
+        str(scifact.path),
+        "--output",
+        str(out),
+        "--k",
+        "100",
+        "--param",
+        "k1=1.2",
+        "--metrics",
+        "ndcg@10",
+        "--results",
+        str(store),
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    from rankarena.data import read_trec_run
+
+    run = read_trec_run(out)
+    assert set(run.query_ids) <= set(scifact.qrels("test").query_ids)
+    assert run.table.column("rank").to_numpy().max() <= 100
+    expected = main_module_evaluate(run, scifact)
+    assert f"{expected:.4f}" in printed
+    stored = Results.from_parquet(store).table.to_pylist()
+    assert [(r["system"], r["metric"]) for r in stored] == [("bm25", "ndcg@10")]
+    assert stored[0]["value"] == pytest.approx(expected, abs=1e-12)
+
+
+def main_module_evaluate(run, scifact) -> float:
+    from rankarena import evaluate
+
+    return evaluate(run, scifact.qrels("test"), ["ndcg@10"]).mean["ndcg@10"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--retriever", "bm52"], "unknown retriever 'bm52' (did you mean 'bm25'?)"),
+        (
+            ["--param", "k2=1"],
+            "retriever 'bm25' has no parameter 'k2'; valid parameters: k1, b, method",
+        ),
+        (["--param", "k1"], "--param takes NAME=VALUE, got 'k1'"),
+        (["--param", "method=bm26"], "unknown method 'bm26'"),
+    ],
+)
+def test_retrieve_bad_input_is_one_line(scifact, tmp_path, capsys, extra, message):
+    out = tmp_path / "x.run"
+    code = main(["retrieve", "--dataset", str(scifact.path), "--output", str(out), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
