@@ -58,10 +58,11 @@ class Run(ArrowTable):
         # two cores: hash the doc ids (duplicate check) while the rows are sorted
         with ThreadPoolExecutor(max_workers=1) as pool:
             hashing = pool.submit(string_hashes, doc_ids)
-            perm = trec_order(queries.sorted_codes, scores, doc_rank)
+            query_rank = queries.sorted_codes
+            perm = trec_order(query_rank, scores, doc_rank)
             indices = pa.array(perm)
             taking = pool.submit(table.column("query_id").take, indices)
-            q_sorted = queries.sorted_codes[perm]
+            q_sorted = query_rank[perm]
             starts, lengths = group_bounds(q_sorted)
             _check_unique_docs(
                 doc_ids, perm, starts, lengths, queries, self.source, hashing.result()
