@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.metrics",
     "rankarena.plugins.datasets",
     "rankarena.plugins.retrievers",
+    "rankarena.plugins.dense",
 )
 
 KINDS: tuple[str, ...] = (

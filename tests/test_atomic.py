@@ -177,7 +177,7 @@ def test_results_append_to_interrupted_keeps_store(tmp_path, monkeypatch):
         "metric": "ndcg@10",
         "value": 0.5,
         "run_id": "r1",
-        "created_at": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
+        "created_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     }
     store = tmp_path / "results.parquet"
     first = Results.from_rows([row])

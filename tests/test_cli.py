@@ -36,6 +36,7 @@ def test_plugins_lists_every_kind_with_plugin_and_parameters(capsys):
         "rankarena.plugins.metrics",
         "rankarena.plugins.datasets",
         "rankarena.plugins.retrievers",
+        "rankarena.plugins.dense",
     }
     ndcg = next(c for c in payload["components"]["metrics"] if c["name"] == "ndcg")
     assert ndcg["plugin"] == "rankarena.plugins.metrics"

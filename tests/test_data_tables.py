@@ -32,7 +32,7 @@ from rankarena.data import (
 from rankarena.data.ordering import encode, string_hashes, trec_order
 from rankarena.errors import DataFormatError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def rows(run: Run) -> list[tuple[str, str, float, int]]:

@@ -49,7 +49,7 @@ class Evaluation:
     ) -> Results:
         """The means (and per-query values if asked) as a long ``Results`` table."""
         run_id = run_id or uuid.uuid4().hex
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         names, values, queries = [], [], []
         for name in self.metrics:
             names.append(name)

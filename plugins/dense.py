@@ -1,0 +1,256 @@
+"""Built-in retriever ``dense``: a transformers bi-encoder with exact, chunked search.
+
+Embeddings follow the model's sentence-transformers configuration (``modules.json``,
+``1_Pooling/config.json``): mean or CLS (or max) pooling over the last hidden states, then
+L2 normalisation when the model declares a ``Normalize`` module (Reimers & Gurevych,
+"Sentence-BERT", EMNLP 2019). Scores are inner products s(q, d) = e(q) · e(d) (cosine for
+normalised models). Search multiplies the queries by the corpus one chunk at a time and
+keeps a running top-k, so the full query × corpus score matrix never exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import rankarena
+from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
+from rankarena.data import atomic_path
+from rankarena.models import resolve_model
+
+POOLING_MODES = ("mean", "cls", "max")
+
+
+class BiEncoder:
+    """Encode texts with a transformers model and sentence-transformers pooling.
+
+    :param model: a folder, a ``registries/models.toml`` alias (``minilm``) or a Hugging
+        Face id.
+    :param device: a torch device string (the host's choice).
+    :param max_length: tokens per text; default: the model's ``max_seq_length``.
+    :param batch_size: texts per forward pass; texts are sorted by length first so that
+        each batch pads little.
+    """
+
+    def __init__(self, model: str, device: str, max_length: int | None, batch_size: int):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        source = resolve_model(model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source.location)
+            self.network = AutoModel.from_pretrained(source.location)
+        except OSError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RankarenaError(
+                f"model {model!r}: cannot load {source.location} ({first}); offline, pass the "
+                "path of a local model folder"
+            ) from None
+        self.device = torch.device(device)
+        self.network.to(self.device).eval()
+        folder = Path(source.location) if source.local else None
+        self.pooling, self.normalize = read_pooling(folder)
+        self.max_length = max_length or read_max_length(folder, self.tokenizer)
+        self.batch_size = batch_size
+        self.fingerprint = model_fingerprint(folder, source.location)
+
+    def encode(self, texts: list[str], show_progress: bool = False, label: str = "") -> np.ndarray:
+        """Embeddings (float32, one row per text, in input order)."""
+        import torch
+        from rich.progress import track
+
+        out = np.zeros((len(texts), self.network.config.hidden_size), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        starts = range(0, len(texts), self.batch_size)
+        for start in track(starts, description=label or "encoding", disable=not show_progress):
+            rows = order[start : start + self.batch_size]
+            inputs = self.tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(self.device)
+            with torch.inference_mode():
+                hidden = self.network(**inputs).last_hidden_state
+                pooled = pool(hidden, inputs["attention_mask"], self.pooling)
+                if self.normalize:
+                    pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            out[rows] = pooled.float().cpu().numpy()
+        return out
+
+
+def pool(hidden, mask, mode: str):
+    """Pool token states [B, T, H] with the attention mask [B, T] into [B, H]."""
+    if mode == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    if mode == "max":
+        return hidden.masked_fill(weights == 0, float("-inf")).max(dim=1).values
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+
+
+def read_pooling(folder: Path | None) -> tuple[str, bool]:
+    """(pooling mode, normalise?) from a sentence-transformers folder; (mean, False) else."""
+    if folder is None or not (folder / "modules.json").is_file():
+        return "mean", False
+    modules = json.loads((folder / "modules.json").read_text())
+    normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
+    mode = "mean"
+    for module in modules:
+        if module.get("type", "").endswith("Pooling"):
+            config = json.loads((folder / module["path"] / "config.json").read_text())
+            if config.get("pooling_mode_cls_token"):
+                mode = "cls"
+            elif config.get("pooling_mode_max_tokens"):
+                mode = "max"
+    return mode, normalize
+
+
+def read_max_length(folder: Path | None, tokenizer) -> int:
+    """The model's ``max_seq_length`` (sentence-transformers), else the tokenizer's, ≤ 512."""
+    if folder is not None and (folder / "sentence_bert_config.json").is_file():
+        config = json.loads((folder / "sentence_bert_config.json").read_text())
+        if config.get("max_seq_length"):
+            return int(config["max_seq_length"])
+    return int(min(getattr(tokenizer, "model_max_length", 512) or 512, 512))
+
+
+def model_fingerprint(folder: Path | None, location: str) -> str:
+    """SHA-256 of the model's weight and config files (the id itself for remote models)."""
+    digest = hashlib.sha256(location.encode() if folder is None else b"")
+    if folder is not None:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in (".safetensors", ".bin", ".json", ".txt"):
+                digest.update(path.name.encode())
+                with open(path, "rb") as handle:
+                    for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                        digest.update(block)
+    return digest.hexdigest()
+
+
+def corpus_fingerprint(ids: list[str], texts: list[str]) -> str:
+    """SHA-256 over every (id, text) pair, in order."""
+    digest = hashlib.sha256()
+    for doc_id, text in zip(ids, texts, strict=True):
+        digest.update(doc_id.encode())
+        digest.update(b"\0")
+        digest.update(text.encode())
+        digest.update(b"\1")
+    return digest.hexdigest()
+
+
+class DenseRetriever:
+    """Bi-encoder retrieval with exact inner-product search on the host's device.
+
+    :param model: ``minilm`` (catalog alias), a local folder or a Hugging Face id.
+    :param batch_size: texts per forward pass.
+    :param max_length: tokens per text (default: the model's).
+    :param device: overrides the device the host selected from the plugins' reports.
+    :param cache_dir: where document embeddings are kept (default: ``RANKARENA_CACHE_DIR``
+        if set, else no cache), keyed by (model weights hash, corpus fingerprint incl. the
+        document prefix, max length, pooling); reused memory-mapped.
+    :param chunk_size: documents scored at once during search (bounds memory).
+    :param query_prefix: text put before every query (e.g. ``"query: "`` for E5).
+    :param doc_prefix: text put before every document.
+    :param with_title: encode ``title + " " + text``.
+    :param show_progress: progress bars (default: when stderr is a terminal).
+    """
+
+    def __init__(
+        self,
+        model: str = "minilm",
+        batch_size: int = 32,
+        max_length: int | None = None,
+        device: str | None = None,
+        cache_dir: str | None = None,
+        chunk_size: int = 50_000,
+        query_prefix: str = "",
+        doc_prefix: str = "",
+        with_title: bool = True,
+        show_progress: bool | None = None,
+    ):
+        if batch_size < 1 or chunk_size < 1:
+            raise ParameterError("retriever 'dense': batch_size and chunk_size must be >= 1")
+        device = device or rankarena.plugin_manager().select_device().name
+        self.encoder = BiEncoder(model, device, max_length, batch_size)
+        cache_dir = cache_dir or os.environ.get("RANKARENA_CACHE_DIR")
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.chunk_size = chunk_size
+        self.query_prefix, self.doc_prefix = query_prefix, doc_prefix
+        self.with_title = with_title
+        self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
+        self.embeddings: np.ndarray | None = None
+        self.cache_hit = False
+        self._doc_ids: np.ndarray | None = None
+
+    def index(self, corpus: Corpus) -> DenseRetriever:
+        """Encode the corpus, or load its embeddings from the cache."""
+        texts = [self.doc_prefix + t for t in corpus.texts(with_title=self.with_title)]
+        self._doc_ids = np.array(corpus.ids, dtype=object)
+        path = self._cache_path(corpus.ids, texts)
+        if path is not None and path.is_file():
+            self.embeddings = np.load(path, mmap_mode="r")
+            self.cache_hit = True
+            return self
+        self.cache_hit = False
+        self.embeddings = self.encoder.encode(texts, self.show_progress, "encoding corpus")
+        if path is not None:
+            with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+                np.save(handle, self.embeddings)
+        return self
+
+    def _cache_path(self, ids: list[str], texts: list[str]) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = hashlib.sha256(
+            "|".join(
+                [
+                    self.encoder.fingerprint,
+                    corpus_fingerprint(ids, texts),
+                    str(self.encoder.max_length),
+                    self.encoder.pooling,
+                    str(self.encoder.normalize),
+                ]
+            ).encode()
+        ).hexdigest()[:32]
+        return self.cache_dir / f"{key}.npy"
+
+    def search(self, queries: Queries, k: int = 1000) -> Run:
+        """Exact top-``k`` by inner product, scoring ``chunk_size`` documents at a time."""
+        import torch
+
+        if self.embeddings is None or self._doc_ids is None:
+            raise RankarenaError("retriever 'dense': call index(corpus) before search()")
+        if k < 1:
+            raise ParameterError(f"retriever 'dense': k must be at least 1, got {k}")
+        texts = [self.query_prefix + t for t in queries.table.column("text").to_pylist()]
+        q = torch.from_numpy(self.encoder.encode(texts, self.show_progress, "encoding queries"))
+        q = q.to(self.encoder.device)
+        n_docs = len(self._doc_ids)
+        k = min(k, n_docs)
+        best_scores = torch.full((len(texts), 0), float("-inf"), device=q.device)
+        best_index = torch.zeros((len(texts), 0), dtype=torch.long, device=q.device)
+        for start in range(0, n_docs, self.chunk_size):
+            chunk = np.asarray(self.embeddings[start : start + self.chunk_size])
+            scores = q @ torch.from_numpy(chunk).to(q.device).T
+            top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+            merged = torch.cat([best_scores, top.values], dim=1)
+            merged_index = torch.cat([best_index, top.indices + start], dim=1)
+            keep = torch.topk(merged, min(k, merged.shape[1]), dim=1)
+            best_scores = keep.values
+            best_index = torch.gather(merged_index, 1, keep.indices)
+        scores = best_scores.cpu().numpy().astype(np.float64)
+        docs = best_index.cpu().numpy()
+        query_ids = np.repeat(np.array(queries.ids, dtype=object), docs.shape[1])
+        return Run.from_arrays(query_ids, self._doc_ids[docs.ravel()], scores.ravel())
+
+
+@rankarena.hookimpl
+def register_retrievers(register) -> None:
+    register("dense", DenseRetriever)

@@ -1,0 +1,91 @@
+"""The built-in ``dense`` retriever: embeddings equal sentence-transformers', search equals
+brute force, the embedding cache is reused. Uses the offline MiniLM weights on a subset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import rankarena
+from rankarena import Corpus, Queries
+from rankarena.errors import UnknownNameError
+from rankarena.models import resolve_model
+
+
+@pytest.fixture(scope="module")
+def subset(scifact):
+    corpus = Corpus(scifact.corpus.table.slice(0, 60))
+    queries = Queries(scifact.queries("test").table.slice(0, 12))
+    return corpus, queries
+
+
+@pytest.fixture(scope="module")
+def dense():
+    return rankarena.plugin_manager().retrievers.create("dense", model="minilm", device="cpu")
+
+
+def test_embeddings_equal_sentence_transformers(dense, subset):
+    from sentence_transformers import SentenceTransformer
+
+    corpus, _ = subset
+    texts = corpus.texts()
+    reference = SentenceTransformer(resolve_model("minilm").location, device="cpu")
+    expected = reference.encode(texts, batch_size=16, convert_to_numpy=True)
+    ours = dense.encoder.encode(texts)
+    assert dense.encoder.pooling == "mean" and dense.encoder.normalize
+    assert dense.encoder.max_length == reference.max_seq_length == 256
+    np.testing.assert_allclose(ours, expected, atol=2e-5)
+
+
+def test_chunked_search_equals_brute_force(dense, subset):
+    corpus, queries = subset
+    dense.chunk_size = 7  # many chunks: the running top-k merge is exercised
+    run = dense.index(corpus).search(queries, k=10)
+    q = dense.encoder.encode(queries.table.column("text").to_pylist())
+    scores = q @ np.asarray(dense.embeddings).T
+    for i, qid in enumerate(queries.ids):
+        top = np.argsort(-scores[i], kind="stable")[:10]
+        got = run.to_dict()[qid]
+        assert set(got) == {corpus.ids[j] for j in top}
+        for j in top:
+            assert got[corpus.ids[j]] == pytest.approx(float(scores[i, j]), abs=1e-5)
+    dense.chunk_size = 50_000
+
+
+def test_embedding_cache_is_reused(subset, tmp_path):
+    corpus, _ = subset
+    host = rankarena.plugin_manager()
+    first = host.retrievers.create("dense", device="cpu", cache_dir=str(tmp_path))
+    first.index(Corpus(corpus.table.slice(0, 20)))
+    assert not first.cache_hit and len(list(tmp_path.glob("*.npy"))) == 1
+    second = host.retrievers.create("dense", device="cpu", cache_dir=str(tmp_path))
+    second.index(Corpus(corpus.table.slice(0, 20)))
+    assert second.cache_hit and isinstance(second.embeddings, np.memmap)
+    np.testing.assert_array_equal(np.asarray(second.embeddings), first.embeddings)
+    changed = corpus.table.slice(0, 20).set_column(
+        2, "text", pa.array(["changed"] * 20, pa.string())
+    )
+    third = host.retrievers.create("dense", device="cpu", cache_dir=str(tmp_path))
+    third.index(Corpus(changed))
+    assert not third.cache_hit and len(list(tmp_path.glob("*.npy"))) == 2
+
+
+def test_unknown_model_lists_the_catalog():
+    with pytest.raises(UnknownNameError, match=r"unknown model 'minlm'.*did you mean 'minilm'"):
+        rankarena.plugin_manager().retrievers.create("dense", model="minlm", device="cpu")
+
+
+def test_dense_retrieves_relevant_scifact_documents(dense, scifact):
+    # 300 judged documents of the test queries plus 200 others: a real, small collection
+    qrels = scifact.qrels("test")
+    judged = set(qrels.table.column("doc_id").to_pylist())
+    ids = scifact.corpus.table.column("_id").to_pylist()
+    keep = [i for i, d in enumerate(ids) if d in judged][:300] + [
+        i for i, d in enumerate(ids) if d not in judged
+    ][:200]
+    corpus = Corpus(scifact.corpus.table.take(pa.array(sorted(keep))))
+    queries = Queries(scifact.queries("test").table.slice(0, 60))
+    run = dense.index(corpus).search(queries, k=100)
+    result = rankarena.evaluate(run, qrels, ["ndcg@10", "recall@100"])
+    assert result.mean["ndcg@10"] > 0.5
