@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.datasets",
     "rankarena.plugins.retrievers",
     "rankarena.plugins.dense",
+    "rankarena.plugins.hybrid",
 )
 
 KINDS: tuple[str, ...] = (

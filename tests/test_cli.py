@@ -37,6 +37,7 @@ def test_plugins_lists_every_kind_with_plugin_and_parameters(capsys):
         "rankarena.plugins.datasets",
         "rankarena.plugins.retrievers",
         "rankarena.plugins.dense",
+        "rankarena.plugins.hybrid",
     }
     ndcg = next(c for c in payload["components"]["metrics"] if c["name"] == "ndcg")
     assert ndcg["plugin"] == "rankarena.plugins.metrics"

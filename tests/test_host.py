@@ -125,7 +125,7 @@ def test_name_collision_is_reported_and_first_plugin_keeps_the_name():
 
 
 def test_registry_create_checks_parameters():
-    host = PluginHost(entry_points=False, disable={"retrievers", "dense"})  # no built-in bm25
+    host = PluginHost(entry_points=False, disable=DEFAULT_PLUGINS)  # no built-in retrievers
     host.register(WidgetPlugin(), name="widgets")
     widget = host.retrievers.create("gadget", size=3, label="x")
     assert (widget.size, widget.ratio, widget.label) == (3, 0.5, "x")
@@ -208,7 +208,7 @@ def test_one_plugin_registering_a_name_twice_is_rejected_whole():
             register("one", Widget)
             register("two", Widget, aliases=["one"])
 
-    host = PluginHost(entry_points=False, disable={"retrievers", "dense"})
+    host = PluginHost(entry_points=False, disable=DEFAULT_PLUGINS)
     host.register(Twice(), name="twice")
     assert len(host.retrievers) == 0
     assert "retrievers 'one' is registered twice by one plugin" in host.failures[0].error

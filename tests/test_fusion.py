@@ -1,0 +1,90 @@
+"""Rank fusion equals ranx's fuse; the hybrid retriever fuses real retrievers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import ranx
+
+import rankarena
+from rankarena import Run
+from rankarena.errors import ParameterError
+from rankarena.fusion import fuse
+
+
+def random_runs(seed: int, n_runs: int = 3) -> list[Run]:
+    rng = np.random.default_rng(seed)
+    runs = []
+    for _ in range(n_runs):
+        q, d, s = [], [], []
+        for query in range(5):
+            docs = rng.choice(40, size=int(rng.integers(5, 25)), replace=False)
+            q += [f"q{query}"] * len(docs)
+            d += [f"d{x}" for x in docs]
+            s += rng.normal(size=len(docs)).tolist()  # continuous: no ties
+        runs.append(Run.from_arrays(q, d, s))
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "norm", "params"),
+    [
+        ({"method": "rrf", "k": 60}, "rrf", None, {"k": 60}),
+        ({"method": "rrf", "k": 10}, "rrf", None, {"k": 10}),
+        ({"method": "combsum", "norm": "min-max"}, "sum", "min-max", {}),
+        ({"method": "combmnz", "norm": "min-max"}, "mnz", "min-max", {}),
+        ({"method": "combsum", "norm": "z-score"}, "sum", "zmuv", {}),
+        ({"method": "combsum", "norm": "none"}, "sum", None, {}),
+    ],
+)
+def test_fusion_equals_ranx(ours, theirs, norm, params):
+    runs = random_runs(3)
+    fused = fuse(runs, **ours).to_dict()
+    expected = ranx.fuse(
+        [ranx.Run(r.to_dict()) for r in runs], norm=norm, method=theirs, params=params
+    ).to_dict()
+    assert set(fused) == set(expected)
+    for qid, docs in expected.items():
+        assert set(fused[qid]) == set(docs)
+        for doc, score in docs.items():
+            assert fused[qid][doc] == pytest.approx(score, abs=1e-9), (qid, doc)
+
+
+def test_weights_and_depth():
+    runs = random_runs(4, n_runs=2)
+    weighted = fuse(runs, "rrf", weights=[2.0, 0.0]).to_dict()
+    alone = fuse(runs[:1], "rrf").to_dict()
+    for qid, docs in alone.items():
+        for doc, score in docs.items():
+            assert weighted[qid][doc] == pytest.approx(2 * score)
+    shallow = fuse(runs, "rrf", depth=3)
+    assert shallow.table.column("rank").to_numpy().max() <= 6
+
+
+def test_bad_fusion_parameters():
+    runs = random_runs(5, n_runs=2)
+    with pytest.raises(ParameterError, match=r"unknown fusion method 'rff' \(did you mean 'rrf'"):
+        fuse(runs, "rff")
+    with pytest.raises(ParameterError, match="unknown normalization 'minmax'"):
+        fuse(runs, "combsum", norm="minmax")
+    with pytest.raises(ParameterError, match="1 weights given for 2 runs"):
+        fuse(runs, weights=[1.0])
+
+
+def test_hybrid_bm25_and_dense_equals_fusing_their_runs(scifact):
+    host = rankarena.plugin_manager()
+    corpus = rankarena.Corpus(scifact.corpus.table.slice(0, 300))
+    queries = rankarena.Queries(scifact.queries("test").table.slice(0, 20))
+    hybrid = host.retrievers.create(
+        "hybrid",
+        fusion="combmnz",
+        weights=[1.0, 2.0],
+        depth=50,
+        params={"bm25": {"k1": 1.2}, "dense": {"device": "cpu"}},
+    )
+    assert [type(m).__name__ for m in hybrid.members] == ["BM25Retriever", "DenseRetriever"]
+    run = hybrid.index(corpus).search(queries, k=10)
+    bm25, dense = (m.search(queries, k=50) for m in hybrid.members)
+    assert run == fuse([bm25, dense], "combmnz", weights=[1.0, 2.0]).top(10)
+    with pytest.raises(ParameterError, match="params for retrievers not fused: dense"):
+        host.retrievers.create("hybrid", retrievers=["bm25"], params={"dense": {}})
