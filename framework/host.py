@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.retrievers",
     "rankarena.plugins.dense",
     "rankarena.plugins.hybrid",
+    "rankarena.plugins.rerankers",
 )
 
 KINDS: tuple[str, ...] = (

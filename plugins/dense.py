@@ -45,7 +45,7 @@ class BiEncoder:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source.location)
             self.network = AutoModel.from_pretrained(source.location)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # missing files; an invalid hub id
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RankarenaError(
                 f"model {model!r}: cannot load {source.location} ({first}); offline, pass the "

@@ -38,6 +38,7 @@ def test_plugins_lists_every_kind_with_plugin_and_parameters(capsys):
         "rankarena.plugins.retrievers",
         "rankarena.plugins.dense",
         "rankarena.plugins.hybrid",
+        "rankarena.plugins.rerankers",
     }
     ndcg = next(c for c in payload["components"]["metrics"] if c["name"] == "ndcg")
     assert ndcg["plugin"] == "rankarena.plugins.metrics"
