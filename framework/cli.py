@@ -91,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--results", help="append the evaluation to this Parquet results store")
     p.add_argument("--system", help="system name in the results (default: the retriever)")
     p.set_defaults(handler=cmd_retrieve)
+
+    p = sub.add_parser("run", help="run a TOML config: datasets x systems, cached, ranked")
+    p.add_argument("config", help="the run config (TOML; see docs/guide.md)")
+    p.set_defaults(handler=cmd_run)
     return parser
 
 
@@ -244,6 +248,41 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
             per_query=False,
             store=args.results,
         )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Execute a run config and print one leaderboard table per metric."""
+    from rankarena.host import plugin_manager
+    from rankarena.pipeline import Runner, load_config
+
+    config = load_config(args.config)
+    console = _console()
+    runner = Runner(config, plugin_manager(), device=args.device, log=console.print)
+    results = runner.execute()
+    console.print(
+        f"{config.name}: {runner.computed} runs computed, {runner.reused} reused; "
+        f"results in {runner.store}",
+        highlight=False,
+    )
+    rows = results.means().table.to_pylist()
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    for metric in config.metrics:
+        values = {(r["system"], r["dataset"]): r["value"] for r in rows if r["metric"] == metric}
+        systems = list(dict.fromkeys(s for s, _ in values))
+        mean = {
+            s: sum(values.get((s, d), 0.0) for d in datasets) / max(len(datasets), 1)
+            for s in systems
+        }
+        table = Table(title=f"{config.name}: {metric}")
+        for col in ("rank", "system", *datasets, "mean"):
+            table.add_column(col, justify="left" if col == "system" else "right")
+        for rank, system in enumerate(sorted(systems, key=lambda s: -mean[s]), start=1):
+            cells = [
+                f"{values[(system, d)]:.4f}" if (system, d) in values else "-" for d in datasets
+            ]
+            table.add_row(str(rank), system, *cells, f"{mean[system]:.4f}")
+        console.print(table)
     return 0
 
 
