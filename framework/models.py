@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from rankarena.errors import UnknownNameError
+from rankarena.errors import RankarenaError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,24 @@ def resolve_model(name: str) -> ModelSource:
     if "/" in name:
         return ModelSource(name, name, False)
     raise UnknownNameError("model", name, catalog)
+
+
+def load_pretrained(model: str, auto_class) -> tuple[ModelSource, object, object]:
+    """``(source, tokenizer, network)`` for ``model`` via a transformers ``Auto*`` class.
+
+    A model that cannot be loaded (missing files, no network for a hub id) is one
+    ``RankarenaError`` line naming it.
+    """
+    from transformers import AutoTokenizer
+
+    source = resolve_model(model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location)
+        network = auto_class.from_pretrained(source.location)
+    except (OSError, ValueError) as exc:  # missing files; an invalid hub id
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RankarenaError(
+            f"model {model!r}: cannot load {source.location} ({first}); offline, pass the "
+            "path of a local model folder"
+        ) from None
+    return source, tokenizer, network

@@ -21,7 +21,7 @@ import numpy as np
 import rankarena
 from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
 from rankarena.data import atomic_path
-from rankarena.models import resolve_model
+from rankarena.models import load_pretrained
 
 POOLING_MODES = ("mean", "cls", "max")
 
@@ -39,18 +39,9 @@ class BiEncoder:
 
     def __init__(self, model: str, device: str, max_length: int | None, batch_size: int):
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
-        source = resolve_model(model)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source.location)
-            self.network = AutoModel.from_pretrained(source.location)
-        except (OSError, ValueError) as exc:  # missing files; an invalid hub id
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RankarenaError(
-                f"model {model!r}: cannot load {source.location} ({first}); offline, pass the "
-                "path of a local model folder"
-            ) from None
+        source, self.tokenizer, self.network = load_pretrained(model, AutoModel)
         self.device = torch.device(device)
         self.network.to(self.device).eval()
         folder = Path(source.location) if source.local else None

@@ -13,7 +13,7 @@ import numpy as np
 
 import rankarena
 from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
-from rankarena.models import resolve_model
+from rankarena.models import load_pretrained
 
 
 class CrossEncoderReranker:
@@ -40,20 +40,11 @@ class CrossEncoderReranker:
         show_progress: bool | None = None,
     ):
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
         if batch_size < 1 or max_length < 8:
             raise ParameterError("reranker 'cross-encoder': batch_size >= 1, max_length >= 8")
-        source = resolve_model(model)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source.location)
-            self.network = AutoModelForSequenceClassification.from_pretrained(source.location)
-        except (OSError, ValueError) as exc:  # missing files; an invalid hub id
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RankarenaError(
-                f"model {model!r}: cannot load {source.location} ({first}); offline, pass the "
-                "path of a local model folder"
-            ) from None
+        _, self.tokenizer, self.network = load_pretrained(model, AutoModelForSequenceClassification)
         device = device or rankarena.plugin_manager().select_device().name
         self.device = torch.device(device)
         self.network.to(self.device).eval()
