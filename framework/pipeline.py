@@ -155,7 +155,10 @@ class Runner:
             qrels = dataset.qrels(self.config.split)
             for name in self.config.systems:
                 key = system_key(self.config, name, dataset_path)
-                self.reused += (self.run_dir / f"{key}.parquet").exists()
+                cached = (self.run_dir / f"{key}.parquet").exists()
+                self.reused += cached
+                if key in done and cached:  # evaluated before: nothing to load
+                    continue
                 run = self._run(name, dataset, dataset_path)
                 if key in done:
                     continue

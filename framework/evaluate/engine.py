@@ -51,9 +51,10 @@ class Evaluation:
         run_id = run_id or uuid.uuid4().hex
         now = dt.datetime.now(dt.UTC)
         names, values, queries = [], [], []
+        means = self.mean
         for name in self.metrics:
             names.append(name)
-            values.append(self.mean[name])
+            values.append(means[name])
             queries.append(None)
             if per_query:
                 names.extend([name] * len(self.query_ids))
