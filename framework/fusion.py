@@ -10,11 +10,13 @@ For a document d of query q and input runs i = 1..m with weights w_i:
 ``norm`` is applied per query and run: ``min-max`` (s − min) / (max − min) (0 where all
 scores are equal), ``z-score`` (s − mean) / std (0 where std = 0), or ``none``.
 Only the first ``depth`` documents of each input are fused when ``depth`` is given.
+A weight may be one number for every query or a mapping ``{query_id: w}`` (per-query
+weights, as adaptive RRF computes them; queries missing from the mapping get weight 1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +35,7 @@ def fuse(
     *,
     k: float = 60.0,
     norm: str = "min-max",
-    weights: Sequence[float] | None = None,
+    weights: Sequence[float | Mapping[str, float]] | None = None,
     depth: int | None = None,
 ) -> Run:
     """Fuse ``runs`` into one ``Run`` (see the module docstring for the formulas)."""
@@ -49,7 +51,7 @@ def fuse(
         )
     if not runs:
         raise ParameterError("fuse needs at least one run")
-    weights = [1.0] * len(runs) if weights is None else [float(w) for w in weights]
+    weights = [1.0] * len(runs) if weights is None else list(weights)
     if len(weights) != len(runs):
         raise ParameterError(f"{len(weights)} weights given for {len(runs)} runs")
     parts = []
@@ -60,7 +62,7 @@ def fuse(
                 {
                     "query_id": table.column("query_id"),
                     "doc_id": table.column("doc_id"),
-                    "part": _contribution(table, method, k, norm) * weight,
+                    "part": _contribution(table, method, k, norm) * _row_weights(table, weight),
                 }
             )
         )
@@ -73,6 +75,17 @@ def fuse(
     if method == "combmnz":
         score = score * combined.column("part_count").to_numpy()
     return Run.from_arrays(combined.column("query_id"), combined.column("doc_id"), score)
+
+
+def _row_weights(table: pa.Table, weight: float | Mapping[str, float]) -> np.ndarray | float:
+    """The weight of every row of ``table``: a constant, or looked up by query id."""
+    if not isinstance(weight, Mapping):
+        return float(weight)
+    encoded = encode(table.column("query_id"))
+    per_query = np.array(
+        [float(weight.get(q, 1.0)) for q in encoded.dictionary.to_pylist()], dtype=np.float64
+    )
+    return per_query[encoded.codes]
 
 
 def _contribution(table: pa.Table, method: str, k: float, norm: str) -> np.ndarray:

@@ -4,8 +4,13 @@ Embeddings follow the model's sentence-transformers configuration (``modules.jso
 ``1_Pooling/config.json``): mean or CLS (or max) pooling over the last hidden states, then
 L2 normalisation when the model declares a ``Normalize`` module (Reimers & Gurevych,
 "Sentence-BERT", EMNLP 2019). Scores are inner products s(q, d) = e(q) · e(d) (cosine for
-normalised models). Search multiplies the queries by the corpus one chunk at a time and
-keeps a running top-k, so the full query × corpus score matrix never exists.
+normalised models). Exact search multiplies the queries by the corpus one chunk at a time
+and keeps a running top-k, so the full query × corpus score matrix never exists; FAISS
+(flat or HNSW) is the optional alternative (``rankarena.plugins.vector_search``).
+
+The forward pass runs in the dtype the device's report lists first (``bf16`` on CUDA
+devices of compute capability ≥ 8, ``fp16`` on older CUDA and on MPS, ``fp32`` on the CPU)
+unless ``dtype`` names one; pooling and normalisation are computed in float32.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import numpy as np
 import rankarena
 from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
 from rankarena.data import atomic_path
+from rankarena.errors import did_you_mean
 from rankarena.models import load_pretrained
+from rankarena.plugins.vector_search import FaissIndex, check_backend, exact_search
 
 POOLING_MODES = ("mean", "cls", "max")
+DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 class BiEncoder:
@@ -35,15 +43,26 @@ class BiEncoder:
     :param max_length: tokens per text; default: the model's ``max_seq_length``.
     :param batch_size: texts per forward pass; texts are sorted by length first so that
         each batch pads little.
+    :param dtype: ``fp32``, ``fp16`` or ``bf16`` for the forward pass.
     """
 
-    def __init__(self, model: str, device: str, max_length: int | None, batch_size: int):
+    def __init__(
+        self,
+        model: str,
+        device: str,
+        max_length: int | None,
+        batch_size: int,
+        dtype: str = "fp32",
+    ):
         import torch
         from transformers import AutoModel
 
+        if dtype not in DTYPES:
+            raise ParameterError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
         source, self.tokenizer, self.network = load_pretrained(model, AutoModel)
         self.device = torch.device(device)
-        self.network.to(self.device).eval()
+        self.dtype = dtype
+        self.network.to(self.device, dtype=getattr(torch, DTYPES[dtype])).eval()
         folder = Path(source.location) if source.local else None
         self.pooling, self.normalize = read_pooling(folder)
         self.max_length = max_length or read_max_length(folder, self.tokenizer)
@@ -68,7 +87,7 @@ class BiEncoder:
                 return_tensors="pt",
             ).to(self.device)
             with torch.inference_mode():
-                hidden = self.network(**inputs).last_hidden_state
+                hidden = self.network(**inputs).last_hidden_state.float()
                 pooled = pool(hidden, inputs["attention_mask"], self.pooling)
                 if self.normalize:
                     pooled = torch.nn.functional.normalize(pooled, dim=-1)
@@ -137,16 +156,22 @@ def corpus_fingerprint(ids: list[str], texts: list[str]) -> str:
 
 
 class DenseRetriever:
-    """Bi-encoder retrieval with exact inner-product search on the host's device.
+    """Bi-encoder retrieval with exact (or FAISS) inner-product search on the host's device.
 
     :param model: ``minilm`` (catalog alias), a local folder or a Hugging Face id.
     :param batch_size: texts per forward pass.
     :param max_length: tokens per text (default: the model's).
     :param device: overrides the device the host selected from the plugins' reports.
+    :param dtype: ``auto`` (the first dtype the device reports: bf16/fp16 on capable GPUs,
+        fp32 on the CPU), or ``fp32``, ``fp16``, ``bf16`` (must be one the device reports).
     :param cache_dir: where document embeddings are kept (default: ``RANKARENA_CACHE_DIR``
         if set, else no cache), keyed by (model weights hash, corpus fingerprint incl. the
-        document prefix, max length, pooling); reused memory-mapped.
-    :param chunk_size: documents scored at once during search (bounds memory).
+        document prefix, max length, pooling, dtype); reused memory-mapped.
+    :param backend: ``exact`` (chunked matrix product + top-k on the device), ``faiss-flat``
+        (FAISS ``IndexFlatIP``, exact) or ``faiss-hnsw`` (FAISS HNSW, approximate).
+    :param chunk_size: documents scored at once by exact search (bounds memory).
+    :param hnsw_m: neighbours per node of the HNSW graph.
+    :param ef_search: HNSW search beam width (at least ``k``).
     :param query_prefix: text put before every query (e.g. ``"query: "`` for E5).
     :param doc_prefix: text put before every document.
     :param with_title: encode ``title + " " + text``.
@@ -159,8 +184,12 @@ class DenseRetriever:
         batch_size: int = 32,
         max_length: int | None = None,
         device: str | None = None,
+        dtype: str = "auto",
         cache_dir: str | None = None,
+        backend: str = "exact",
         chunk_size: int = 50_000,
+        hnsw_m: int = 32,
+        ef_search: int = 256,
         query_prefix: str = "",
         doc_prefix: str = "",
         with_title: bool = True,
@@ -168,78 +197,103 @@ class DenseRetriever:
     ):
         if batch_size < 1 or chunk_size < 1:
             raise ParameterError("retriever 'dense': batch_size and chunk_size must be >= 1")
-        device = device or rankarena.plugin_manager().select_device().name
-        self.encoder = BiEncoder(model, device, max_length, batch_size)
+        self.backend = check_backend(backend)
+        report = rankarena.plugin_manager().select_device(device)
+        dtype = choose_dtype(dtype, report)
+        self.encoder = BiEncoder(model, report.name, max_length, batch_size, dtype)
         cache_dir = cache_dir or os.environ.get("RANKARENA_CACHE_DIR")
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.chunk_size = chunk_size
+        self.hnsw_m, self.ef_search = hnsw_m, ef_search
         self.query_prefix, self.doc_prefix = query_prefix, doc_prefix
         self.with_title = with_title
         self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
         self.embeddings: np.ndarray | None = None
         self.cache_hit = False
         self._doc_ids: np.ndarray | None = None
+        self._faiss: FaissIndex | None = None
 
     def index(self, corpus: Corpus) -> DenseRetriever:
-        """Encode the corpus, or load its embeddings from the cache."""
+        """Encode the corpus, or load its embeddings from the cache; build FAISS if asked."""
         texts = [self.doc_prefix + t for t in corpus.texts(with_title=self.with_title)]
         self._doc_ids = np.array(corpus.ids, dtype=object)
         path = self._cache_path(corpus.ids, texts)
         if path is not None and path.is_file():
             self.embeddings = np.load(path, mmap_mode="r")
             self.cache_hit = True
-            return self
-        self.cache_hit = False
-        self.embeddings = self.encoder.encode(texts, self.show_progress, "encoding corpus")
-        if path is not None:
-            with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-                np.save(handle, self.embeddings)
+        else:
+            self.cache_hit = False
+            self.embeddings = self.encoder.encode(texts, self.show_progress, "encoding corpus")
+            if path is not None:
+                with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+                    np.save(handle, self.embeddings)
+        if self.backend != "exact":
+            kind = self.backend.removeprefix("faiss-")
+            self._faiss = FaissIndex(
+                self.embeddings, kind, hnsw_m=self.hnsw_m, ef_search=self.ef_search
+            )
         return self
 
     def _cache_path(self, ids: list[str], texts: list[str]) -> Path | None:
         if self.cache_dir is None:
             return None
-        key = hashlib.sha256(
-            "|".join(
-                [
-                    self.encoder.fingerprint,
-                    corpus_fingerprint(ids, texts),
-                    str(self.encoder.max_length),
-                    self.encoder.pooling,
-                    str(self.encoder.normalize),
-                ]
-            ).encode()
-        ).hexdigest()[:32]
+        parts = [
+            self.encoder.fingerprint,
+            corpus_fingerprint(ids, texts),
+            str(self.encoder.max_length),
+            self.encoder.pooling,
+            str(self.encoder.normalize),
+        ]
+        if self.encoder.dtype != "fp32":  # fp32 keys stay those of earlier releases
+            parts.append(self.encoder.dtype)
+        key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
         return self.cache_dir / f"{key}.npy"
 
     def search(self, queries: Queries, k: int = 1000) -> Run:
-        """Exact top-``k`` by inner product, scoring ``chunk_size`` documents at a time."""
-        import torch
+        """Top-``k`` documents of every query by inner product (ties: lower corpus row)."""
+        from rich.progress import Progress
 
         if self.embeddings is None or self._doc_ids is None:
             raise RankarenaError("retriever 'dense': call index(corpus) before search()")
         if k < 1:
             raise ParameterError(f"retriever 'dense': k must be at least 1, got {k}")
         texts = [self.query_prefix + t for t in queries.table.column("text").to_pylist()]
-        q = torch.from_numpy(self.encoder.encode(texts, self.show_progress, "encoding queries"))
-        q = q.to(self.encoder.device)
-        n_docs = len(self._doc_ids)
-        k = min(k, n_docs)
-        best_scores = torch.full((len(texts), 0), float("-inf"), device=q.device)
-        best_index = torch.zeros((len(texts), 0), dtype=torch.long, device=q.device)
-        for start in range(0, n_docs, self.chunk_size):
-            chunk = np.asarray(self.embeddings[start : start + self.chunk_size])
-            scores = q @ torch.from_numpy(chunk).to(q.device).T
-            top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-            merged = torch.cat([best_scores, top.values], dim=1)
-            merged_index = torch.cat([best_index, top.indices + start], dim=1)
-            keep = torch.topk(merged, min(k, merged.shape[1]), dim=1)
-            best_scores = keep.values
-            best_index = torch.gather(merged_index, 1, keep.indices)
-        scores = best_scores.cpu().numpy().astype(np.float64)
-        docs = best_index.cpu().numpy()
-        query_ids = np.repeat(np.array(queries.ids, dtype=object), docs.shape[1])
-        return Run.from_arrays(query_ids, self._doc_ids[docs.ravel()], scores.ravel())
+        q = self.encoder.encode(texts, self.show_progress, "encoding queries")
+        if self._faiss is not None:
+            scores, docs = self._faiss.search(q, k)
+        else:
+            with Progress(disable=not self.show_progress, transient=True) as progress:
+                task = progress.add_task("searching", total=len(self._doc_ids))
+                scores, docs = exact_search(
+                    q,
+                    self.embeddings,
+                    k,
+                    chunk_size=self.chunk_size,
+                    device=str(self.encoder.device),
+                    on_chunk=lambda n: progress.advance(task, n),
+                )
+        keep = (docs >= 0).ravel()  # FAISS pads missing results with -1
+        query_ids = np.repeat(np.array(queries.ids, dtype=object), docs.shape[1])[keep]
+        scores = scores.astype(np.float64).ravel()[keep]
+        return Run.from_arrays(query_ids, self._doc_ids[docs.ravel()[keep]], scores)
+
+
+def choose_dtype(dtype: str, report) -> str:
+    """``dtype``, or for ``auto`` the first one ``report`` lists; checked against the report."""
+    supported = [d for d in report.dtypes if d in DTYPES] or ["fp32"]
+    if dtype == "auto":
+        return supported[0]
+    if dtype not in DTYPES:
+        raise ParameterError(
+            f"retriever 'dense': unknown dtype {dtype!r}{did_you_mean(dtype, list(DTYPES))}; "
+            f"valid: auto, {', '.join(DTYPES)}"
+        )
+    if dtype not in supported:
+        raise ParameterError(
+            f"retriever 'dense': device {report.name} does not report {dtype}; "
+            f"it reports: {', '.join(supported)}"
+        )
+    return dtype
 
 
 @rankarena.hookimpl

@@ -16,6 +16,8 @@ Variants", ECIR 2020); ``delta`` is the shift of ``bm25l`` and ``bm25+``.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 import rankarena
@@ -32,9 +34,12 @@ class BM25Retriever:
     :param b: length normalisation (0.4: Anserini's and BEIR's default).
     :param method: one of ``lucene``, ``robertson``, ``atire``, ``bm25l``, ``bm25+``.
     :param delta: the shift of ``bm25l`` / ``bm25+`` (ignored by the others).
-    :param stemmer: a PyStemmer algorithm (``"english"``, ``"porter"``, ...) or None.
-    :param stopwords: a bm25s stopword list name (``"en"``) or None.
+    :param stemmer: a PyStemmer algorithm (``"porter"``, as Anserini/Lucene's English
+        analyser; ``"english"`` = Snowball English; ...) or None.
+    :param stopwords: a bm25s stopword list name (``"en"``: Lucene's English list) or None.
     :param with_title: index ``title + " " + text`` (as BEIR does) instead of ``text``.
+    :param show_progress: bm25s's progress bars for tokenising, indexing and searching
+        (default: when stderr is a terminal).
 
     Documents that share no term with a query (score 0) are not returned.
     """
@@ -45,9 +50,10 @@ class BM25Retriever:
         b: float = 0.4,
         method: str = "lucene",
         delta: float = 0.5,
-        stemmer: str | None = "english",
+        stemmer: str | None = "porter",
         stopwords: str | None = "en",
         with_title: bool = True,
+        show_progress: bool | None = None,
     ):
         if method not in BM25_METHODS:
             raise ParameterError(
@@ -59,6 +65,7 @@ class BM25Retriever:
         self.k1, self.b, self.method, self.delta = k1, b, method, delta
         self.stopwords = stopwords
         self.with_title = with_title
+        self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
         self._stemmer = _stemmer(stemmer)
         self._model = None
         self._doc_ids: np.ndarray | None = None
@@ -71,7 +78,7 @@ class BM25Retriever:
             stopwords=self.stopwords or [],
             stemmer=self._stemmer,
             return_ids=return_ids,
-            show_progress=False,
+            show_progress=self.show_progress,
         )
 
     def index(self, corpus: Corpus) -> BM25Retriever:
@@ -80,7 +87,7 @@ class BM25Retriever:
 
         self._model = bm25s.BM25(k1=self.k1, b=self.b, delta=self.delta, method=self.method)
         tokens = self._tokenize(corpus.texts(with_title=self.with_title), return_ids=True)
-        self._model.index(tokens, show_progress=False)
+        self._model.index(tokens, show_progress=self.show_progress)
         self._doc_ids = np.array(corpus.ids, dtype=object)
         return self
 
@@ -92,7 +99,9 @@ class BM25Retriever:
             raise ParameterError(f"retriever 'bm25': k must be at least 1, got {k}")
         k = min(k, len(self._doc_ids))
         tokens = self._tokenize(queries.table.column("text").to_pylist(), return_ids=False)
-        docs, scores = self._model.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        docs, scores = self._model.retrieve(
+            tokens, k=k, show_progress=self.show_progress, n_threads=1
+        )
         scores = scores.astype(np.float64)
         keep = (scores > 0).ravel()
         query_ids = np.repeat(np.array(queries.ids, dtype=object), k)

@@ -88,3 +88,54 @@ def test_hybrid_bm25_and_dense_equals_fusing_their_runs(scifact):
     assert run == fuse([bm25, dense], "combmnz", weights=[1.0, 2.0]).top(10)
     with pytest.raises(ParameterError, match="params for retrievers not fused: dense"):
         host.retrievers.create("hybrid", retrievers=["bm25"], params={"dense": {}})
+
+
+def test_per_query_weights_multiply_each_querys_share():
+    runs = random_runs(6, n_runs=2)
+    first = {"q0": 0.25, "q3": 3.0}  # queries missing from the mapping weigh 1
+    fused = fuse(runs, "rrf", weights=[first, 0.5]).to_dict()
+    parts = [fuse(runs[:1], "rrf").to_dict(), fuse(runs[1:], "rrf").to_dict()]
+    for qid, docs in fused.items():
+        for doc, score in docs.items():
+            expected = first.get(qid, 1.0) * parts[0][qid].get(doc, 0.0)
+            expected += 0.5 * parts[1][qid].get(doc, 0.0)
+            assert score == pytest.approx(expected)
+
+
+def test_adaptive_lexical_weight_follows_the_formula():
+    import math
+
+    from rankarena.adaptive_fusion import TermStatistics
+
+    texts = ["apple banana", "apple cherry", "apple durian", "apple banana cherry"]
+    stats = TermStatistics(texts, stemmer=None)
+    assert stats.idf("apple") == pytest.approx(math.log(4 / 5))
+    assert stats.idf("durian") == pytest.approx(math.log(4 / 2))
+    assert stats.idf("unseen") == pytest.approx(math.log(4))
+    mean_idf = (math.log(4 / 2) + math.log(4 / 3)) / 2  # "durian banana"
+    sigma = 1 / (1 + math.exp(-2 * (mean_idf - math.log(4) / 2)))
+    assert stats.lexical_weight("durian banana") == pytest.approx(0.1 + 0.5 * sigma)
+    assert stats.lexical_weight("x") == 0.4  # no term of two or more characters
+    assert stats.lexical_weight(" ".join(["banana"] * 51)) == 0.1  # long query
+    # rarer terms, more weight on the keyword run
+    assert stats.lexical_weight("durian") > stats.lexical_weight("apple")
+
+
+def test_hybrid_adaptive_rrf_weights_each_query(scifact):
+    from rankarena.adaptive_fusion import adaptive_weights
+
+    host = rankarena.plugin_manager()
+    corpus = rankarena.Corpus(scifact.corpus.table.slice(0, 200))
+    queries = rankarena.Queries(scifact.queries("test").table.slice(0, 10))
+    hybrid = host.retrievers.create(
+        "hybrid", fusion="adaptive-rrf", depth=40, params={"dense": {"device": "cpu"}}
+    )
+    run = hybrid.index(corpus).search(queries, k=10)
+    bm25, dense = (m.search(queries, k=40) for m in hybrid.members)
+    lexical, semantic = adaptive_weights(corpus, queries)
+    assert all(0.1 <= w <= 0.6 for w in lexical.values())
+    assert run == fuse([bm25, dense], "rrf", weights=[lexical, semantic]).top(10)
+    with pytest.raises(ParameterError, match="adaptive-rrf fuses exactly two retrievers"):
+        host.retrievers.create("hybrid", retrievers=["bm25"], fusion="adaptive-rrf")
+    with pytest.raises(ParameterError, match="lexical 'bm42' is not fused"):
+        host.retrievers.create("hybrid", fusion="adaptive-rrf", lexical="bm42")

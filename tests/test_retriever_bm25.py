@@ -80,6 +80,8 @@ def test_scifact_bm25(scifact):
     bm25 = rankarena.plugin_manager().retrievers.create("bm25").index(scifact.corpus)
     run = bm25.search(scifact.queries("test"), k=1000)
     result = rankarena.evaluate(run, scifact.qrels("test"), ["ndcg@10", "recall@100"])
-    # BEIR (Thakur et al. 2021) reports BM25 nDCG@10 = 0.665 on SciFact
-    assert 0.64 < result.mean["ndcg@10"] < 0.70
-    assert result.mean["recall@100"] > 0.85
+    # BEIR (Thakur et al. 2021) reports BM25 nDCG@10 = 0.665 on SciFact; the defaults
+    # (Porter stemming, Lucene stopwords, k1 0.9, b 0.4 as Anserini) measured 0.6713
+    assert abs(result.mean["ndcg@10"] - 0.665) <= 0.01
+    assert result.mean["ndcg@10"] == pytest.approx(0.6713, abs=5e-4)
+    assert result.mean["recall@100"] == pytest.approx(0.9187, abs=5e-4)

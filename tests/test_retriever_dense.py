@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+import torch
 
 import rankarena
 from rankarena import Corpus, Queries
-from rankarena.errors import UnknownNameError
+from rankarena.errors import ParameterError, UnknownNameError
 from rankarena.models import resolve_model
 
 
@@ -60,8 +61,11 @@ def test_embedding_cache_is_reused(subset, tmp_path):
     first.index(Corpus(corpus.table.slice(0, 20)))
     assert not first.cache_hit and len(list(tmp_path.glob("*.npy"))) == 1
     second = host.retrievers.create("dense", device="cpu", cache_dir=str(tmp_path))
+    forward_passes = []
+    second.encoder.network.register_forward_hook(lambda *args: forward_passes.append(1))
     second.index(Corpus(corpus.table.slice(0, 20)))
     assert second.cache_hit and isinstance(second.embeddings, np.memmap)
+    assert forward_passes == []  # the cache hit ran no model forward pass
     np.testing.assert_array_equal(np.asarray(second.embeddings), first.embeddings)
     changed = corpus.table.slice(0, 20).set_column(
         2, "text", pa.array(["changed"] * 20, pa.string())
@@ -69,6 +73,53 @@ def test_embedding_cache_is_reused(subset, tmp_path):
     third = host.retrievers.create("dense", device="cpu", cache_dir=str(tmp_path))
     third.index(Corpus(changed))
     assert not third.cache_hit and len(list(tmp_path.glob("*.npy"))) == 2
+    fourth = host.retrievers.create("dense", device="cpu", cache_dir=str(tmp_path), dtype="bf16")
+    fourth.index(Corpus(corpus.table.slice(0, 20)))
+    assert not fourth.cache_hit  # another dtype, other embeddings
+
+
+def test_dtype_follows_the_device_report(subset):
+    host = rankarena.plugin_manager()
+    corpus, _ = subset
+    texts = corpus.texts()[:16]
+    auto = host.retrievers.create("dense", device="cpu")
+    assert auto.encoder.dtype == "fp32"  # the CPU report lists fp32 first
+    bf16 = host.retrievers.create("dense", device="cpu", dtype="bf16")
+    assert next(bf16.encoder.network.parameters()).dtype == torch.bfloat16
+    reduced, full = bf16.encoder.encode(texts), auto.encoder.encode(texts)
+    assert reduced.dtype == np.float32
+    cosine = np.sum(reduced * full, axis=1)  # both normalised
+    assert cosine.min() > 0.99
+    with pytest.raises(ParameterError, match="device cpu does not report fp16; it reports: fp32"):
+        host.retrievers.create("dense", device="cpu", dtype="fp16")
+    with pytest.raises(ParameterError, match=r"unknown dtype 'bf61' \(did you mean 'bf16'"):
+        host.retrievers.create("dense", device="cpu", dtype="bf61")
+
+
+def test_faiss_backends_behind_the_same_interface(dense, subset):
+    pytest.importorskip("faiss")
+    corpus, queries = subset
+    host = rankarena.plugin_manager()
+    exact = dense.index(corpus).search(queries, k=10)
+    flat = host.retrievers.create("dense", device="cpu", backend="faiss-flat")
+    assert flat.index(corpus).search(queries, k=10).to_dict().keys() == exact.to_dict().keys()
+    for qid, docs in flat.search(queries, k=10).to_dict().items():
+        assert set(docs) == set(exact.to_dict()[qid])
+    hnsw = host.retrievers.create("dense", device="cpu", backend="faiss-hnsw")
+    run = hnsw.index(corpus).search(queries, k=100)  # k above the corpus size
+    assert len(run) == len(queries.ids) * len(corpus.ids)
+    with pytest.raises(ParameterError, match="unknown search backend 'hnsw'"):
+        host.retrievers.create("dense", device="cpu", backend="hnsw")
+
+
+def test_retrieval_is_deterministic(subset):
+    host = rankarena.plugin_manager()
+    corpus, queries = subset
+    runs = [
+        host.retrievers.create(name, **params).index(corpus).search(queries, k=20)
+        for name, params in [("dense", {"device": "cpu"})] * 2 + [("bm25", {})] * 2
+    ]
+    assert runs[0] == runs[1] and runs[2] == runs[3]
 
 
 def test_unknown_model_lists_the_catalog():

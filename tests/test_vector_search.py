@@ -1,0 +1,91 @@
+"""Exact chunked top-k search equals brute force; FAISS backends agree with it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rankarena.errors import ParameterError
+from rankarena.plugins.vector_search import FaissIndex, check_backend, exact_search
+
+
+def brute_force(queries: np.ndarray, docs: np.ndarray, k: int):
+    scores = queries @ docs.T
+    order = np.lexsort((np.broadcast_to(np.arange(len(docs)), scores.shape), -scores), axis=1)
+    order = order[:, :k]
+    return np.take_along_axis(scores, order, 1), order
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_docs=st.integers(1, 60),
+    n_queries=st.integers(1, 9),
+    k=st.integers(1, 70),
+    chunk_size=st.integers(1, 25),
+    query_batch=st.integers(1, 5),
+    levels=st.sampled_from([None, 3]),
+    seed=st.integers(0, 2**16),
+)
+def test_exact_search_equals_brute_force(
+    n_docs, n_queries, k, chunk_size, query_batch, levels, seed
+):
+    rng = np.random.default_rng(seed)
+    if levels is None:
+        docs = rng.standard_normal((n_docs, 8)).astype(np.float32)
+    else:  # few distinct values: many tied scores
+        docs = rng.integers(0, levels, (n_docs, 8)).astype(np.float32)
+    queries = rng.integers(0, 2, (n_queries, 8)).astype(np.float32)
+    scores, index = exact_search(queries, docs, k, chunk_size=chunk_size, query_batch=query_batch)
+    expected_scores, expected_index = brute_force(queries, docs, min(k, n_docs))
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
+    full = queries @ docs.T
+    for row in range(n_queries):
+        cut = expected_scores[row, -1]
+        above = expected_scores[row] > cut  # exact above the k-th score ...
+        np.testing.assert_array_equal(index[row, above], expected_index[row, above])
+        tied = index[row, ~above]  # ... and at it, distinct documents with that score
+        assert len(set(tied)) == len(tied)
+        np.testing.assert_allclose(full[row, tied], cut)
+        assert np.all(np.diff(tied) > 0)  # ties listed by document index
+
+
+def test_exact_search_reads_a_memory_map_chunk_by_chunk(tmp_path):
+    rng = np.random.default_rng(0)
+    docs = rng.standard_normal((500, 16)).astype(np.float32)
+    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    np.save(tmp_path / "docs.npy", docs)
+    mapped = np.load(tmp_path / "docs.npy", mmap_mode="r")
+    seen = []
+    queries = docs[:5]
+    _, index = exact_search(queries, mapped, 3, chunk_size=128, on_chunk=seen.append)
+    assert seen == [128, 128, 128, 116]
+    np.testing.assert_array_equal(index[:, 0], np.arange(5))  # each query finds itself
+
+
+def test_faiss_flat_equals_exact_and_hnsw_recalls_it():
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(1)
+    docs = rng.standard_normal((2000, 32)).astype(np.float32)
+    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    queries = docs[:50] + 0.1 * rng.standard_normal((50, 32)).astype(np.float32)
+    exact_scores, exact_index = exact_search(queries, docs, 10)
+    flat_scores, flat_index = FaissIndex(docs, "flat").search(queries, 10)
+    np.testing.assert_array_equal(flat_index, exact_index)
+    np.testing.assert_allclose(flat_scores, exact_scores, atol=1e-5)
+    _, hnsw_index = FaissIndex(docs, "hnsw", hnsw_m=16, ef_search=64).search(queries, 10)
+    recall = np.mean(
+        [len(set(a) & set(b)) / 10 for a, b in zip(hnsw_index, exact_index, strict=True)]
+    )
+    assert recall > 0.9
+
+
+def test_bad_search_parameters_are_one_line():
+    with pytest.raises(ParameterError, match=r"unknown search backend 'fais-flat'.*faiss-flat"):
+        check_backend("fais-flat")
+    with pytest.raises(ParameterError, match="must be >= 1"):
+        exact_search(np.ones((1, 2), np.float32), np.ones((3, 2), np.float32), 0)
+    with pytest.raises(ParameterError, match="flat or hnsw"):
+        pytest.importorskip("faiss")
+        FaissIndex(np.ones((3, 2), np.float32), "ivf")
