@@ -4,7 +4,7 @@ A run config (TOML)::
 
     [run]
     name = "quickstart"
-    datasets = ["../shared/data/scifact"]   # BEIR folders
+    datasets = ["scifact"]                   # BEIR folders, catalog names, suite:NAME
     split = "test"
     metrics = ["ndcg@10", "recall@100"]
     k = 1000                                 # documents retrieved per query
@@ -20,28 +20,36 @@ A run config (TOML)::
 
     [systems.hybrid]                          # fuses the runs of other systems
     inputs = ["bm25", "minilm"]
-    fusion = "rrf"
+    fusion = "rrf"                            # combsum, combmnz, adaptive-rrf
 
 Every (system, dataset) run is cached as Parquet under ``output/runs/`` with a key that
-hashes the system's full definition (inputs included), the dataset folder and split, and
-``k``; a cached run is reused, so an interrupted ``rankarena run`` resumes where it
-stopped. Results are appended to ``output/results.parquet`` once per (run key, metric).
+hashes the system's full definition (inputs included, component defaults filled in), the
+dataset folder and split, and ``k``; a cached run is reused, so an interrupted
+``rankarena run`` resumes where it stopped. Results are appended to
+``output/results.parquet`` once per (run key, metric).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rankarena.adaptive_fusion import adaptive_weights
+from rankarena.catalog import expand_suites, resolve_dataset
 from rankarena.data import Results, Run
-from rankarena.errors import DataFormatError, ParameterError
+from rankarena.errors import DataFormatError, ParameterError, RankarenaError, did_you_mean
 from rankarena.evaluate import evaluate
-from rankarena.fusion import fuse
+from rankarena.fusion import FUSION_METHODS, fuse
 from rankarena.observe import RunInfo
+from rankarena.registry import check_parameters
+
+CONFIG_FUSIONS = (*FUSION_METHODS, "adaptive-rrf")
+FUSION_PARAMS = {"k", "norm", "weights", "depth"}
 
 SYSTEM_KEYS = {
     "retriever",
@@ -107,9 +115,7 @@ def load_config(path: str | Path) -> RunConfig:
     output = Path(run.get("output", f"runs/{run.get('name', path.stem)}"))
     return RunConfig(
         name=str(run.get("name", path.stem)),
-        datasets=[
-            str((base / d).resolve()) if not Path(d).is_absolute() else d for d in run["datasets"]
-        ],
+        datasets=_config_datasets(path, run["datasets"]),
         split=str(run.get("split", "test")),
         metrics=[str(m) for m in run["metrics"]],
         k=int(run.get("k", 1000)),
@@ -118,8 +124,30 @@ def load_config(path: str | Path) -> RunConfig:
     )
 
 
+def _config_datasets(path: Path, items: list[Any]) -> list[str]:
+    """The BEIR folders of ``[run] datasets``: folder paths (relative to the config file;
+    kept as before, so run keys do not change), dataset names and ``suite:NAME``."""
+    if not all(isinstance(item, str) for item in items):
+        raise DataFormatError(path, "[run] datasets must be folder paths or dataset names")
+    base = path.parent
+    folders = []
+    try:
+        for item in expand_suites(items):
+            if (base / item).is_dir():
+                folders.append(item if Path(item).is_absolute() else str((base / item).resolve()))
+            else:
+                folders.append(str(resolve_dataset(item, base=base)))
+    except RankarenaError as exc:
+        raise DataFormatError(path, f"[run] datasets: {exc}") from None
+    return folders
+
+
 def system_key(config: RunConfig, name: str, dataset: str) -> str:
-    """Cache key of one (system, dataset) run: its definition, inputs included."""
+    """Cache key of one (system, dataset) run: its definition, inputs included.
+
+    ``Runner`` keys runs by the definitions with every component default filled in
+    (``resolve_defaults``), so that a changed default is a changed key.
+    """
 
     def definition(system_name: str) -> dict[str, Any]:
         system = dict(config.systems[system_name])
@@ -127,7 +155,62 @@ def system_key(config: RunConfig, name: str, dataset: str) -> str:
         return system
 
     payload = {"system": definition(name), "dataset": dataset, "split": config.split, "k": config.k}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+    text = json.dumps(payload, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+# parameters that change where or how visibly a component works, not what it returns
+NOT_IN_KEY = {"device", "show_progress", "cache_dir"}
+COMPONENTS = (("retriever", "params", "retrievers"), ("reranker", "reranker_params", "rerankers"))
+
+
+def check_systems(config: RunConfig, host) -> None:
+    """Check every component name and parameter before anything runs (one-line errors)."""
+    for name, system in config.systems.items():
+        for key, params_key, kind in COMPONENTS:
+            if key not in system:
+                continue
+            try:
+                spec = host.registry(kind).get(system[key])
+                check_parameters(spec, dict(system.get(params_key, {})))
+            except RankarenaError as exc:
+                raise ParameterError(f"{exc} (in [systems.{name}] of the run config)") from None
+        fusion = system.get("fusion", "rrf")
+        if "inputs" in system and fusion not in CONFIG_FUSIONS:
+            raise ParameterError(
+                f"[systems.{name}] unknown fusion {fusion!r}{did_you_mean(fusion, CONFIG_FUSIONS)}"
+                f"; valid: {', '.join(CONFIG_FUSIONS)}"
+            )
+        allowed = FUSION_PARAMS | ({"stemmer"} if fusion == "adaptive-rrf" else set())
+        allowed -= {"weights"} if fusion == "adaptive-rrf" else set()
+        unknown = sorted(set(system.get("fusion_params", {})) - allowed)
+        if unknown:
+            raise ParameterError(
+                f"[systems.{name}] fusion {fusion!r} has no parameter(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(sorted(allowed))}"
+            )
+        if fusion == "adaptive-rrf" and len(system.get("inputs", [])) != 2:
+            raise ParameterError(
+                f"[systems.{name}] adaptive-rrf fuses two inputs: a lexical one, then a dense one"
+            )
+
+
+def resolve_defaults(config: RunConfig, host) -> RunConfig:
+    """A copy of ``config`` whose component parameters include every default value."""
+    systems = {}
+    for name, system in config.systems.items():
+        system = dict(system)
+        for key, params_key, kind in COMPONENTS:
+            if key in system:
+                spec = host.registry(kind).get(system[key])
+                defaults = {
+                    p.name: p.default
+                    for p in spec.parameters
+                    if not p.required and p.name not in NOT_IN_KEY
+                }
+                system[params_key] = {**defaults, **system.get(params_key, {})}
+        systems[name] = system
+    return replace(config, systems=systems)
 
 
 class Runner:
@@ -136,9 +219,14 @@ class Runner:
     :param host: the ``PluginHost`` whose registries build the components.
     :param device: ``--device``; passed to components that take a ``device`` parameter.
     :param log: a function printing progress lines.
+
+    Components and parameters are checked before anything runs.
     """
 
     def __init__(self, config: RunConfig, host, device: str | None = None, log=print):
+        check_systems(config, host)
+        self.definition = config
+        config = resolve_defaults(config, host)
         self.config, self.host, self.device, self.log = config, host, device, log
         self.run_dir = config.output / "runs"
         self.store = config.output / "results.parquet"
@@ -184,34 +272,44 @@ class Runner:
         mask = [run_id in keys for run_id in table.column("run_id").to_pylist()]
         return Results(table.filter(mask))
 
+    def key(self, name: str, dataset: str) -> str:
+        """The cache key of system ``name`` on ``dataset`` (defaults resolved)."""
+        return system_key(self.config, name, dataset)
+
     def _done_keys(self) -> set[str]:
         if not self.store.exists():
             return set()
         return set(Results.from_parquet(self.store).table.column("run_id").to_pylist())
 
     def _run(self, name: str, dataset, dataset_path: str) -> Run:
-        key = system_key(self.config, name, dataset_path)
-        path = self.run_dir / f"{key}.parquet"
+        path = self.run_dir / f"{self.key(name, dataset_path)}.parquet"
         if path.exists():
             return Run.from_parquet(path)
+        started = time.perf_counter()
         system = self.config.systems[name]
         queries = dataset.queries(self.config.split)
         if "inputs" in system:
             runs = [self._run(source, dataset, dataset_path) for source in system["inputs"]]
             params = dict(system.get("fusion_params", {}))
-            run = fuse(runs, system.get("fusion", "rrf"), **params).top(self.config.k)
+            method = system.get("fusion", "rrf")
+            if method == "adaptive-rrf":
+                stemmer = params.pop("stemmer", "porter")
+                params["weights"] = adaptive_weights(dataset.corpus, queries, stemmer=stemmer)
+                method = "rrf"
+            run = fuse(runs, method, **params).top(self.config.k)
         else:
             self.log(f"{name} on {dataset.name}: indexing and searching")
-            retriever = self._create("retrievers", system["retriever"], system.get("params", {}))
+            params = self.definition.systems[name].get("params", {})
+            retriever = self._create("retrievers", system["retriever"], params)
             run = retriever.index(dataset.corpus).search(queries, k=self.config.k)
         if "reranker" in system:
             self.log(f"{name} on {dataset.name}: reranking")
-            reranker = self._create(
-                "rerankers", system["reranker"], system.get("reranker_params", {})
-            )
+            params = self.definition.systems[name].get("reranker_params", {})
+            reranker = self._create("rerankers", system["reranker"], params)
             run = reranker.rerank(queries, dataset.corpus, run, k=system.get("rerank_k", 100))
         run.to_parquet(path)
         self.computed += 1
+        self.log(f"{name} on {dataset.name}: done in {time.perf_counter() - started:.1f} s")
         return run
 
     def _create(self, kind: str, name: str, params: dict[str, Any]):

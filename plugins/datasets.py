@@ -1,14 +1,17 @@
-"""Built-in dataset source: ``beir`` — a BEIR-format folder on local disk."""
+"""Built-in dataset source: ``beir`` — a BEIR-format folder, by path or by catalog name."""
 
 from __future__ import annotations
 
 import rankarena
+from rankarena.catalog import resolve_dataset
 from rankarena.data import BeirFolder
 
 
 def beir_folder(path: str) -> BeirFolder:
-    """A local BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)."""
-    return BeirFolder(path)
+    """A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv): a local path, or a
+    dataset name such as ``scifact``, found in ``RANKARENA_DATA_DIR``, the cache, or
+    downloaded (see ``rankarena.catalog.resolve_dataset``)."""
+    return BeirFolder(resolve_dataset(path))
 
 
 @rankarena.hookimpl

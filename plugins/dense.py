@@ -164,9 +164,10 @@ class DenseRetriever:
     :param device: overrides the device the host selected from the plugins' reports.
     :param dtype: ``auto`` (the first dtype the device reports: bf16/fp16 on capable GPUs,
         fp32 on the CPU), or ``fp32``, ``fp16``, ``bf16`` (must be one the device reports).
-    :param cache_dir: where document embeddings are kept (default: ``RANKARENA_CACHE_DIR``
-        if set, else no cache), keyed by (model weights hash, corpus fingerprint incl. the
-        document prefix, max length, pooling, dtype); reused memory-mapped.
+    :param cache_dir: where document embeddings are kept (default:
+        ``$RANKARENA_CACHE_DIR/embeddings`` if that variable is set, else no cache), keyed
+        by (model weights hash, corpus fingerprint incl. the document prefix, max length,
+        pooling, dtype); reused memory-mapped.
     :param backend: ``exact`` (chunked matrix product + top-k on the device), ``faiss-flat``
         (FAISS ``IndexFlatIP``, exact) or ``faiss-hnsw`` (FAISS HNSW, approximate).
     :param chunk_size: documents scored at once by exact search (bounds memory).
@@ -201,7 +202,8 @@ class DenseRetriever:
         report = rankarena.plugin_manager().select_device(device)
         dtype = choose_dtype(dtype, report)
         self.encoder = BiEncoder(model, report.name, max_length, batch_size, dtype)
-        cache_dir = cache_dir or os.environ.get("RANKARENA_CACHE_DIR")
+        if cache_dir is None and os.environ.get("RANKARENA_CACHE_DIR"):
+            cache_dir = str(Path(os.environ["RANKARENA_CACHE_DIR"]) / "embeddings")
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.chunk_size = chunk_size
         self.hnsw_m, self.ef_search = hnsw_m, ef_search

@@ -1,5 +1,6 @@
-"""Declarative catalogs (TOML) of datasets, models and suites, shipped with rankarena.
+"""Declarative catalogs (TOML) shipped with rankarena, read with ``importlib.resources``.
 
-Empty so far: the catalogs arrive with the retrieval runs (datasets.toml, models.toml,
-suites.toml), read with ``importlib.resources``.
+- ``models.toml``: model aliases of the dense retriever (``rankarena.models``);
+- ``datasets.toml``: the BEIR datasets, with url, size, md5 and licence (``rankarena.catalog``);
+- ``suites.toml``: named sets of datasets (``suite:NAME`` in a run config).
 """

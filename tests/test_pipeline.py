@@ -49,7 +49,7 @@ def test_run_caches_evaluates_and_resumes(config_file, scifact):
     # the stored numbers are the evaluation of the cached runs; the fused run is the fusion
     runs = {
         name: rankarena.Run.from_parquet(
-            first.run_dir / f"{system_key(config, name, config.datasets[0])}.parquet"
+            first.run_dir / f"{first.key(name, config.datasets[0])}.parquet"
         )
         for name in config.systems
     }
@@ -66,7 +66,7 @@ def test_run_caches_evaluates_and_resumes(config_file, scifact):
     assert second.execute().table.num_rows == 6
     assert (second.computed, second.reused) == (0, 3)
     # an interrupted run (one run file and the store lost) resumes with only what is missing
-    (first.run_dir / f"{system_key(config, 'robertson', config.datasets[0])}.parquet").unlink()
+    (first.run_dir / f"{first.key('robertson', config.datasets[0])}.parquet").unlink()
     first.store.unlink()
     third = Runner(config, host, log=lambda *a: None)
     assert third.execute().table.num_rows == 6
@@ -110,10 +110,138 @@ def test_bad_component_parameter(config_file, capsys):
     config_file.write_text(config_file.read_text().replace("k1 = 1.2", "k2 = 1.2"))
     assert main(["run", str(config_file)]) == 2
     err = capsys.readouterr().err
-    assert "retriever 'bm25' has no parameter 'k2'" in err and "(in the run config)" in err
+    assert (
+        "retriever 'bm25' has no parameter 'k2'" in err
+        and "(in [systems.robertson] of the run config)" in err
+    )
 
 
 def test_cli_prints_a_leaderboard(config_file, capsys):
     assert main(["run", str(config_file)]) == 0
     out = capsys.readouterr().out
     assert "3 runs computed, 0 reused" in out and "t: ndcg@10" in out
+
+
+def test_defaults_are_part_of_the_key(config_file):
+    host = rankarena.plugin_manager()
+    config = load_config(config_file)
+    implicit = Runner(config, host).key("bm25", config.datasets[0])
+    config.systems["bm25"]["params"] = {"k1": 0.9, "stemmer": "porter"}  # the defaults
+    assert Runner(config, host).key("bm25", config.datasets[0]) == implicit
+    config.systems["bm25"]["params"] = {"stemmer": "english"}
+    assert Runner(config, host).key("bm25", config.datasets[0]) != implicit
+
+
+@pytest.mark.parametrize(
+    ("replace", "message"),
+    [
+        (('retriever = "bm25"', 'retriever = "bm52"'), "unknown retriever 'bm52'"),
+        (('fusion = "combsum"', 'fusion = "comsum"'), "unknown fusion 'comsum'"),
+        (("norm = ", "nrom = "), "fusion 'combsum' has no parameter(s) nrom"),
+        (('"{data}"', '"no-such-dataset"'), "unknown dataset 'no-such-dataset'"),
+        (('"{data}"', '"./missing/folder"'), "not a folder"),
+        (("k1 = 1.2", "k1 = 'high'"), "parameter 'k1' must be float"),
+    ],
+)
+def test_bad_config_is_one_line_and_runs_nothing(tmp_path, scifact_dir, capsys, replace, message):
+    path = tmp_path / "run.toml"
+    path.write_text(CONFIG.replace(*replace).format(data=scifact_dir))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_adaptive_rrf_system(tmp_path, scifact_dir, scifact):
+    from rankarena.adaptive_fusion import adaptive_weights
+
+    path = tmp_path / "run.toml"
+    text = CONFIG.replace('fusion = "combsum"', 'fusion = "adaptive-rrf"')
+    path.write_text(text.replace('{{ norm = "z-score" }}', "{{ k = 30 }}").format(data=scifact_dir))
+    config = load_config(path)
+    runner = Runner(config, rankarena.plugin_manager(), log=lambda *a: None)
+    runner.execute()
+    runs = {
+        name: rankarena.Run.from_parquet(
+            runner.run_dir / f"{runner.key(name, config.datasets[0])}.parquet"
+        )
+        for name in config.systems
+    }
+    weights = adaptive_weights(scifact.corpus, scifact.queries("test"))
+    expected = fuse([runs["bm25"], runs["robertson"]], "rrf", k=30, weights=weights).top(100)
+    assert runs["fused"] == expected
+
+
+KILL_CONFIG = """
+[run]
+datasets = ["{data}"]
+metrics = ["ndcg@10", "recall@10"]
+k = 50
+output = "{output}"
+
+[systems.bm25]
+retriever = "bm25"
+
+[systems.minilm]
+retriever = "dense"
+params = {{ batch_size = 4 }}
+
+[systems.hybrid]
+inputs = ["bm25", "minilm"]
+"""
+
+
+def test_killed_run_resumes_to_the_same_results(tmp_path, scifact):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rankarena.data import Corpus, Queries, Results, write_beir
+
+    qrels = scifact.qrels("test")
+    queries = Queries(scifact.queries("test").table.slice(0, 12))
+    judged = set(qrels.table.column("doc_id").to_pylist())
+    rows = [i for i, d in enumerate(scifact.corpus.ids) if d in judged][:60]
+    rows += list(range(60, 160))
+    corpus = Corpus(scifact.corpus.table.take(sorted(set(rows))))
+    data = write_beir(tmp_path / "subset", corpus, queries, {"test": qrels})
+
+    def config(output: str):
+        path = tmp_path / f"{output}.toml"
+        path.write_text(KILL_CONFIG.format(data=data, output=tmp_path / output))
+        return path
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("RANKARENA_CACHE_DIR", None)  # no embedding cache: the dense run must be cut
+    script = "import sys; from rankarena.cli import main; sys.exit(main(sys.argv[1:]))"
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, "run", str(config("killed"))],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    run_dir = tmp_path / "killed" / "runs"
+    deadline = time.monotonic() + 120
+    while not list(run_dir.glob("*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)  # no chance to clean up: as a power cut
+    child.wait()
+    written = list(run_dir.glob("*.parquet"))
+    assert len(written) == 1  # bm25 finished, the dense run was cut
+    stamp = written[0].stat().st_mtime_ns
+
+    host = rankarena.plugin_manager()
+    resumed = Runner(load_config(config("killed")), host, log=lambda *a: None)
+    resumed_results = resumed.execute()
+    assert (resumed.computed, resumed.reused) == (2, 1)
+    assert written[0].stat().st_mtime_ns == stamp  # bm25 was not recomputed
+    assert not [p for p in (tmp_path / "killed").rglob("*") if p.name.startswith(".")]
+
+    fresh = Runner(load_config(config("fresh")), host, log=lambda *a: None).execute()
+
+    def values(results: Results):
+        return sorted((r["system"], r["metric"], r["value"]) for r in results.table.to_pylist())
+
+    assert values(resumed_results) == values(fresh)
