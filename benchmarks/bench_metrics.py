@@ -2,8 +2,8 @@
 
 Not a pytest test: run it as a script, e.g.
 
-    .venv/bin/python benchmarks/bench_metrics.py                      # 10,000 x 1,000
-    .venv/bin/python benchmarks/bench_metrics.py --queries 500 --docs 200 --repeats 2
+    python benchmarks/bench_metrics.py                      # 10,000 x 1,000
+    python benchmarks/bench_metrics.py --queries 500 --docs 200 --repeats 2
 
 It measures, in one process, nDCG@10, MRR@10, Recall@100, MAP@100 and P@10 with
 

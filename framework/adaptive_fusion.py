@@ -95,7 +95,7 @@ def adaptive_weights(
 
 
 def _stemmer(name: str | None):
-    if name is None:
+    if not name:  # None, or "" (TOML has no None)
         return None
     import Stemmer
 

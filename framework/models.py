@@ -8,6 +8,7 @@ offline) and names the Hugging Face id to fall back on.
 from __future__ import annotations
 
 import importlib.util
+import sys
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -57,8 +58,11 @@ def load_pretrained(model: str, auto_class) -> tuple[ModelSource, object, object
     ``RankarenaError`` line naming it.
     """
     from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     source = resolve_model(model)
+    if not sys.stderr.isatty():  # no "Loading weights" bars in logs and captured output
+        hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.location)
         network = auto_class.from_pretrained(source.location)

@@ -35,8 +35,9 @@ class BM25Retriever:
     :param method: one of ``lucene``, ``robertson``, ``atire``, ``bm25l``, ``bm25+``.
     :param delta: the shift of ``bm25l`` / ``bm25+`` (ignored by the others).
     :param stemmer: a PyStemmer algorithm (``"porter"``, as Anserini/Lucene's English
-        analyser; ``"english"`` = Snowball English; ...) or None.
-    :param stopwords: a bm25s stopword list name (``"en"``: Lucene's English list) or None.
+        analyser; ``"english"`` = Snowball English; ...); None or ``""`` for none.
+    :param stopwords: a bm25s stopword list name (``"en"``: Lucene's English list); None or
+        ``""`` for none.
     :param with_title: index ``title + " " + text`` (as BEIR does) instead of ``text``.
     :param show_progress: bm25s's progress bars for tokenising, indexing and searching
         (default: when stderr is a terminal).
@@ -111,7 +112,7 @@ class BM25Retriever:
 
 
 def _stemmer(name: str | None):
-    if name is None:
+    if not name:  # None, or "" (TOML has no None)
         return None
     import Stemmer
 

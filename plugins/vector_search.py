@@ -18,6 +18,7 @@ World graphs", TPAMI 2020), approximate, with parameters ``hnsw_m``, ``ef_constr
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -66,12 +67,14 @@ def exact_search(
                 rows = queries[q_start : q_start + query_batch]
                 out = buffer[: len(rows), : len(chunk)]
                 np.matmul(rows, chunk.T, out=out)
-                scores = torch.from_numpy(out)
+                values, index = _cpu_top_k(out, min(k, len(chunk)))
+                top_values.append(values)
+                top_index.append(index + start)
             else:
                 scores = q_all[q_start : q_start + query_batch] @ block.T
-            top = torch.topk(scores, min(k, scores.shape[1]), dim=1, sorted=False)
-            top_values.append(top.values.clone() if on_cpu else top.values)
-            top_index.append(top.indices + start)
+                top = torch.topk(scores, min(k, scores.shape[1]), dim=1, sorted=False)
+                top_values.append(top.values)
+                top_index.append(top.indices + start)
         merged = torch.cat([best_scores, torch.cat(top_values)], dim=1)
         merged_index = torch.cat([best_index, torch.cat(top_index)], dim=1)
         if merged.shape[1] > k:
@@ -82,6 +85,42 @@ def exact_search(
         if on_chunk is not None:
             on_chunk(len(chunk))
     return _sorted(best_scores.cpu().numpy(), best_index.cpu().numpy())
+
+
+# above this k, NumPy's introselect on row slices (threads over slices) beats torch.topk
+PARTITION_MIN_K = 256
+PARTITION_ROWS = 64
+
+
+def _cpu_top_k(scores: np.ndarray, k: int):
+    """The top ``k`` of every row of a CPU score block, unsorted: (values, indices) tensors."""
+    import torch
+
+    if k < PARTITION_MIN_K:
+        top = torch.topk(torch.from_numpy(scores), k, dim=1, sorted=False)
+        return top.values.clone(), top.indices  # the values must not alias the buffer
+    n_rows, n_cols = scores.shape
+    values = np.empty((n_rows, k), np.float32)
+    index = np.empty((n_rows, k), np.int64)
+
+    def select(start: int) -> None:
+        rows = scores[start : start + PARTITION_ROWS]
+        if k == n_cols:
+            part = np.broadcast_to(np.arange(n_cols), rows.shape)
+        else:
+            part = np.argpartition(rows, n_cols - k, axis=1)[:, n_cols - k :]
+        index[start : start + PARTITION_ROWS] = part
+        values[start : start + PARTITION_ROWS] = np.take_along_axis(rows, part, 1)
+
+    starts = range(0, n_rows, PARTITION_ROWS)
+    threads = max(1, torch.get_num_threads())
+    if threads == 1 or n_rows <= PARTITION_ROWS:
+        for start in starts:
+            select(start)
+    else:
+        with ThreadPoolExecutor(threads) as pool:  # argpartition releases the GIL
+            list(pool.map(select, starts))
+    return torch.from_numpy(values), torch.from_numpy(index)
 
 
 def _sorted(scores: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -245,3 +245,15 @@ def test_killed_run_resumes_to_the_same_results(tmp_path, scifact):
         return sorted((r["system"], r["metric"], r["value"]) for r in results.table.to_pylist())
 
     assert values(resumed_results) == values(fresh)
+
+
+@pytest.mark.parametrize("name", ["quickstart", "local"])
+def test_shipped_configs_load_and_check(name, monkeypatch, scifact_dir):
+    from pathlib import Path
+
+    monkeypatch.setenv("RANKARENA_DATA_DIR", str(scifact_dir.parent))
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / f"{name}.toml"
+    config = load_config(path)
+    assert config.datasets[0] == str(scifact_dir.absolute())
+    runner = Runner(config, rankarena.plugin_manager())  # checks every component
+    assert {"bm25", "minilm"} <= set(runner.config.systems)

@@ -89,3 +89,19 @@ def test_bad_search_parameters_are_one_line():
     with pytest.raises(ParameterError, match="flat or hnsw"):
         pytest.importorskip("faiss")
         FaissIndex(np.ones((3, 2), np.float32), "ivf")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_partition_path_for_large_k_equals_brute_force(monkeypatch, seed):
+    import rankarena.plugins.vector_search as vector_search
+
+    monkeypatch.setattr(vector_search, "PARTITION_MIN_K", 1)  # every k takes this path
+    monkeypatch.setattr(vector_search, "PARTITION_ROWS", 3)  # many row slices, threaded
+    rng = np.random.default_rng(seed)
+    docs = rng.standard_normal((257, 12)).astype(np.float32)
+    queries = rng.standard_normal((11, 12)).astype(np.float32)
+    for k, chunk_size in [(1, 50), (40, 50), (50, 50), (300, 100)]:
+        scores, index = exact_search(queries, docs, k, chunk_size=chunk_size, query_batch=4)
+        expected_scores, expected_index = brute_force(queries, docs, min(k, len(docs)))
+        np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(index, expected_index)  # continuous scores: no ties
