@@ -1,8 +1,9 @@
 """The ``rankarena`` command.
 
-Verbs so far: ``plugins`` (what is installed and registered), ``devices`` (what the hooks
-report and which device a run would use), ``eval`` (score a run file on a dataset) and
-``retrieve`` (run a registered retriever over a dataset, write the run, optionally score it).
+Verbs: ``plugins`` (what is installed and registered), ``devices`` (what the hooks report
+and which device a run would use), ``eval`` (score a run file on a dataset), ``retrieve``
+(run a registered retriever over a dataset, write the run, optionally score it), ``run``
+(a TOML config of datasets × systems) and ``aggregate`` (a leaderboard under several rules).
 Bad input ends with one line ``rankarena: error: ...`` on stderr and exit status 2.
 """
 
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -95,6 +97,45 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a TOML config: datasets x systems, cached, ranked")
     p.add_argument("config", help="the run config (TOML; see docs/guide.md)")
     p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("aggregate", help="rank systems over tasks under several rules")
+    p.add_argument(
+        "scores",
+        help="a long table (system, task, score[, task_type]; .parquet/.csv), a rankarena "
+        "results store, the MTEB export (scores.parquet) or an MTEB results folder",
+    )
+    p.add_argument(
+        "--method",
+        default="mean,borda",
+        help="registered aggregators, comma-separated (default: mean,borda)",
+    )
+    p.add_argument("--benchmark", help="MTEB benchmark, e.g. 'MTEB(eng, v2)' (MTEB inputs)")
+    p.add_argument("--metric", help="the metric of a results store (default: ndcg@10)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="METHOD.NAME=VALUE",
+        help="an aggregator parameter, e.g. --param swiss.tournaments=10000 (repeatable)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="resample the tasks N times for 95%% rank intervals (default: 0, none)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="keep only systems with a score on at least this share of the tasks (1 = all)",
+    )
+    p.add_argument("--top", type=int, default=30, help="rows to print (default: 30; 0 = all)")
+    p.add_argument("--output", help="write the whole leaderboard: .parquet or .csv")
+    p.set_defaults(handler=cmd_aggregate)
     return parser
 
 
@@ -284,6 +325,97 @@ def cmd_run(args: argparse.Namespace) -> int:
             table.add_row(str(rank), system, *cells, f"{mean[system]:.4f}")
         console.print(table)
     return 0
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    """Print the leaderboard under each rule, and Kendall's tau between the rules."""
+    from rich.progress import Progress
+
+    from rankarena.host import plugin_manager
+    from rankarena.leaderboard import build_leaderboard
+    from rankarena.score_sources import read_scores
+
+    host = plugin_manager()
+    methods = _metric_names(args.method)
+    for method in methods:
+        host.aggregators.get(method)  # unknown names fail before any work
+    params: dict[str, dict[str, object]] = {}
+    for text in args.param:
+        name, value = _parse_param(text)
+        method, dot, key = name.partition(".")
+        if not dot or method not in methods:
+            raise ParameterError(
+                f"--param takes METHOD.NAME=VALUE with METHOD one of {', '.join(methods)}; "
+                f"got {text!r}"
+            )
+        params.setdefault(method, {})[key] = value
+    table = read_scores(args.scores, benchmark=args.benchmark, metric=args.metric)
+    if not 0.0 <= args.min_coverage <= 1.0:
+        raise ParameterError(f"--min-coverage must be in [0, 1], got {args.min_coverage}")
+    table = table.with_coverage(args.min_coverage)
+    console = _console()
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("aggregating", total=len(methods))
+
+        def advance(method: str) -> None:
+            bar.update(task, description=f"aggregating: {method}")
+
+        board = build_leaderboard(
+            table, methods, host, params, args.bootstrap, args.seed, progress=advance
+        )
+    console.print(
+        f"{len(table.systems)} systems × {len(table.tasks)} tasks "
+        f"({int(np.isnan(table.scores).sum())} missing cells)",
+        highlight=False,
+    )
+    console.print(_leaderboard_table(board, args.top))
+    tau = board.kendall()
+    agreement = Table(title="Kendall τ-b between the rules' rankings")
+    agreement.add_column("")
+    for method in board.methods:
+        agreement.add_column(method, justify="right")
+    for i, method in enumerate(board.methods):
+        agreement.add_row(method, *(f"{tau[i, j]:.3f}" for j in range(len(board.methods))))
+    console.print(agreement)
+    if args.output:
+        _write_table(board.to_table(), Path(args.output))
+        console.print(f"leaderboard written to {args.output}", highlight=False)
+    return 0
+
+
+def _leaderboard_table(board, top: int) -> Table:
+    rows = board.to_table().to_pylist()
+    title = f"ranked by {board.methods[0]}; rank per rule"
+    if board.intervals:
+        title += " [95% bootstrap interval over tasks]"
+    table = Table(title=title)
+    table.add_column("system")
+    for method in board.methods:
+        table.add_column(method, justify="right")
+    for row in rows[: top or None]:
+        cells = []
+        for method in board.methods:
+            cell = str(row[f"{method}:rank"])
+            if f"{method}:rank_low" in row:
+                cell += f" [{row[f'{method}:rank_low']}–{row[f'{method}:rank_high']}]"
+            cells.append(cell)
+        table.add_row(row["system"], *cells)
+    return table
+
+
+def _write_table(table, path: Path) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from rankarena.data import atomic_path
+
+    if path.suffix not in (".parquet", ".csv"):
+        raise ParameterError(f"--output must end in .parquet or .csv, got {path}")
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            pq.write_table(table, tmp)
+        else:
+            pacsv.write_csv(table, tmp)
 
 
 def _metric_names(text: str) -> list[str]:

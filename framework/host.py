@@ -36,6 +36,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.dense",
     "rankarena.plugins.hybrid",
     "rankarena.plugins.rerankers",
+    "rankarena.plugins.score_aggregators",
+    "rankarena.plugins.social_choice",
+    "rankarena.plugins.kemeny",
+    "rankarena.plugins.ratings",
+    "rankarena.plugins.swiss",
 )
 
 KINDS: tuple[str, ...] = (

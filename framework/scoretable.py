@@ -38,6 +38,15 @@ class ScoreTable:
             raise DataFormatError(None, "scores must be finite numbers or NaN (missing)")
         object.__setattr__(self, "scores", scores)
 
+    def with_coverage(self, minimum: float) -> ScoreTable:
+        """Only the systems with a score on at least ``minimum`` (a share) of the tasks."""
+        if minimum <= 0.0 or not self.tasks:
+            return self
+        share = (~np.isnan(self.scores)).sum(axis=1) / len(self.tasks)
+        keep = share >= minimum - 1e-12
+        systems = tuple(s for s, k in zip(self.systems, keep, strict=True) if k)
+        return ScoreTable(systems, self.tasks, self.scores[keep], self.task_types)
+
     @classmethod
     def from_long(
         cls,

@@ -39,6 +39,12 @@ def scifact_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def mteb_dir() -> Path:
+    """The MTEB leaderboard export (scores.parquet, benchmarks.json)."""
+    return _data_folder("mteb")
+
+
+@pytest.fixture(scope="session")
 def scifact(scifact_dir) -> BeirFolder:
     return BeirFolder(scifact_dir)
 

@@ -12,6 +12,7 @@ import pytrec_eval
 from rankarena import Results
 from rankarena.cli import main
 from rankarena.data import write_trec_run
+from rankarena.host import DEFAULT_PLUGINS
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -31,15 +32,7 @@ def test_plugins_lists_every_kind_with_plugin_and_parameters(capsys):
     assert main(["plugins", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     builtins = {p["name"] for p in payload["plugins"] if p["builtin"]}
-    assert builtins == {
-        "rankarena.plugins.devices",
-        "rankarena.plugins.metrics",
-        "rankarena.plugins.datasets",
-        "rankarena.plugins.retrievers",
-        "rankarena.plugins.dense",
-        "rankarena.plugins.hybrid",
-        "rankarena.plugins.rerankers",
-    }
+    assert builtins == set(DEFAULT_PLUGINS)
     ndcg = next(c for c in payload["components"]["metrics"] if c["name"] == "ndcg")
     assert ndcg["plugin"] == "rankarena.plugins.metrics"
     assert ndcg["parameters"] == ["k: int | None = None"]

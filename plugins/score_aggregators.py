@@ -1,0 +1,130 @@
+"""Built-in aggregators on the scores themselves: ``mean``, ``mean-by-task-type``, ``borda``.
+
+These are the MTEB leaderboard's columns (Muennighoff et al., "MTEB: Massive Text Embedding
+Benchmark", EACL 2023; Enevoldsen et al., "MMTEB", ICLR 2025), computed as the ``mteb``
+package computes them (``mteb/benchmarks/_create_table.py``), for a systems × tasks table
+s[i, t] with missing cells:
+
+* ``mean`` — "Mean (Task)": (1/T) Σ_t s[i, t]; missing when any task is missing
+  (``missing="strict"``, mteb's skipna=False), or the mean over the present tasks
+  (``missing="skip"``).
+* ``mean-by-task-type`` — "Mean (TaskType)": the mean over task types of the per-type means
+  m_g(i) = mean of s[i, t] over the tasks t of type g; strict as above by default.
+* ``borda`` — "Rank (Borda)": on each task the systems with a score are ranked, best first,
+  equal scores sharing the average rank r[i, t]; with n the number of systems in the table,
+  B(i) = Σ_t (n − r[i, t]) over the tasks where i has a score (a missing task earns 0 points);
+  systems are ranked by B, equal totals sharing the best rank (polars ``rank("min")``).
+  (de Borda, "Mémoire sur les élections au scrutin", 1781.)
+
+Missing aggregate values rank last, tied.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+import rankarena
+from rankarena import ParameterError, Ranking, ScoreTable
+
+MISSING_POLICIES = ("strict", "skip")
+
+
+def _check_missing(name: str, missing: str) -> str:
+    if missing not in MISSING_POLICIES:
+        raise ParameterError(
+            f"aggregator {name!r}: missing must be one of {', '.join(MISSING_POLICIES)}, "
+            f"got {missing!r}"
+        )
+    return missing
+
+
+def row_means(values: np.ndarray, missing: str) -> np.ndarray:
+    """Row means of ``values`` (NaN = missing) under the ``missing`` policy."""
+    present = ~np.isnan(values)
+    count = present.sum(axis=1)
+    total = np.where(present, values, 0.0).sum(axis=1)
+    means = np.divide(total, count, out=np.full(len(values), np.nan), where=count > 0)
+    if missing == "strict":
+        means[count < values.shape[1]] = np.nan
+    return means
+
+
+class Mean:
+    """MTEB's "Mean (Task)": the mean score over tasks.
+
+    :param missing: ``strict`` (a system missing any task has no mean, as mteb) or ``skip``
+        (the mean over the tasks it has).
+    """
+
+    def __init__(self, missing: str = "strict"):
+        self.missing = _check_missing("mean", missing)
+
+    def aggregate(self, scores: ScoreTable) -> Ranking:
+        """Rank systems by their mean score."""
+        present = (~np.isnan(scores.scores)).sum(axis=1)
+        means = row_means(scores.scores, self.missing)
+        return Ranking.from_scores("mean", scores.systems, means, tasks=present.tolist())
+
+
+class MeanByTaskType:
+    """MTEB's "Mean (TaskType)": the mean of the per-task-type means.
+
+    :param missing: ``strict`` (as mteb: a missing task makes its type's mean, and so the
+        system's value, missing) or ``skip`` (means over what is present).
+
+    Tasks without a type in ``ScoreTable.task_types`` form the type ``"(none)"``.
+    """
+
+    def __init__(self, missing: str = "strict"):
+        self.missing = _check_missing("mean-by-task-type", missing)
+
+    def aggregate(self, scores: ScoreTable) -> Ranking:
+        """Rank systems by the mean over task types of their per-type means."""
+        types = [scores.task_types.get(t, "(none)") for t in scores.tasks]
+        groups = sorted(set(types))
+        per_type = (
+            np.column_stack(
+                [
+                    row_means(
+                        scores.scores[:, [i for i, g in enumerate(types) if g == group]],
+                        self.missing,
+                    )
+                    for group in groups
+                ]
+            )
+            if groups
+            else np.full((len(scores.systems), 0), np.nan)
+        )
+        values = row_means(per_type, self.missing)
+        extras = {f"mean:{group}": per_type[:, k].tolist() for k, group in enumerate(groups)}
+        return Ranking.from_scores("mean-by-task-type", scores.systems, values, **extras)
+
+
+def borda_points(values: np.ndarray) -> np.ndarray:
+    """Borda points per system and task as mteb computes them (0 where the score is missing)."""
+    n = values.shape[0]
+    points = np.zeros_like(values)
+    for t in range(values.shape[1]):
+        present = ~np.isnan(values[:, t])
+        if present.any():
+            ranks = rankdata(-values[present, t], method="average")
+            points[present, t] = n - ranks
+    return points
+
+
+class Borda:
+    """MTEB's "Rank (Borda)" (see the module docstring for the formula)."""
+
+    def aggregate(self, scores: ScoreTable) -> Ranking:
+        """Rank systems by their Borda count; extras: the number of tasks each has."""
+        totals = borda_points(scores.scores).sum(axis=1)
+        present = (~np.isnan(scores.scores)).sum(axis=1)
+        return Ranking.from_scores("borda", scores.systems, totals, tasks=present.tolist())
+
+
+@rankarena.hookimpl
+def register_aggregators(register) -> None:
+    register("mean", Mean)
+    register("mean-by-task-type", MeanByTaskType)
+    register("borda", Borda)

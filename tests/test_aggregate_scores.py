@@ -1,0 +1,191 @@
+"""Score tables from every source, and the MTEB columns (mean, mean by task type, Borda)
+checked row for row against mteb's own leaderboard code on the real MTEB(eng, v2) scores."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+import rankarena
+from rankarena import DataFormatError, ParameterError, ScoreTable
+from rankarena.data import Results
+from rankarena.errors import UnknownNameError
+from rankarena.score_sources import read_scores
+
+HOST = rankarena.plugin_manager()
+
+
+@pytest.fixture(scope="module")
+def eng_v2(mteb_dir):
+    return read_scores(mteb_dir / "scores.parquet", benchmark="MTEB(eng, v2)")
+
+
+def mteb_summary(mteb_dir, benchmark: str):
+    """mteb's own leaderboard table for ``benchmark`` from the export's rows."""
+    pl = pytest.importorskip("polars")
+    pytest.importorskip("mteb")
+    from mteb.benchmarks._create_table import _create_summary_table
+
+    definition = json.loads((mteb_dir / "benchmarks.json").read_text())["benchmarks"][benchmark]
+    names = [t["name"] for t in definition["tasks"]]
+    table = pq.read_table(mteb_dir / "scores.parquet")
+    keep = pc.and_(table["lb_selected"], table[definition["membership_column"].split()[0]])
+    rows = table.filter(pc.and_(keep, pc.is_in(table["task"], pa.array(names, table["task"].type))))
+    frame = pl.DataFrame(
+        {
+            "model_name": rows["model"].to_pylist(),
+            "task_name": rows["task"].to_pylist(),
+            "score": rows["main_score"].to_pylist(),
+            "split": rows["split"].to_pylist(),
+            "subset": rows["subset"].to_pylist(),
+        }
+    )
+    return _create_summary_table(frame).df
+
+
+def test_mteb_export_reads_the_benchmark(eng_v2):
+    assert len(eng_v2.tasks) == 41 and len(eng_v2.systems) == 317
+    assert set(eng_v2.task_types.values()) == {
+        "Classification",
+        "Clustering",
+        "PairClassification",
+        "Reranking",
+        "Retrieval",
+        "STS",
+        "Summarization",
+    }
+    assert not np.all(np.isnan(eng_v2.scores), axis=1).any()
+
+
+@pytest.mark.parametrize("benchmark", ["MTEB(eng, v2)", "MTEB(eng, v2) [Retrieval only]"])
+def test_borda_equals_mtebs_rank_row_for_row(mteb_dir, benchmark):
+    summary = mteb_summary(mteb_dir, benchmark)
+    theirs = dict(zip(summary["Model"].to_list(), summary["Rank (Borda)"].to_list(), strict=True))
+    table = read_scores(mteb_dir / "scores.parquet", benchmark=benchmark)
+    ours = HOST.aggregators.create("borda").aggregate(table)
+    assert dict(zip(ours.systems, ours.ranks.tolist(), strict=True)) == theirs
+
+
+def test_means_equal_mtebs_columns(mteb_dir, eng_v2):
+    summary = mteb_summary(mteb_dir, "MTEB(eng, v2)")
+    for method, column in [("mean", "Mean (Task)"), ("mean-by-task-type", "Mean (TaskType)")]:
+        ours = HOST.aggregators.create(method).aggregate(eng_v2)
+        mine = dict(zip(ours.systems, ours.scores.tolist(), strict=True))
+        for model, value in zip(summary["Model"].to_list(), summary[column].to_list(), strict=True):
+            if value is None:
+                assert math.isnan(mine[model])
+            else:
+                assert mine[model] == pytest.approx(value, abs=1e-12)
+
+
+def test_borda_by_hand_with_ties_and_missing():
+    table = ScoreTable(
+        ("a", "b", "c"),
+        ("t1", "t2"),
+        np.array([[0.9, np.nan], [0.5, 0.7], [0.5, 0.8]]),
+    )
+    ranking = HOST.aggregators.create("borda").aggregate(table)
+    # t1: a rank 1 (3-1 = 2 points), b and c share rank 2.5 (0.5 each); t2: c 2, b 1, a 0
+    np.testing.assert_allclose(ranking.scores, [2.0, 1.5, 2.5])
+    assert ranking.ranks.tolist() == [2, 3, 1]
+
+
+def test_mean_policies():
+    table = ScoreTable(("a", "b"), ("t1", "t2"), np.array([[1.0, np.nan], [0.2, 0.4]]))
+    strict = HOST.aggregators.create("mean").aggregate(table)
+    assert math.isnan(strict.scores[0]) and strict.ranks.tolist() == [2, 1]
+    skip = HOST.aggregators.create("mean", missing="skip").aggregate(table)
+    np.testing.assert_allclose(skip.scores, [1.0, 0.3])
+    with pytest.raises(ParameterError, match="missing must be one of strict, skip"):
+        HOST.aggregators.create("mean", missing="drop")
+
+
+def test_long_csv_and_its_errors(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("system,task,score,task_type\na,t1,0.5,STS\nb,t1,0.7,STS\na,t2,,Retrieval\n")
+    table = read_scores(path)
+    assert table.systems == ("a", "b") and table.tasks == ("t1", "t2")
+    assert math.isnan(table.scores[0, 1]) and table.task_types == {"t1": "STS", "t2": "Retrieval"}
+    path.write_text("system,task,score\na,t1,high\n")
+    with pytest.raises(DataFormatError, match=r"scores.csv:2: score 'high' is not a number"):
+        read_scores(path)
+    path.write_text("system,task,score\na,t1,0.5\na,t1,0.6\n")
+    with pytest.raises(DataFormatError, match="second score for 'a' on 't1'"):
+        read_scores(path)
+    path.write_text("model,value\n")
+    with pytest.raises(DataFormatError, match="not a score table"):
+        read_scores(path)
+
+
+def test_results_store_tasks_are_datasets(tmp_path):
+    rows = [
+        {"system": s, "dataset": d, "split": "test", "metric": m, "value": v, "run_id": f"{s}{d}"}
+        for s, d, m, v in [
+            ("bm25", "scifact", "ndcg@10", 0.67),
+            ("bm25", "fiqa", "ndcg@10", 0.23),
+            ("dense", "scifact", "ndcg@10", 0.64),
+            ("dense", "scifact", "recall@100", 0.92),
+        ]
+    ]
+    store = tmp_path / "results.parquet"
+    Results.from_rows(rows).append_to(store)
+    table = read_scores(store)
+    assert table.systems == ("bm25", "dense") and set(table.tasks) == {"scifact", "fiqa"}
+    assert math.isnan(table.scores[1, table.tasks.index("fiqa")])
+    recall = read_scores(store, metric="recall@100")
+    assert recall.systems == ("dense",)
+    with pytest.raises(UnknownNameError, match="unknown metric 'map'"):
+        read_scores(store, metric="map")
+
+
+def test_mteb_results_folder_read_with_mteb(tmp_path, eng_v2):
+    pytest.importorskip("mteb")
+    tasks = ["ArguAna", "SciFact" if "SciFact" in eng_v2.tasks else eng_v2.tasks[1]]
+    models = eng_v2.systems[:3]
+    for m, model in enumerate(models):
+        folder = tmp_path / "results" / model.replace("/", "__") / "rev1"
+        folder.mkdir(parents=True)
+        for task in tasks:
+            value = eng_v2.scores[m, eng_v2.tasks.index(task)]
+            if math.isnan(value):
+                continue
+            result = {
+                "task_name": task,
+                "dataset_revision": "x",
+                "mteb_version": "2.0.0",
+                "evaluation_time": 1.0,
+                "scores": {
+                    "test": [
+                        {"main_score": value, "hf_subset": "default", "languages": ["eng-Latn"]}
+                    ]
+                },
+            }
+            (folder / f"{task}.json").write_text(json.dumps(result))
+    table = read_scores(tmp_path)
+    for m, model in enumerate(models):
+        for task in tasks:
+            expected = eng_v2.scores[m, eng_v2.tasks.index(task)]
+            if not math.isnan(expected):
+                got = table.scores[table.systems.index(model), table.tasks.index(task)]
+                assert got == pytest.approx(expected)
+    assert table.task_types["ArguAna"] == "Retrieval"
+
+
+def test_unknown_benchmark_lists_them(mteb_dir):
+    with pytest.raises(UnknownNameError, match=r"unknown benchmark 'MTEB\(eng, v3\)'"):
+        read_scores(mteb_dir / "scores.parquet", benchmark="MTEB(eng, v3)")
+
+
+def test_with_coverage_keeps_systems_with_enough_tasks():
+    table = ScoreTable(
+        ("a", "b", "c"), ("t1", "t2"), np.array([[1.0, np.nan], [0.2, 0.4], [np.nan, np.nan]])
+    )
+    assert table.with_coverage(0.0) is table
+    assert table.with_coverage(0.5).systems == ("a", "b")
+    assert table.with_coverage(1.0).systems == ("b",)
