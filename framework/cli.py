@@ -136,6 +136,47 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=30, help="rows to print (default: 30; 0 = all)")
     p.add_argument("--output", help="write the whole leaderboard: .parquet or .csv")
     p.set_defaults(handler=cmd_aggregate)
+
+    p = sub.add_parser("mine", help="mine hard negatives for a dataset split")
+    p.add_argument("--config", help="a mining TOML (several samplers, with diagnostics)")
+    p.add_argument("--dataset", help="a BEIR folder or catalog name")
+    p.add_argument("--split", default="train", help="qrels split (default: train)")
+    p.add_argument("--sampler", default="positive-aware", help="a registered sampler")
+    p.add_argument("--retriever", help="the sampler's retriever (e.g. dense, bm25, hybrid)")
+    p.add_argument("--model", help="the dense model (sets the retriever's model parameter)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a sampler parameter, e.g. --param range_max=50 (repeatable)",
+    )
+    p.add_argument("--num-negatives", type=int, default=8, help="per query (default: 8)")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        help="hide this share of the extra positives of multi-positive queries, to measure "
+        "false negatives with `rankarena negatives stats` (default: 0)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--output", help="TrainingExamples Parquet file")
+    p.add_argument("--ntuples", help="also write sentence-transformers n-tuples (.jsonl)")
+    p.set_defaults(handler=cmd_mine)
+
+    p = sub.add_parser("negatives", help="diagnostics of mined negative sets")
+    neg = p.add_subparsers(dest="negatives_command", metavar="COMMAND")
+    p.set_defaults(handler=lambda _args, usage=p: usage.print_help() or 2)
+    q = neg.add_parser("stats", help="hardness, safety, ECI, held-out false-negative rate")
+    q.add_argument("sets", nargs="+", help="TrainingExamples Parquet files")
+    q.add_argument("--dataset", required=True, help="the BEIR folder they were mined from")
+    q.add_argument("--split", default="train", help="qrels split (default: train)")
+    q.add_argument("--scorer", default="dense", help="retriever that rescores (default: dense)")
+    q.add_argument("--model", help="the scorer's dense model (default: minilm)")
+    q.add_argument("--margin", type=float, default=0.1, help="safety margin (default: 0.1)")
+    q.add_argument("--histogram", help="write score histograms to this PNG")
+    q.add_argument("--output", help="write the table: .parquet or .csv")
+    q.set_defaults(handler=cmd_negative_stats)
     return parser
 
 
@@ -380,6 +421,132 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     if args.output:
         _write_table(board.to_table(), Path(args.output))
         console.print(f"leaderboard written to {args.output}", highlight=False)
+    return 0
+
+
+def _mining_context(args: argparse.Namespace, holdout: float, seed: int):
+    from rankarena.host import plugin_manager
+    from rankarena.mining import MiningContext
+
+    host = plugin_manager()
+    dataset = host.datasets.create("beir", path=str(args.dataset))
+    return MiningContext(
+        dataset.corpus,
+        dataset.queries(args.split),
+        dataset.qrels(args.split),
+        host=host,
+        seed=seed,
+        holdout=holdout,
+        device=getattr(args, "device", None),
+        show_progress=sys.stderr.isatty(),
+    )
+
+
+def cmd_mine(args: argparse.Namespace) -> int:
+    """Mine negatives with one sampler and write them as TrainingExamples."""
+    import time
+
+    from rankarena.host import plugin_manager
+
+    host = plugin_manager()
+    if args.config:
+        return _mine_config(args, host)
+    if not args.dataset or not args.output:
+        raise ParameterError("rankarena mine needs --dataset and --output (or --config)")
+    params = dict(_parse_param(text) for text in args.param)
+    spec = host.samplers.get(args.sampler)
+    accepted = {p.name for p in spec.parameters}
+    if args.retriever:
+        params["retriever"] = args.retriever
+    if args.model:
+        retriever_params = dict(params.get("params") or {})
+        retriever_params["model"] = args.model
+        params["params"] = retriever_params
+    unknown = {"retriever", "params"} & set(params) - accepted
+    if unknown:
+        raise ParameterError(
+            f"sampler {args.sampler!r} takes no {', '.join(sorted(unknown))} "
+            "(--retriever/--model need a retriever-based sampler)"
+        )
+    if args.num_negatives < 1:
+        raise ParameterError(f"--num-negatives must be >= 1, got {args.num_negatives}")
+    sampler = host.samplers.create(args.sampler, **params)
+    context = _mining_context(args, args.holdout, args.seed)
+    started = time.perf_counter()
+    examples = sampler.sample(context, args.num_negatives)
+    examples.check_against(context.positives)
+    examples.to_parquet(args.output)
+    console = _console()
+    console.print(
+        f"{args.sampler}: {len(examples)} (query, positive) rows, "
+        f"{len(context.queries.ids)} queries, {time.perf_counter() - started:.1f} s "
+        f"-> {args.output}",
+        highlight=False,
+    )
+    if args.ntuples:
+        from rankarena.data import atomic_write
+
+        with atomic_write(Path(args.ntuples)) as out:
+            for item in examples.to_ntuples(context.corpus, context.queries):
+                out.write(json.dumps(item) + "\n")
+    return 0
+
+
+def _mine_config(args: argparse.Namespace, host) -> int:
+    from rankarena.mine_config import load_mine_config, run_mine_config
+
+    config = load_mine_config(args.config, host)
+    console = _console()
+    rows = run_mine_config(config, host, log=lambda text: console.print(text, highlight=False))
+    console.print(_stats_table(rows, config.scorer))
+    console.print(f"diagnostics in {config.output / 'stats.csv'}", highlight=False)
+    return 0
+
+
+def _stats_table(rows: list[dict], scorer: str) -> Table:
+    table = Table(title=f"negative sets rescored by {scorer}")
+    columns = [
+        ("set", "name", "{}"),
+        ("queries", "queries", "{}"),
+        ("neg/query", "negatives_per_query", "{:.2f}"),
+        ("pos mean", "positive_mean", "{:.3f}"),
+        ("neg mean", "negative_mean", "{:.3f}"),
+        ("hardness", "hardness", "{:.3f}"),
+        ("safety", "safety", "{:.3f}"),
+        ("unsafe", "unsafe_share", "{:.3f}"),
+        ("ECI", "eci", "{:.3f}"),
+        ("held-out FN rate", "heldout_fn_rate", "{:.3f}"),
+    ]
+    for header, _, _ in columns:
+        table.add_column(header, justify="left" if header == "set" else "right")
+    for row in rows:
+        table.add_row(*(fmt.format(row[key]) for _, key, fmt in columns))
+    return table
+
+
+def cmd_negative_stats(args: argparse.Namespace) -> int:
+    """Rescore negative sets with one scorer and print their diagnostics."""
+    from rankarena.negative_stats import plot_histograms, score_set, set_stats
+    from rankarena.training_examples import read_training_examples
+
+    context = _mining_context(args, 0.0, 0)
+    scorer_params = {"model": args.model} if args.model else {}
+    scored, rows = {}, []
+    for path in args.sets:
+        examples = read_training_examples(path)
+        name = Path(path).stem
+        scored[name] = score_set(examples, context, args.scorer, scorer_params)
+        rows.append(set_stats(name, examples, context, scored[name], args.margin).to_dict())
+    table = _stats_table(rows, args.scorer)
+    console = _console()
+    console.print(table)
+    if args.histogram:
+        plot_histograms(scored, args.histogram)
+        console.print(f"histograms written to {args.histogram}", highlight=False)
+    if args.output:
+        import pyarrow as pa
+
+        _write_table(pa.Table.from_pylist(rows), Path(args.output))
     return 0
 
 

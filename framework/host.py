@@ -41,6 +41,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.kemeny",
     "rankarena.plugins.ratings",
     "rankarena.plugins.swiss",
+    "rankarena.plugins.samplers",
+    "rankarena.plugins.dense_reranker",
+    "rankarena.plugins.sampler_denoised",
+    "rankarena.plugins.sampler_mixes",
+    "rankarena.plugins.sampler_clusters",
+    "rankarena.plugins.sampler_dynamic",
 )
 
 KINDS: tuple[str, ...] = (

@@ -224,6 +224,28 @@ class DenseRetriever:
         self.cache_hit = False
         self._doc_ids: np.ndarray | None = None
         self._faiss: FaissIndex | None = None
+        self._query_vectors: dict[str, np.ndarray] = {}  # text -> embedding, this instance
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Query embeddings (prefix added), each text encoded once per retriever instance;
+        with a ``cache_dir``, a query set's embeddings are also kept on disk."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._query_vectors))
+        if missing:
+            prefixed = [self.query_prefix + t for t in missing]
+            path = self._cache_path([f"query:{i}" for i in range(len(prefixed))], prefixed)
+            if path is not None:
+                path = path.with_name("q-" + path.name)
+            if path is not None and path.is_file():
+                vectors = np.load(path)
+            else:
+                vectors = self.encoder.encode(prefixed, self.show_progress, "encoding queries")
+                if path is not None:
+                    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+                        np.save(handle, vectors)
+            self._query_vectors.update(zip(missing, vectors, strict=True))
+        if not texts:
+            return np.zeros((0, self.encoder.network.config.hidden_size), np.float32)
+        return np.stack([self._query_vectors[t] for t in texts])
 
     def index(self, corpus: Corpus) -> DenseRetriever:
         """Encode the corpus, or load its embeddings from the cache; build FAISS if asked."""
@@ -269,8 +291,7 @@ class DenseRetriever:
             raise RankarenaError("retriever 'dense': call index(corpus) before search()")
         if k < 1:
             raise ParameterError(f"retriever 'dense': k must be at least 1, got {k}")
-        texts = [self.query_prefix + t for t in queries.table.column("text").to_pylist()]
-        q = self.encoder.encode(texts, self.show_progress, "encoding queries")
+        q = self.encode_queries(queries.table.column("text").to_pylist())
         if self._faiss is not None:
             scores, docs = self._faiss.search(q, k)
         else:
@@ -288,6 +309,19 @@ class DenseRetriever:
         query_ids = np.repeat(np.array(queries.ids, dtype=object), docs.shape[1])[keep]
         scores = scores.astype(np.float64).ravel()[keep]
         return Run.from_arrays(query_ids, self._doc_ids[docs.ravel()[keep]], scores)
+
+    def score_pairs(self, queries: Queries, query_ids: list[str], doc_ids: list[str]) -> np.ndarray:
+        """s(q, d) = e(q) · e(d) for each pair (query_ids[i], doc_ids[i]) of the indexed corpus."""
+        if self.embeddings is None or self._doc_ids is None:
+            raise RankarenaError("retriever 'dense': call index(corpus) before score_pairs()")
+        wanted = list(dict.fromkeys(query_ids))
+        texts = dict(zip(queries.ids, queries.table.column("text").to_pylist(), strict=True))
+        encoded = self.encode_queries([texts[q] for q in wanted])
+        row = {q: i for i, q in enumerate(wanted)}
+        position = {d: i for i, d in enumerate(self._doc_ids.tolist())}
+        docs = np.asarray(self.embeddings[[position[d] for d in doc_ids]], dtype=np.float32)
+        q = encoded[[row[x] for x in query_ids]]
+        return np.einsum("ij,ij->i", q, docs).astype(np.float64)
 
 
 def choose_dtype(dtype: str, report) -> str:

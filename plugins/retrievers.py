@@ -110,6 +110,19 @@ class BM25Retriever:
             query_ids[keep], self._doc_ids[docs.ravel()[keep]], scores.ravel()[keep]
         )
 
+    def score_pairs(self, queries: Queries, query_ids: list[str], doc_ids: list[str]) -> np.ndarray:
+        """BM25(q, d) for each pair (query_ids[i], doc_ids[i]) of the indexed corpus."""
+        if self._model is None or self._doc_ids is None:
+            raise RankarenaError("retriever 'bm25': call index(corpus) before score_pairs()")
+        texts = dict(zip(queries.ids, queries.table.column("text").to_pylist(), strict=True))
+        wanted = list(dict.fromkeys(query_ids))
+        tokens = self._tokenize([texts[q] for q in wanted], return_ids=False)
+        position = {d: i for i, d in enumerate(self._doc_ids.tolist())}
+        scores = {q: self._model.get_scores(t) for q, t in zip(wanted, tokens, strict=True)}
+        return np.array(
+            [scores[q][position[d]] for q, d in zip(query_ids, doc_ids, strict=True)], np.float64
+        )
+
 
 def _stemmer(name: str | None):
     if not name:  # None, or "" (TOML has no None)

@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import torch
 
@@ -20,6 +19,8 @@ from rankarena import DeviceReport, PluginHost, Qrels, Queries, Run, ScoreTable,
 from rankarena.cli import main
 from rankarena.data import Corpus, write_trec_run
 from rankarena.errors import UnknownNameError
+from rankarena.mining import MiningContext
+from rankarena.training_examples import TrainingExamples
 
 REPO = Path(__file__).resolve().parents[1]
 HOOKS = sorted(
@@ -109,21 +110,21 @@ class LengthReranker:
 class TopKNegatives:
     """Hard negatives: the top-ranked non-relevant documents of a retriever."""
 
-    def __init__(self, retriever: str = "overlap", negatives: int = 1):
+    def __init__(self, retriever: str = "overlap"):
         self.retriever = retriever
-        self.negatives = negatives
 
-    def sample(self, host: PluginHost, queries: Queries, qrels: Qrels) -> pa.Table:
-        run = host.retrievers.create(self.retriever).index(CORPUS).search(queries, k=10)
-        positives = qrels.to_dict()
+    def sample(self, context: MiningContext, num_negatives: int) -> TrainingExamples:
+        run = context.candidates(self.retriever, {}, 10).to_dict()
         rows = []
-        for qid, docs in run.to_dict().items():
-            pos = [d for d, g in positives.get(qid, {}).items() if g > 0]
-            if not pos:
-                continue
-            neg = [d for d in docs if d not in pos][: self.negatives]
-            rows.append({"query_id": qid, "positive_id": pos[0], "negative_ids": neg})
-        return pa.Table.from_pylist(rows)
+        for qid in context.queries.ids:
+            pos = context.positives[qid]
+            docs = sorted(run.get(qid, {}).items(), key=lambda item: -item[1])
+            neg = [(d, s) for d, s in docs if d not in pos][:num_negatives]
+            rows.append(
+                {"query_id": qid, "positive_id": pos[0], "negative_ids": [d for d, _ in neg],
+                 "negative_scores": [s for _, s in neg]}
+            )  # fmt: skip
+        return TrainingExamples.from_rows(rows)
 
 
 class MarginLoss(torch.nn.Module):
@@ -234,8 +235,10 @@ def test_hook_register_rerankers(host):
 
 
 def test_hook_register_samplers(host):
-    table = host.samplers.create("topk-negatives").sample(host, QUERIES, QRELS)
-    assert table.to_pylist()[0] == {"query_id": "q1", "positive_id": "d1", "negative_ids": ["d2"]}
+    context = MiningContext(CORPUS, QUERIES, QRELS, host=host)
+    table = host.samplers.create("topk-negatives").sample(context, 1).table
+    row = table.to_pylist()[0]
+    assert (row["query_id"], row["positive_id"], row["negative_ids"]) == ("q1", "d1", ["d2"])
 
 
 def test_hook_register_losses(host):

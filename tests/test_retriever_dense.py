@@ -140,3 +140,17 @@ def test_dense_retrieves_relevant_scifact_documents(dense, scifact):
     run = dense.index(corpus).search(queries, k=100)
     result = rankarena.evaluate(run, qrels, ["ndcg@10", "recall@100"])
     assert result.mean["ndcg@10"] > 0.5
+
+
+def test_query_embeddings_are_cached_too(subset, tmp_path):
+    corpus, queries = subset
+    host = rankarena.plugin_manager()
+    small = Corpus(corpus.table.slice(0, 10))
+    first = host.retrievers.create("dense", device="cpu", cache_dir=str(tmp_path))
+    run = first.index(small).search(queries, k=5)
+    assert len(list(tmp_path.glob("q-*.npy"))) == 1
+    second = host.retrievers.create("dense", device="cpu", cache_dir=str(tmp_path))
+    passes = []
+    second.encoder.network.register_forward_hook(lambda *args: passes.append(1))
+    assert second.index(small).search(queries, k=5) == run
+    assert passes == []
