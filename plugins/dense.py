@@ -15,6 +15,7 @@ unless ``dtype`` names one; pooling and normalisation are computed in float32.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -142,15 +143,31 @@ def read_max_length(folder: Path | None, tokenizer) -> int:
 
 
 def model_fingerprint(folder: Path | None, location: str) -> str:
-    """SHA-256 of the model's weight and config files (the id itself for remote models)."""
-    digest = hashlib.sha256(location.encode() if folder is None else b"")
-    if folder is not None:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix in (".safetensors", ".bin", ".json", ".txt"):
-                digest.update(path.name.encode())
-                with open(path, "rb") as handle:
-                    for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                        digest.update(block)
+    """SHA-256 of the model's weight and config files (the id itself for remote models).
+
+    Memoised per process on the files' (name, size, modification time), so building
+    several retrievers on one model hashes its weights once.
+    """
+    if folder is None:
+        return hashlib.sha256(location.encode()).hexdigest()
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in (".safetensors", ".bin", ".json", ".txt")
+    )
+    signature = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _hash_files(signature)
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_files(signature: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256(b"")
+    for name, _, _ in signature:
+        path = Path(name)
+        digest.update(path.name.encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
