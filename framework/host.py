@@ -47,6 +47,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.sampler_mixes",
     "rankarena.plugins.sampler_clusters",
     "rankarena.plugins.sampler_dynamic",
+    "rankarena.plugins.losses_contrastive",
+    "rankarena.plugins.losses_pairwise",
+    "rankarena.plugins.losses_listwise",
+    "rankarena.plugins.losses_distillation",
 )
 
 KINDS: tuple[str, ...] = (

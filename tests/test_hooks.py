@@ -182,7 +182,7 @@ class ComponentsPlugin:
 
     @rankarena.hookimpl
     def register_losses(self, register):
-        register("margin", MarginLoss, aliases=["hinge"])
+        register("margin", MarginLoss, aliases=["pair-hinge"])
 
     @rankarena.hookimpl
     def register_aggregators(self, register):
@@ -242,7 +242,7 @@ def test_hook_register_samplers(host):
 
 
 def test_hook_register_losses(host):
-    loss = host.losses.create("hinge", margin=1.0)
+    loss = host.losses.create("pair-hinge", margin=1.0)
     scores = torch.tensor([[2.0, 0.5, 1.5]], requires_grad=True)
     value = loss(scores, torch.tensor([[1.0, 0.0, 0.0]]))
     # pairs (0,1): max(0, 1 - 1.5) = 0; (0,2): max(0, 1 - 0.5) = 0.5 -> mean 0.25
