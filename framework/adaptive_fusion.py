@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from rankarena.data import Corpus, Queries
-from rankarena.errors import ParameterError, did_you_mean
+from rankarena.stemming import load_stemmer
 
 LONG_QUERY_WORDS = 50
 ALPHA = 2.0
@@ -39,7 +39,7 @@ class TermStatistics:
     def __init__(self, texts: list[str], stemmer: str | None = "porter"):
         import bm25s
 
-        self._stemmer = _stemmer(stemmer)
+        self._stemmer = load_stemmer(stemmer, "adaptive RRF")
         tokens = bm25s.tokenize(
             texts, stopwords=[], stemmer=self._stemmer, return_ids=True, show_progress=False
         )
@@ -92,18 +92,3 @@ def adaptive_weights(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Per-query (lexical, dense) RRF weights for ``queries`` over ``corpus``."""
     return TermStatistics(corpus.texts(with_title=with_title), stemmer).weights(queries)
-
-
-def _stemmer(name: str | None):
-    if not name:  # None, or "" (TOML has no None)
-        return None
-    import Stemmer
-
-    try:
-        return Stemmer.Stemmer(name)
-    except KeyError:
-        valid = sorted(Stemmer.algorithms())
-        raise ParameterError(
-            f"adaptive RRF: unknown stemmer {name!r}{did_you_mean(name, valid)}; "
-            f"valid: {', '.join(valid)}"
-        ) from None

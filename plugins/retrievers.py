@@ -23,6 +23,7 @@ import numpy as np
 import rankarena
 from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
 from rankarena.errors import did_you_mean
+from rankarena.stemming import load_stemmer
 
 BM25_METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 
@@ -67,7 +68,7 @@ class BM25Retriever:
         self.stopwords = stopwords
         self.with_title = with_title
         self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
-        self._stemmer = _stemmer(stemmer)
+        self._stemmer = load_stemmer(stemmer, "retriever 'bm25'")
         self._model = None
         self._doc_ids: np.ndarray | None = None
 
@@ -122,21 +123,6 @@ class BM25Retriever:
         return np.array(
             [scores[q][position[d]] for q, d in zip(query_ids, doc_ids, strict=True)], np.float64
         )
-
-
-def _stemmer(name: str | None):
-    if not name:  # None, or "" (TOML has no None)
-        return None
-    import Stemmer
-
-    try:
-        return Stemmer.Stemmer(name)
-    except KeyError:
-        valid = sorted(Stemmer.algorithms())
-        raise ParameterError(
-            f"retriever 'bm25': unknown stemmer {name!r}{did_you_mean(name, valid)}; "
-            f"valid: {', '.join(valid)}"
-        ) from None
 
 
 @rankarena.hookimpl
