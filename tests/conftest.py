@@ -38,6 +38,41 @@ def scifact_dir() -> Path:
     return _data_folder("scifact")
 
 
+@pytest.fixture
+def float64_default():
+    """Double precision as torch's default dtype (gradcheck, tight comparisons); restored."""
+    import torch
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+@pytest.fixture(scope="session")
+def train_subset(scifact):
+    """``make(n_queries, n_others)``: the first ``n_queries`` judged SciFact train queries,
+    their judged documents plus the first ``n_others`` other documents, and their qrels."""
+    import pyarrow as pa
+
+    from rankarena.data import Corpus, Qrels
+
+    def make(n_queries: int, n_others: int):
+        judged = scifact.qrels("train").to_dict()
+        queries = scifact.queries("train")
+        ids = [q for q in queries.ids if q in judged][:n_queries]
+        wanted = {d for q in ids for d in judged[q]}
+        others = [d for d in scifact.corpus.ids if d not in wanted][:n_others]
+        keep = wanted | set(others)
+        table = scifact.corpus.table
+        corpus = Corpus(
+            table.filter(pa.array([d in keep for d in table.column("_id").to_pylist()]))
+        )
+        return corpus, queries.select(ids), Qrels.from_dict({q: judged[q] for q in ids})
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def mteb_dir() -> Path:
     """The MTEB leaderboard export (scores.parquet, benchmarks.json)."""

@@ -16,14 +16,7 @@ from rankarena.plugins.losses_contrastive import (
     SoftLabelAlignment,
 )
 
-
-@pytest.fixture(autouse=True)
-def float64():
-    """Double precision for gradcheck and tight comparisons; restored afterwards."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64_default")  # gradcheck, tight comparisons
 
 
 def batch(B=4, L=6, seed=0, masked=True):

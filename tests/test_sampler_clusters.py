@@ -4,14 +4,12 @@ and some others) with the offline MiniLM encoder; and its NumPy k-means."""
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rankarena
-from rankarena import Corpus, ParameterError
-from rankarena.data import Qrels
+from rankarena import ParameterError
 from rankarena.mining import MiningContext
 from rankarena.plugins.sampler_clusters import (
     ClusterAware,
@@ -25,16 +23,8 @@ N_QUERIES, N_OTHERS, NEGATIVES = 24, 120, 6
 
 
 @pytest.fixture(scope="module")
-def subset(scifact):
-    judged = scifact.qrels("train").to_dict()
-    queries = scifact.queries("train")
-    ids = [q for q in queries.ids if q in judged][:N_QUERIES]
-    wanted = {d for q in ids for d in judged[q]}
-    others = [d for d in scifact.corpus.ids if d not in wanted][:N_OTHERS]
-    keep = wanted | set(others)
-    corpus = scifact.corpus.table
-    corpus = Corpus(corpus.filter(pa.array([d in keep for d in corpus.column("_id").to_pylist()])))
-    return corpus, queries.select(ids), Qrels.from_dict({q: judged[q] for q in ids})
+def subset(train_subset):
+    return train_subset(N_QUERIES, N_OTHERS)
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,13 @@ import copy
 import itertools
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rankarena
-from rankarena import Corpus, ParameterError
-from rankarena.data import Qrels
+from rankarena import ParameterError
 from rankarena.errors import UnknownNameError
 from rankarena.mining import MiningContext
 from rankarena.plugins.sampler_dynamic import Curriculum, DynamicNegatives, curriculum_weights
@@ -25,16 +23,8 @@ N_QUERIES, N_OTHERS, NEGATIVES = 24, 120, 5
 
 
 @pytest.fixture(scope="module")
-def subset(scifact):
-    judged = scifact.qrels("train").to_dict()
-    queries = scifact.queries("train")
-    ids = [q for q in queries.ids if q in judged][:N_QUERIES]
-    wanted = {d for q in ids for d in judged[q]}
-    others = [d for d in scifact.corpus.ids if d not in wanted][:N_OTHERS]
-    keep = wanted | set(others)
-    corpus = scifact.corpus.table
-    corpus = Corpus(corpus.filter(pa.array([d in keep for d in corpus.column("_id").to_pylist()])))
-    return corpus, queries.select(ids), Qrels.from_dict({q: judged[q] for q in ids})
+def subset(train_subset):
+    return train_subset(N_QUERIES, N_OTHERS)
 
 
 @pytest.fixture(scope="module")
