@@ -3,7 +3,8 @@
 Verbs: ``plugins`` (what is installed and registered), ``devices`` (what the hooks report
 and which device a run would use), ``eval`` (score a run file on a dataset), ``retrieve``
 (run a registered retriever over a dataset, write the run, optionally score it), ``run``
-(a TOML config of datasets × systems) and ``aggregate`` (a leaderboard under several rules).
+(a TOML config of datasets × systems), ``aggregate`` (a leaderboard under several rules),
+``mine`` and ``negatives`` (hard negatives) and ``train`` (fine-tune a bi-encoder).
 Bad input ends with one line ``rankarena: error: ...`` on stderr and exit status 2.
 """
 
@@ -163,6 +164,64 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="TrainingExamples Parquet file")
     p.add_argument("--ntuples", help="also write sentence-transformers n-tuples (.jsonl)")
     p.set_defaults(handler=cmd_mine)
+
+    p = sub.add_parser("train", help="fine-tune a bi-encoder on mined negatives")
+    p.add_argument("--dataset", required=True, help="a BEIR folder or catalog name")
+    p.add_argument("--split", default="train", help="training qrels split (default: train)")
+    p.add_argument("--model", default="minilm", help="start model: alias, folder or HF id")
+    p.add_argument("--sampler", default="in-batch", help="a registered sampler (default: in-batch)")
+    p.add_argument(
+        "--sampler-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a sampler parameter, e.g. --sampler-param retriever=bm25 (repeatable)",
+    )
+    p.add_argument("--examples", help="a TrainingExamples Parquet file instead of mining")
+    p.add_argument("--num-negatives", type=int, default=1, help="mined negatives per row (1)")
+    p.add_argument("--loss", default="infonce", help="a registered loss (default: infonce)")
+    p.add_argument(
+        "--loss-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a loss parameter, e.g. --loss-param symmetric=True (repeatable)",
+    )
+    p.add_argument(
+        "--layout",
+        default="in-batch",
+        help="in-batch (all documents of the batch; default) or list (own candidates with "
+        "teacher scores, for distillation losses)",
+    )
+    p.add_argument("--scale", type=float, default=20.0, help="scores = scale*cos (default: 20)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs (default: 1)")
+    p.add_argument("--batch-size", type=int, default=32, help="rows per step (default: 32)")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        help="gradient caching: texts per forward pass (default: no caching)",
+    )
+    p.add_argument("--lr", type=float, default=2e-5, help="learning rate (default: 2e-5)")
+    p.add_argument("--warmup-ratio", type=float, default=0.1, help="warm-up share (0.1)")
+    p.add_argument("--max-length", type=int, help="tokens per text (default: the model's)")
+    p.add_argument("--precision", default="auto", help="auto (device report), fp32, bf16 or fp16")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps too")
+    p.add_argument("--max-steps", type=int, help="stop after N steps")
+    p.add_argument(
+        "--eval-split", default="test", help="evaluated before and after ('' = none; test)"
+    )
+    p.add_argument(
+        "--eval-dataset",
+        action="append",
+        default=[],
+        help="also evaluate on this dataset's eval split (repeatable; out of domain)",
+    )
+    p.add_argument("--metrics", default="ndcg@10,recall@100", help="(default: %(default)s)")
+    p.add_argument("--results", help="results store (default: OUTPUT/results.parquet)")
+    p.add_argument("--name", help="system name in the results (default: the output folder's)")
+    p.add_argument("--output", required=True, help="the model folder to write (resumable)")
+    p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("negatives", help="diagnostics of mined negative sets")
     neg = p.add_subparsers(dest="negatives_command", metavar="COMMAND")
@@ -489,6 +548,59 @@ def cmd_mine(args: argparse.Namespace) -> int:
         with atomic_write(Path(args.ntuples)) as out:
             for item in examples.to_ntuples(context.corpus, context.queries):
                 out.write(json.dumps(item) + "\n")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Fine-tune a bi-encoder; evaluate before and after; print the comparison."""
+    from rankarena.host import plugin_manager
+    from rankarena.trainer import TrainConfig, Trainer
+
+    config = TrainConfig(
+        dataset=args.dataset,
+        output=args.output,
+        split=args.split,
+        model=args.model,
+        sampler=args.sampler,
+        sampler_params=dict(_parse_param(text) for text in args.sampler_param),
+        examples=args.examples,
+        num_negatives=args.num_negatives,
+        loss=args.loss,
+        loss_params=dict(_parse_param(text) for text in args.loss_param),
+        layout=args.layout,
+        scale=args.scale,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        learning_rate=args.lr,
+        warmup_ratio=args.warmup_ratio,
+        max_length=args.max_length,
+        precision=args.precision,
+        seed=args.seed,
+        save_steps=args.save_steps,
+        max_steps=args.max_steps,
+        eval_split=args.eval_split or None,
+        eval_datasets=list(args.eval_dataset),
+        metrics=_metric_names(args.metrics),
+        results=args.results,
+        name=args.name,
+    )
+    host = plugin_manager()
+    host.samplers.get(config.sampler)  # unknown names fail before any work
+    console = _console()
+    trainer = Trainer(
+        config, host, device=args.device, log=lambda text: console.print(text, highlight=False)
+    )
+    report = trainer.run()
+    table = Table(title=f"{trainer.name}: before -> after ({config.eval_split})")
+    for column in ("dataset", "metric", "before", "after", "change"):
+        table.add_column(column, justify="left" if column in ("dataset", "metric") else "right")
+    for dataset, after in report.after.items():
+        for metric, value in after.items():
+            old = report.before.get(dataset, {}).get(metric, float("nan"))
+            table.add_row(dataset, metric, f"{old:.4f}", f"{value:.4f}", f"{value - old:+.4f}")
+    if report.after:
+        console.print(table)
     return 0
 
 

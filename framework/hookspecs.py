@@ -62,7 +62,13 @@ def register_samplers(register):
 def register_losses(register):
     """Register loss factories.
 
-    A loss is a ``torch.nn.Module`` called as ``loss(scores[B, L], targets[B, L], mask=None)``.
+    A loss is a ``torch.nn.Module`` called as ``loss(scores[B, L], targets[B, L], mask=None)``
+    returning a scalar: row ``b`` holds one query's candidate scores, ``targets`` their labels
+    (1 for the positive, 0 for negatives) or teacher scores, ``mask`` the valid candidates.
+    ``rankarena train`` passes ``scale · cos(q, d)`` (``--scale``, default 20), or the raw
+    similarities to a loss that sets the class attribute ``applies_scale = True`` (it has its
+    own scale or temperature). Parameters the loss owns (``torch.nn.Parameter``) are trained
+    with the encoder.
 
     :param register: ``register(name, factory, **meta)``.
     """

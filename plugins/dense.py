@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -30,8 +29,8 @@ from rankarena.data import atomic_path
 from rankarena.errors import did_you_mean
 from rankarena.models import load_pretrained
 from rankarena.plugins.vector_search import FaissIndex, check_backend, exact_search
+from rankarena.sentence_encoder import pool, read_max_length, read_pooling
 
-POOLING_MODES = ("mean", "cls", "max")
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -104,42 +103,6 @@ class BiEncoder:
             )["input_ids"]
             counts[start : start + len(ids)] = [len(i) for i in ids]
         return counts
-
-
-def pool(hidden, mask, mode: str):
-    """Pool token states [B, T, H] with the attention mask [B, T] into [B, H]."""
-    if mode == "cls":
-        return hidden[:, 0]
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    if mode == "max":
-        return hidden.masked_fill(weights == 0, float("-inf")).max(dim=1).values
-    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-
-
-def read_pooling(folder: Path | None) -> tuple[str, bool]:
-    """(pooling mode, normalise?) from a sentence-transformers folder; (mean, False) else."""
-    if folder is None or not (folder / "modules.json").is_file():
-        return "mean", False
-    modules = json.loads((folder / "modules.json").read_text())
-    normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
-    mode = "mean"
-    for module in modules:
-        if module.get("type", "").endswith("Pooling"):
-            config = json.loads((folder / module["path"] / "config.json").read_text())
-            if config.get("pooling_mode_cls_token"):
-                mode = "cls"
-            elif config.get("pooling_mode_max_tokens"):
-                mode = "max"
-    return mode, normalize
-
-
-def read_max_length(folder: Path | None, tokenizer) -> int:
-    """The model's ``max_seq_length`` (sentence-transformers), else the tokenizer's, ≤ 512."""
-    if folder is not None and (folder / "sentence_bert_config.json").is_file():
-        config = json.loads((folder / "sentence_bert_config.json").read_text())
-        if config.get("max_seq_length"):
-            return int(config["max_seq_length"])
-    return int(min(getattr(tokenizer, "model_max_length", 512) or 512, 512))
 
 
 def model_fingerprint(folder: Path | None, location: str) -> str:

@@ -115,6 +115,8 @@ class InfoNCE(torch.nn.Module):
     Shift-invariant per row: adding a constant to a row's scores leaves the loss unchanged.
     """
 
+    applies_scale = True  # scales the similarities itself (see the trainer)
+
     def __init__(
         self,
         scale: float | None = None,
@@ -160,6 +162,8 @@ class SoftInfoNCE(torch.nn.Module):
     trained model's scores, as in the paper); ``weights="scores"``: ``r`` = the detached
     ``scores`` themselves (a similarity-based estimate). ``beta=0`` gives ``infonce``.
     """
+
+    applies_scale = True  # scales the similarities itself (see the trainer)
 
     def __init__(
         self,
@@ -228,6 +232,8 @@ class AdaptiveMultiHeadContrastive(torch.nn.Module):
     learnable temperature and van den Oord et al. 2018 for InfoNCE.
     """
 
+    applies_scale = True  # scales the similarities itself (see the trainer)
+
     def __init__(
         self,
         heads: int = 1,
@@ -285,6 +291,8 @@ class SoftLabelAlignment(torch.nn.Module):
     (2025), soft-label alignment of the embedding model's similarity
     distribution to the judge's score distribution. Default temperatures are ours.
     """
+
+    applies_scale = True  # scales the similarities itself (see the trainer)
 
     def __init__(self, temperature: float = 0.05, target_temperature: float = 0.05):
         super().__init__()

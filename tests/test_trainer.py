@@ -1,0 +1,207 @@
+"""``rankarena train``: a real MiniLM fine-tuned on a SciFact subset (rankarena.trainer)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rankarena.cli import main
+from rankarena.data import write_beir
+from rankarena.errors import ParameterError, RankarenaError, UnknownNameError
+from rankarena.host import plugin_manager
+from rankarena.models import resolve_model
+from rankarena.trainer import TrainConfig, Trainer
+
+
+@pytest.fixture(scope="module")
+def subset_dir(train_subset, tmp_path_factory):
+    """24 SciFact train queries, their judged documents and 60 others, as a BEIR folder."""
+    corpus, queries, qrels = train_subset(24, 60)
+    return write_beir(tmp_path_factory.mktemp("scifact-subset"), corpus, queries, {"train": qrels})
+
+
+def config(subset_dir, output, **changes) -> TrainConfig:
+    base = dict(
+        dataset=str(subset_dir),
+        output=str(output),
+        batch_size=8,
+        max_length=64,
+        max_steps=2,
+        eval_split=None,
+        learning_rate=1e-4,
+    )
+    return TrainConfig(**{**base, **changes})
+
+
+def weights(folder) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def run(cfg: TrainConfig, trainer_class=Trainer):
+    return trainer_class(cfg, plugin_manager(), log=lambda _: None, show_progress=False).run()
+
+
+def test_train_evaluates_before_and_after_and_saves_a_dense_model(subset_dir, tmp_path):
+    out = tmp_path / "model"
+    cfg = config(
+        subset_dir,
+        out,
+        sampler="retriever-topk",
+        sampler_params={"retriever": "bm25"},
+        eval_split="train",
+        results=str(tmp_path / "results.parquet"),
+        name="tuned",
+    )
+    report = run(cfg)
+    assert report.steps == 2 and report.examples == 16 and report.examples_per_second > 0
+    assert len(report.losses) == 2 and all(np.isfinite(report.losses))
+    assert not (out / "checkpoints").exists()
+    # both evaluations are in the results store
+    table = pq.read_table(tmp_path / "results.parquet").to_pylist()
+    means = {(r["variant"], r["metric"]): r["value"] for r in table if r["query_id"] is None}
+    assert set(means) == {(v, m) for v in ("before", "after") for m in ("ndcg@10", "recall@100")}
+    assert {r["system"] for r in table} == {"tuned"}
+    name = subset_dir.name
+    assert report.before[name]["ndcg@10"] == pytest.approx(means["before", "ndcg@10"])
+    assert report.after[name]["ndcg@10"] == pytest.approx(means["after", "ndcg@10"])
+    # the weights moved
+    base = load_file(str(resolve_model("minilm").location) + "/model.safetensors")
+    tuned = weights(out)
+    assert any(not torch.equal(base[k], tuned[k]) for k in base if k in tuned)
+    # the folder is a dense model by path, and sentence-transformers reads the same model
+    host = plugin_manager()
+    dataset = host.datasets.create("beir", path=str(subset_dir))
+    dense = host.retrievers.create("dense", model=str(out), show_progress=False)
+    dense.index(dataset.corpus)
+    from rankarena.evaluate import evaluate
+
+    again = evaluate(
+        dense.search(dataset.queries("train"), k=100), dataset.qrels("train"), ["ndcg@10"]
+    )
+    assert again.mean["ndcg@10"] == pytest.approx(report.after[name]["ndcg@10"], abs=1e-9)
+    from sentence_transformers import SentenceTransformer
+
+    st_model = SentenceTransformer(str(out), device="cpu")
+    texts = dataset.corpus.texts(with_title=True)[:5]
+    np.testing.assert_allclose(
+        st_model.encode(texts), dense.encoder.encode(texts), atol=2e-5, rtol=0
+    )
+    assert st_model.max_seq_length == 256  # the model's own length, not the training one
+    assert json.loads((out / "training.json").read_text())["precision"] == "fp32"
+
+
+class Interrupted(Trainer):
+    """Dies right after writing the step-2 checkpoint (as a killed run would)."""
+
+    def _checkpoint(self, *args, **kwargs):
+        super()._checkpoint(*args, **kwargs)
+        if args[4] == 2:
+            raise KeyboardInterrupt
+
+
+def test_seeded_and_resumes_to_the_same_model(subset_dir, tmp_path):
+    common = dict(max_steps=3, save_steps=1, sampler="in-batch", seed=5)
+    whole = run(config(subset_dir, tmp_path / "whole", **common))
+    with pytest.raises(KeyboardInterrupt):
+        run(config(subset_dir, tmp_path / "cut", **common), Interrupted)
+    assert not (tmp_path / "cut" / "training.json").exists()
+    assert (tmp_path / "cut" / "checkpoints" / "step-2").is_dir()
+    resumed = run(config(subset_dir, tmp_path / "cut", **common))
+    assert resumed.resumed_from == 2 and resumed.steps == 3 and resumed.examples == 24
+    assert resumed.losses == pytest.approx(whole.losses, abs=1e-6)
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "cut")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0, msg=key)
+    other = weights_after(subset_dir, tmp_path / "other", {**common, "seed": 6})
+    assert any(not torch.equal(a[k], other[k]) for k in a)
+
+
+def weights_after(subset_dir, out, changes):
+    run(config(subset_dir, out, **changes))
+    return weights(out)
+
+
+def test_finished_output_is_reused_and_another_config_refused(subset_dir, tmp_path):
+    out = tmp_path / "m"
+    first = run(config(subset_dir, out, max_steps=1))
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    again = run(config(subset_dir, out, max_steps=1))
+    assert again.losses == first.losses
+    assert (out / "model.safetensors").stat().st_mtime_ns == stamp
+    with pytest.raises(RankarenaError, match="another configuration"):
+        run(config(subset_dir, out, max_steps=1, loss="mw"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"loss": "infonse"}, UnknownNameError, "infonce"),
+        ({"precision": "fp16"}, ParameterError, "does not report fp16"),
+        ({"precision": "fp8"}, ParameterError, "valid: auto, fp32, bf16, fp16"),
+        ({"batch_size": 0}, ParameterError, "batch_size must be >= 1"),
+        ({"layout": "list"}, ParameterError, "teacher scores"),
+        ({"chunk_size": 0}, ParameterError, "chunk_size"),
+    ],
+)
+def test_bad_settings_fail_in_one_line(subset_dir, tmp_path, changes, error, match):
+    with pytest.raises(error, match=match) as info:
+        run(config(subset_dir, tmp_path / "bad", **changes))
+    assert "\n" not in str(info.value)
+
+
+def test_bf16_autocast_and_gradient_caching(subset_dir, tmp_path):
+    """The CPU reports bf16: autocast runs with it; chunked (cached) steps train too."""
+    out = tmp_path / "bf16"
+    report = run(config(subset_dir, out, precision="bf16", chunk_size=4, max_steps=1))
+    assert np.isfinite(report.losses).all()
+    assert json.loads((out / "training.json").read_text())["precision"] == "bf16"
+
+
+def test_list_layout_with_teacher_scores_trains_a_distillation_loss(subset_dir, tmp_path):
+    report = run(
+        config(
+            subset_dir,
+            tmp_path / "kd",
+            sampler="positive-aware",
+            sampler_params={"retriever": "bm25"},
+            num_negatives=2,
+            loss="margin-mse",
+            layout="list",
+            max_steps=1,
+        )
+    )
+    assert np.isfinite(report.losses).all()
+
+
+def test_cli_train_prints_before_and_after(subset_dir, tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = main(
+        [
+            "train",
+            "--dataset", str(subset_dir),
+            "--eval-split", "train",
+            "--loss", "mw",
+            "--batch-size", "8",
+            "--max-length", "64",
+            "--max-steps", "1",
+            "--metrics", "ndcg@10",
+            "--output", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "before -> after" in printed and "ndcg@10" in printed
+    assert (out / "results.parquet").is_file()
+
+
+def test_cli_unknown_sampler_is_one_line(subset_dir, tmp_path, capsys):
+    code = main(
+        ["train", "--dataset", str(subset_dir), "--sampler", "bm", "--output", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "positive-aware" in err
