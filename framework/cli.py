@@ -223,6 +223,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="the model folder to write (resumable)")
     p.set_defaults(handler=cmd_train)
 
+    p = sub.add_parser("robustness", help="perturb queries, attack documents, measure drops")
+    p.add_argument("config", help="a run config with a [robustness] table (docs/robustness.md)")
+    p.add_argument(
+        "--plot", help="write the metric-vs-intensity plot here (default: OUTPUT/robustness/)"
+    )
+    p.set_defaults(handler=cmd_robustness)
+
     p = sub.add_parser("negatives", help="diagnostics of mined negative sets")
     neg = p.add_subparsers(dest="negatives_command", metavar="COMMAND")
     p.set_defaults(handler=lambda _args, usage=p: usage.print_help() or 2)
@@ -602,6 +609,68 @@ def cmd_train(args: argparse.Namespace) -> int:
     if report.after:
         console.print(table)
     return 0
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    """Run a robustness config; print and write its tables; draw the plot."""
+    import csv
+
+    from rankarena.data import atomic_write
+    from rankarena.host import plugin_manager
+    from rankarena.robustness import RobustnessRunner, load_robustness_config
+    from rankarena.robustness_plot import plot_robustness
+
+    config = load_robustness_config(args.config)
+    console = _console()
+    runner = RobustnessRunner(
+        config,
+        plugin_manager(),
+        device=args.device,
+        log=lambda t: console.print(t, highlight=False),
+    )
+    report = runner.execute()
+    out = config.run.output / "robustness"
+    tables = {
+        "drops": report.drops,
+        "iid": report.iid,
+        "ood": report.ood,
+        "multiplicity": report.multiplicity,
+        "attack": report.attack,
+    }
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        with atomic_write(out / f"{name}.csv") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        console.print(_rows_table(name, rows))
+    metric = config.run.metrics[0]
+    datasets = list(dict.fromkeys(r["dataset"] for r in report.drops))
+    for dataset in datasets:
+        path = Path(args.plot) if args.plot and len(datasets) == 1 else None
+        path = path or out / f"plot-{dataset}-{metric.replace('@', '')}.png"
+        plot_robustness(report.drops, metric, dataset, path)
+        console.print(f"plot: {path}", highlight=False)
+    console.print(f"tables in {out}; results in {runner.store}", highlight=False)
+    return 0
+
+
+def _rows_table(title: str, rows: list[dict]) -> Table:
+    table = Table(title=title)
+    for column in rows[0]:
+        table.add_column(column, justify="left" if isinstance(rows[0][column], str) else "right")
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row.values()))
+    return table
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_cell(v) for v in value) + "]"
+    return str(value)
 
 
 def _mine_config(args: argparse.Namespace, host) -> int:

@@ -51,6 +51,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.losses_pairwise",
     "rankarena.plugins.losses_listwise",
     "rankarena.plugins.losses_distillation",
+    "rankarena.plugins.perturbations_queries",
+    "rankarena.plugins.perturbations_documents",
 )
 
 KINDS: tuple[str, ...] = (

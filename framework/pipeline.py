@@ -18,6 +18,10 @@ A run config (TOML)::
     retriever = "dense"
     params = { model = "minilm" }
 
+    [systems.tuned]                           # a model folder: relative paths (starting
+    retriever = "dense"                       # with ".") are relative to the config file
+    params = { model = "../runs/finetune/infonce-positive-aware-s0" }
+
     [systems.hybrid]                          # fuses the runs of other systems
     inputs = ["bm25", "minilm"]
     fusion = "rrf"                            # combsum, combmnz, adaptive-rrf
@@ -112,6 +116,10 @@ def load_config(path: str | Path) -> RunConfig:
                     f"systems: {', '.join(systems)}",
                 )
     base = path.parent
+    for system in systems.values():  # model folders are relative to the config file too
+        model = (system.get("params") or {}).get("model")
+        if isinstance(model, str) and model.startswith(".") and (base / model).is_dir():
+            system["params"] = {**system["params"], "model": str((base / model).resolve())}
     output = Path(run.get("output", f"runs/{run.get('name', path.stem)}"))
     return RunConfig(
         name=str(run.get("name", path.stem)),
@@ -232,6 +240,7 @@ class Runner:
         self.store = config.output / "results.parquet"
         self.computed = 0
         self.reused = 0
+        self.search = SystemSearch(config, self.definition, host, device, log)
 
     def execute(self) -> Results:
         """Produce (or reuse) every run, evaluate it, and return all results of this config."""
@@ -286,10 +295,49 @@ class Runner:
         if path.exists():
             return Run.from_parquet(path)
         started = time.perf_counter()
-        system = self.config.systems[name]
         queries = dataset.queries(self.config.split)
+        run = self.search.run(
+            name, dataset, queries, lambda source: self._run(source, dataset, dataset_path)
+        )
+        run.to_parquet(path)
+        self.computed += 1
+        self.log(f"{name} on {dataset.name}: done in {time.perf_counter() - started:.1f} s")
+        return run
+
+
+class SystemSearch:
+    """Produces one system's run for given queries: retrieval, fusion of other systems' runs,
+    reranking (the ``[systems.NAME]`` semantics of a run config).
+
+    :param keep_indexes: keep every indexed retriever for later queries (robustness runs
+        search one index many times); by default a retriever is dropped after its search.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        definition: RunConfig,
+        host,
+        device: str | None = None,
+        log=print,
+        keep_indexes: bool = False,
+    ):
+        self.config, self.definition, self.host, self.device, self.log = (
+            config,
+            definition,
+            host,
+            device,
+            log,
+        )
+        self.keep_indexes = keep_indexes
+        self._indexed: dict[tuple[str, str], Any] = {}
+
+    def run(self, name: str, dataset, queries, input_run) -> Run:
+        """System ``name``'s run of ``queries`` on ``dataset``; ``input_run(source)`` gives the
+        run of an input system (for fusions)."""
+        system = self.config.systems[name]
         if "inputs" in system:
-            runs = [self._run(source, dataset, dataset_path) for source in system["inputs"]]
+            runs = [input_run(source) for source in system["inputs"]]
             params = dict(system.get("fusion_params", {}))
             method = system.get("fusion", "rrf")
             if method == "adaptive-rrf":
@@ -298,21 +346,40 @@ class Runner:
                 method = "rrf"
             run = fuse(runs, method, **params).top(self.config.k)
         else:
-            self.log(f"{name} on {dataset.name}: indexing and searching")
-            params = self.definition.systems[name].get("params", {})
-            retriever = self._create("retrievers", system["retriever"], params)
-            run = retriever.index(dataset.corpus).search(queries, k=self.config.k)
+            run = self.retriever(name, dataset).search(queries, k=self.config.k)
         if "reranker" in system:
             self.log(f"{name} on {dataset.name}: reranking")
             params = self.definition.systems[name].get("reranker_params", {})
-            reranker = self._create("rerankers", system["reranker"], params)
+            reranker = self.create("rerankers", system["reranker"], params)
             run = reranker.rerank(queries, dataset.corpus, run, k=system.get("rerank_k", 100))
-        run.to_parquet(path)
-        self.computed += 1
-        self.log(f"{name} on {dataset.name}: done in {time.perf_counter() - started:.1f} s")
         return run
 
-    def _create(self, kind: str, name: str, params: dict[str, Any]):
+    def retriever(self, name: str, dataset):
+        """System ``name``'s retriever, indexed on ``dataset``'s corpus.
+
+        For a ``PatchedDataset`` (``base`` and ``changed`` attributes), a kept index of the
+        base dataset is updated through the retriever's optional ``patched(corpus, changed)``
+        (only the changed documents are re-encoded); other retrievers index the patched
+        corpus afresh.
+        """
+        key = (name, dataset.name)
+        if key in self._indexed:
+            return self._indexed[key]
+        base = getattr(dataset, "base", None)  # a PatchedDataset: a few documents changed
+        indexed = self._indexed.get((name, base.name)) if base is not None else None
+        if indexed is not None and hasattr(indexed, "patched"):
+            retriever = indexed.patched(dataset.corpus, dataset.changed)
+        else:
+            self.log(f"{name} on {dataset.name}: indexing")
+            params = self.definition.systems[name].get("params", {})
+            retriever = self.create("retrievers", self.config.systems[name]["retriever"], params)
+            retriever.index(dataset.corpus)
+        if self.keep_indexes:
+            self._indexed[key] = retriever
+        return retriever
+
+    def create(self, kind: str, name: str, params: dict[str, Any]):
+        """A component built from the config's parameters (``device`` added if it takes one)."""
         registry = self.host.registry(kind)
         params = dict(params)
         spec = registry.get(name)
@@ -322,3 +389,17 @@ class Runner:
             return registry.create(name, **params)
         except ParameterError as exc:
             raise ParameterError(f"{exc} (in the run config)") from None
+
+
+class PatchedDataset:
+    """A dataset whose corpus differs from ``base``'s in the documents ``changed``."""
+
+    def __init__(self, base, corpus, changed: list[str], label: str = "patched"):
+        self.base, self.corpus, self.changed = base, corpus, list(changed)
+        self.name = f"{base.name}#{label}"
+
+    def queries(self, split: str | None = None):
+        return self.base.queries(split)
+
+    def qrels(self, split: str):
+        return self.base.qrels(split)

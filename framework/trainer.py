@@ -319,7 +319,8 @@ class Trainer:
         extra = [p for p in self.loss_fn.parameters() if p.requires_grad]  # e.g. AMCL's τ
         if extra:
             groups.append({"params": extra, "weight_decay": 0.0})
-        optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+        fused = self.device.type in ("cpu", "cuda", "mps")  # one kernel per step, same maths
+        optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, fused=fused)
         scheduler = get_linear_schedule_with_warmup(
             optimizer, int(config.warmup_ratio * total), total
         )

@@ -248,6 +248,31 @@ class DenseRetriever:
             )
         return self
 
+    def patched(self, corpus: Corpus, changed: list[str]) -> DenseRetriever:
+        """A copy indexed on ``corpus``, which differs from the indexed corpus only in the
+        documents ``changed``: only those are re-encoded (robustness attacks)."""
+        import copy
+
+        if self.embeddings is None or self._doc_ids is None:
+            raise RankarenaError("retriever 'dense': call index(corpus) before patched()")
+        if list(corpus.ids) != self._doc_ids.tolist():
+            raise RankarenaError("retriever 'dense': patched() needs the same document ids")
+        texts = dict(zip(corpus.ids, corpus.texts(with_title=self.with_title), strict=True))
+        position = {d: i for i, d in enumerate(corpus.ids)}
+        embeddings = np.array(self.embeddings, dtype=np.float32)
+        if changed:
+            vectors = self.encoder.encode([self.doc_prefix + texts[d] for d in changed])
+            embeddings[[position[d] for d in changed]] = vectors
+        clone = copy.copy(self)
+        clone.embeddings, clone.cache_hit = embeddings, False
+        clone._query_vectors = dict(self._query_vectors)
+        if self.backend != "exact":
+            kind = self.backend.removeprefix("faiss-")
+            clone._faiss = FaissIndex(
+                embeddings, kind, hnsw_m=self.hnsw_m, ef_search=self.ef_search
+            )
+        return clone
+
     def _cache_path(self, ids: list[str], texts: list[str]) -> Path | None:
         if self.cache_dir is None:
             return None

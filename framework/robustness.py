@@ -1,0 +1,639 @@
+"""Robustness runs: how much of each system's effectiveness survives perturbed input.
+
+A robustness config is a run config (``rankarena.pipeline``: ``[run]``, ``[systems.NAME]``)
+with a ``[robustness]`` table, following the three dimensions of Wu et al. 2022, "Are Neural
+Ranking Models Robust?" (ACM TOIS)::
+
+    [robustness]
+    seed = 0                 # perturbations are seeded by (seed, perturbation, intensity)
+    bootstrap = 1000         # resamples of the queries for 95% intervals
+    tau_k = 100              # depth of the Kendall τ between original and perturbed rankings
+
+    [[robustness.perturbations]]          # registered perturbation plugins
+    name = "typos"
+    intensities = [0.1, 0.3]
+    params = {}                            # other constructor parameters
+
+    [[robustness.perturbations]]          # document perturbations patch the corpus
+    name = "term-stuffing"
+    intensities = [0.05]
+    reference = "bm25"                     # stuff each query's terms into its top-``depth``
+    depth = 10                             # non-relevant documents under this system
+
+    [robustness.tuned_on]                  # out-of-distribution table: system -> its
+    minilm-scifact = "scifact"             # training dataset (others are out of domain)
+
+    [robustness.multiplicity]              # near-equal models: the same system, other seeds
+    minilm-tuned = ["tuned-s0", "tuned-s1", "tuned-s2"]
+
+For every system × dataset × perturbation × intensity the queries of the split are perturbed
+(query perturbations) or the corpus is (document perturbations: only the changed documents
+are re-encoded by retrievers that implement ``patched``, e.g. ``dense``), the system searches
+(indexes are built once and reused), and every metric is evaluated. All systems see the same
+perturbed text: the draw is seeded by (seed, perturbation, intensity, dataset).
+Reported:
+
+* **adversarial/perturbation dimension** — original and perturbed mean, absolute drop
+  (original − perturbed), relative drop (drop / original), a paired bootstrap 95% interval
+  of the drop (queries resampled), and the mean Kendall τ-b per query between the original
+  and the perturbed top-``tau_k`` (``rankarena.rank_agreement``);
+* **i.i.d. dimension** — for the unperturbed runs, the per-query standard deviation of each
+  metric and bootstrap 95% intervals of its mean and of that standard deviation;
+* **out-of-distribution dimension** — for systems with ``tuned_on``, the metric on the
+  training domain and on every other dataset;
+* **multiplicity** — for each group of near-equal systems (e.g. one recipe, several seeds):
+  the spread (standard deviation) of the members' means, the mean per-query range of the
+  metric across members, and the mean Jaccard overlap of the members' top-10 lists
+  (predictive multiplicity: Marx, Calmon & Ustun, ICML 2020, for rankings).
+
+Perturbed evaluations go into the results store (``OUTPUT/results.parquet``) with
+``variant = "PERTURBATION@INTENSITY"`` (and a ``kendall-tau@K`` metric), so aggregators can
+rank systems by robustness; the perturbed runs are cached (``OUTPUT/robustness/``), so an
+interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import time
+import tomllib
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rankarena.data import Queries, Results, Run
+from rankarena.errors import DataFormatError, ParameterError, RankarenaError
+from rankarena.evaluate import evaluate
+from rankarena.pipeline import (
+    PatchedDataset,
+    RunConfig,
+    SystemSearch,
+    check_systems,
+    load_config,
+    resolve_defaults,
+    system_key,
+)
+from rankarena.rank_agreement import per_query_tau, top_lists
+from rankarena.registry import check_parameters
+from rankarena.text_noise import query_terms
+from rankarena.topic_attack import (
+    AttackConfig,
+    SurrogateOracle,
+    attack_group,
+    choose_target,
+    patch_corpus,
+    ranks_in,
+    success_rows,
+    topic_groups,
+)
+
+ROBUSTNESS_KEYS = {
+    "seed",
+    "bootstrap",
+    "tau_k",
+    "perturbations",
+    "tuned_on",
+    "multiplicity",
+    "attack",
+}
+
+
+@dataclass(frozen=True)
+class PerturbationSpec:
+    """One ``[[robustness.perturbations]]`` entry."""
+
+    name: str
+    intensities: tuple[float, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    reference: str | None = None  # term stuffing: whose run picks the documents to stuff
+    depth: int = 10  # ... its top-``depth`` non-relevant documents of each query
+
+    def variant(self, intensity: float) -> str:
+        return f"{self.name}@{intensity:g}"
+
+
+@dataclass
+class RobustnessConfig:
+    """A run config plus its ``[robustness]`` table (see the module docstring)."""
+
+    run: RunConfig
+    perturbations: list[PerturbationSpec]
+    seed: int = 0
+    bootstrap: int = 1000
+    tau_k: int = 100
+    tuned_on: dict[str, str] = field(default_factory=dict)
+    multiplicity: dict[str, list[str]] = field(default_factory=dict)
+    attack: AttackConfig | None = None
+
+
+def load_robustness_config(path: str | Path) -> RobustnessConfig:
+    """Read a run config with a ``[robustness]`` table; errors name the file and the key."""
+    path = Path(path)
+    run = load_config(path)
+    raw = tomllib.loads(path.read_text(encoding="utf-8")).get("robustness")
+    if not isinstance(raw, dict):
+        raise DataFormatError(path, "missing [robustness] table")
+    unknown = set(raw) - ROBUSTNESS_KEYS
+    if unknown:
+        raise DataFormatError(
+            path,
+            f"[robustness] unknown key(s) {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(ROBUSTNESS_KEYS))}",
+        )
+    specs = []
+    for number, item in enumerate(raw.get("perturbations", []), start=1):
+        where = f"[[robustness.perturbations]] #{number}"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise DataFormatError(path, f"{where} needs a name")
+        levels = item.get("intensities")
+        if not isinstance(levels, list) or not levels:
+            raise DataFormatError(path, f"{where} ({item['name']}) needs a list of intensities")
+        if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in levels):
+            raise DataFormatError(path, f"{where} ({item['name']}): intensities must be in [0, 1]")
+        extra = set(item) - {"name", "intensities", "params", "reference", "depth"}
+        if extra:
+            raise DataFormatError(path, f"{where} unknown key(s) {', '.join(sorted(extra))}")
+        reference = item.get("reference")
+        if reference is not None and reference not in run.systems:
+            raise DataFormatError(
+                path, f"{where} reference {reference!r} is not a system: {', '.join(run.systems)}"
+            )
+        specs.append(
+            PerturbationSpec(
+                item["name"],
+                tuple(float(v) for v in levels),
+                dict(item.get("params", {})),
+                reference,
+                int(item.get("depth", 10)),
+            )
+        )
+    tuned_on = {str(k): str(v) for k, v in dict(raw.get("tuned_on", {})).items()}
+    multiplicity = {
+        str(k): [str(s) for s in v] for k, v in dict(raw.get("multiplicity", {})).items()
+    }
+    for system in [*tuned_on, *itertools.chain(*multiplicity.values())]:
+        if system not in run.systems:
+            raise DataFormatError(
+                path, f"[robustness] names system {system!r}; systems: {', '.join(run.systems)}"
+            )
+    for group, members in multiplicity.items():
+        if len(members) < 2:
+            raise DataFormatError(path, f"[robustness.multiplicity] {group} needs two systems")
+    attack = None
+    if "attack" in raw:
+        settings = dict(raw["attack"])
+        names = set(AttackConfig.__dataclass_fields__)
+        if set(settings) - names or "surrogate" not in settings:
+            raise DataFormatError(
+                path,
+                "[robustness.attack] needs surrogate = SYSTEM; valid keys: "
+                + ", ".join(sorted(names)),
+            )
+        if settings["surrogate"] not in run.systems:
+            raise DataFormatError(
+                path, f"[robustness.attack] surrogate {settings['surrogate']!r} is not a system"
+            )
+        settings.setdefault("seed", int(raw.get("seed", 0)))
+        attack = AttackConfig(**settings)
+        try:
+            attack.check()
+        except ParameterError as exc:
+            raise DataFormatError(path, str(exc)) from None
+    config = RobustnessConfig(
+        run=run,
+        attack=attack,
+        perturbations=specs,
+        seed=int(raw.get("seed", 0)),
+        bootstrap=int(raw.get("bootstrap", 1000)),
+        tau_k=int(raw.get("tau_k", 100)),
+        tuned_on=tuned_on,
+        multiplicity=multiplicity,
+    )
+    if config.bootstrap < 0 or config.tau_k < 1:
+        raise DataFormatError(path, "[robustness] bootstrap must be >= 0 and tau_k >= 1")
+    return config
+
+
+def check_perturbations(config: RobustnessConfig, host) -> None:
+    """Every perturbation is registered, has a known target and takes the given parameters;
+    one that needs ``terms`` (term stuffing) names a ``reference`` system."""
+    for spec in config.perturbations:
+        try:
+            component = host.perturbations.get(spec.name)
+            check_parameters(component, {"intensity": 0.0, **spec.params})
+        except RankarenaError as exc:
+            raise ParameterError(f"{exc} (in [robustness] perturbations)") from None
+        target = getattr(component.factory, "target", None)
+        if target not in ("queries", "documents"):
+            raise ParameterError(
+                f"perturbation {spec.name!r} targets {target!r}; valid: queries, documents"
+            )
+        if _takes_terms(component.factory) and spec.reference is None:
+            raise ParameterError(
+                f"perturbation {spec.name!r} injects query terms: give reference = SYSTEM "
+                "(its top-depth non-relevant documents per query are stuffed)"
+            )
+
+
+def _takes_terms(factory) -> bool:
+    import inspect
+
+    apply = getattr(factory, "apply", None)
+    return apply is not None and "terms" in inspect.signature(apply).parameters
+
+
+def perturbation_rng(seed: int, name: str, intensity: float, dataset: str) -> np.random.Generator:
+    """The generator of one (perturbation, intensity, dataset) draw: the same for every
+    system, so all systems see the same perturbed queries."""
+    salt = zlib.crc32(f"{name}|{intensity:g}|{dataset}".encode())
+    return np.random.default_rng([seed, salt])
+
+
+def bootstrap_interval(
+    values: np.ndarray, statistic, resamples: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Percentile 95% interval of ``statistic`` over query resamples (nan if none)."""
+    if resamples == 0 or len(values) == 0:
+        return math.nan, math.nan
+    picks = rng.integers(0, len(values), size=(resamples, len(values)))
+    stats = statistic(values[picks])
+    return float(np.quantile(stats, 0.025)), float(np.quantile(stats, 0.975))
+
+
+@dataclass
+class RobustnessReport:
+    """The tables of one robustness run (lists of dicts; see the module docstring)."""
+
+    drops: list[dict[str, Any]]
+    iid: list[dict[str, Any]]
+    ood: list[dict[str, Any]]
+    multiplicity: list[dict[str, Any]]
+    attack: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RobustnessRunner:
+    """Executes a ``RobustnessConfig`` (see the module docstring)."""
+
+    def __init__(self, config: RobustnessConfig, host, device: str | None = None, log=print):
+        check_systems(config.run, host)
+        check_perturbations(config, host)
+        self.config, self.host, self.log = config, host, log
+        self.definition = config.run
+        self.run_config = resolve_defaults(config.run, host)
+        self.search = SystemSearch(
+            self.run_config, self.definition, host, device, log, keep_indexes=True
+        )
+        self.cache = config.run.output / "robustness"
+        self.store = config.run.output / "results.parquet"
+
+    def execute(self) -> RobustnessReport:
+        drops, iid, evaluations, attack = [], [], {}, []
+        metrics = self.config.run.metrics
+        split = self.config.run.split
+        for dataset_path in self.config.run.datasets:
+            dataset = self.host.datasets.create("beir", path=dataset_path)
+            queries, qrels = dataset.queries(split), dataset.qrels(split)
+            originals: dict[str, Run] = {}
+            for name in self.config.run.systems:
+                originals[name] = self._run(name, dataset, dataset_path, "", queries)
+                original = evaluate(originals[name], qrels, metrics, host=self.host)
+                key = self._key(name, dataset_path, "")
+                self._store(original.to_results(name, dataset.name, split, run_id=key))
+                evaluations[(name, dataset.name)] = (original, originals[name])
+                iid.extend(self._iid_rows(name, dataset.name, original))
+            for spec in self.config.perturbations:
+                for intensity in spec.intensities:
+                    variant = spec.variant(intensity)
+                    target, view = self._variant(spec, intensity, dataset, queries, originals)
+                    for name in self.config.run.systems:
+                        run = self._run(name, view, dataset_path, variant, target)
+                        drops.extend(
+                            self._drop_rows(
+                                name,
+                                dataset,
+                                dataset_path,
+                                variant,
+                                run,
+                                originals[name],
+                                evaluations[(name, dataset.name)][0],
+                            )
+                        )
+            if self.config.attack is not None:
+                attack.extend(self._attack(dataset, dataset_path, originals))
+        return RobustnessReport(
+            drops=drops,
+            iid=iid,
+            ood=self._ood_rows(evaluations),
+            multiplicity=self._multiplicity_rows(evaluations),
+            attack=attack,
+        )
+
+    def _variant(self, spec: PerturbationSpec, intensity: float, dataset, queries, originals):
+        """(queries, dataset) of one perturbation: perturbed queries, or a patched corpus."""
+        perturbation = self.host.perturbations.create(spec.name, intensity=intensity, **spec.params)
+        rng = perturbation_rng(self.config.seed, spec.name, intensity, dataset.name)
+        if perturbation.target == "queries":
+            texts = perturbation.apply(queries.to_dict(), rng)
+            if list(texts) != list(queries.ids):
+                raise ParameterError(f"perturbation {spec.name!r} changed the query ids")
+            return Queries.from_dict(texts), dataset
+        documents = dict(
+            zip(
+                dataset.corpus.ids,
+                dataset.corpus.table.column("text").to_pylist(),
+                strict=True,
+            )
+        )
+        if _takes_terms(type(perturbation)):
+            terms = self._stuffing_terms(spec, dataset, queries, originals[spec.reference])
+            chosen = {d: documents[d] for d in terms}
+            changed = perturbation.apply(chosen, rng, terms=terms)
+        else:
+            changed = perturbation.apply(documents, rng)
+        if set(changed) - set(documents):
+            raise ParameterError(f"perturbation {spec.name!r} changed the document ids")
+        changed = {d: t for d, t in changed.items() if t != documents[d]}
+        corpus = patch_corpus(dataset.corpus, changed)
+        return queries, PatchedDataset(dataset, corpus, list(changed), spec.variant(intensity))
+
+    def _stuffing_terms(self, spec, dataset, queries, reference: Run) -> dict[str, list[str]]:
+        """Each query's top-``depth`` non-relevant documents in the reference run get that
+        query's terms (a document chosen by several queries: the first query's)."""
+        judged = dataset.qrels(self.config.run.split).to_dict()
+        texts = queries.to_dict()
+        terms: dict[str, list[str]] = {}
+        for query, docs in top_lists(reference, 10 * spec.depth).items():
+            relevant = {d for d, g in judged.get(query, {}).items() if g > 0}
+            picked = [d for d in docs if d not in relevant][: spec.depth]
+            for doc in picked:
+                terms.setdefault(doc, query_terms(texts[query]))
+        return terms
+
+    # ------------------------------------------------------------------ runs
+    def _key(self, name: str, dataset_path: str, variant: str) -> str:
+        base = system_key(self.run_config, name, dataset_path)
+        if not variant:
+            return base
+        spec = next(s for s in self.config.perturbations if variant.startswith(s.name + "@"))
+        payload = json.dumps(
+            [base, variant, spec.params, spec.reference, spec.depth, self.config.seed],
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+    def _run(self, name: str, dataset, dataset_path: str, variant: str, queries: Queries) -> Run:
+        path = self.cache / "runs" / f"{self._key(name, dataset_path, variant)}.parquet"
+        if path.exists():
+            return Run.from_parquet(path)
+        started = time.perf_counter()
+        run = self.search.run(
+            name,
+            dataset,
+            queries,
+            lambda source: self._run(source, dataset, dataset_path, variant, queries),
+        )
+        run.to_parquet(path)
+        label = variant or "original"
+        self.log(f"{name} ({label}): {time.perf_counter() - started:.1f} s")
+        return run
+
+    # ------------------------------------------------------------------ attack
+    def _attack(self, dataset, dataset_path: str, originals: dict[str, Run]) -> list[dict]:
+        """The topic-oriented attack on ``dataset`` (``rankarena.topic_attack``)."""
+        config = self.config.attack
+        split = self.config.run.split
+        queries, qrels = dataset.queries(split), dataset.qrels(split).to_dict()
+        surrogate = self.search.retriever(config.surrogate, dataset)
+        oracle = SurrogateOracle(surrogate, list(dataset.corpus.ids))
+        rng = np.random.default_rng([config.seed, zlib.crc32(dataset.name.encode())])
+        texts = queries.to_dict()
+        ids = list(texts)
+        vectors = surrogate.encode_queries([texts[q] for q in ids])
+        groups = topic_groups(vectors, config.groups, config.group_size, rng)
+        documents = {row["_id"]: row for row in dataset.corpus.table.to_pylist()}
+        changed, plan = {}, []
+        for number, rows in enumerate(groups, start=1):
+            group = [ids[i] for i in rows]
+            group_texts = [texts[q] for q in group]
+            scores = oracle.set_queries(group_texts)
+            judged = {d for q in group for d, g in qrels.get(q, {}).items() if g > 0}
+            target = choose_target(scores, oracle.doc_ids, judged | set(changed), config, rng)
+            if target is None:
+                self.log(f"attack group {number}: no target in the rank window; skipped")
+                continue
+            doc = documents[target]
+            prefix = surrogate.doc_prefix + (
+                doc.get("title", "") + " " if surrogate.with_title and doc.get("title") else ""
+            )
+            result = attack_group(oracle, group_texts, target, doc["text"], config, rng, prefix)
+            changed[target] = result["text"]
+            plan.append((number, group, target, result))
+            rose = float(np.mean(result["after"] < result["before"]))
+            self.log(
+                f"attack group {number} ({len(group)} queries), target {target}: "
+                f"{result['edits']} edits, surrogate ranks {result['before'].tolist()} -> "
+                f"{result['after'].tolist()} (rose for {rose:.0%})"
+            )
+        if not plan:
+            return []
+        patched = PatchedDataset(dataset, patch_corpus(dataset.corpus, changed), list(changed))
+        attacked = queries.select([q for _, group, _, _ in plan for q in group])
+        rows, depth = [], self.config.run.k
+        for name in self.config.run.systems:
+            run = self._patched_run(name, patched, attacked)
+            pairs = [(q, target) for _, group, target, _ in plan for q in group]
+            ranks_before = ranks_in(originals[name], pairs, depth)
+            ranks_after = ranks_in(run, pairs, depth)
+            for number, group, target, _ in plan:
+                before = {q: ranks_before[q, target] for q in group}
+                after = {q: ranks_after[q, target] for q in group}
+                row = success_rows(name, number, target, before, after, config.top_k)
+                row.update(dataset=dataset.name, surrogate=name == config.surrogate)
+                rows.append(row)
+        self._store_attack(rows, dataset.name, dataset_path)
+        return rows
+
+    def _patched_run(self, name: str, patched, queries: Queries) -> Run:
+        return self.search.run(
+            name, patched, queries, lambda source: self._patched_run(source, patched, queries)
+        )
+
+    def _store_attack(self, rows: list[dict], dataset: str, dataset_path: str) -> None:
+        out = []
+        for name in self.config.run.systems:
+            mine = [r for r in rows if r["system"] == name]
+            key = self._key(name, dataset_path, "") + "-attack"
+            for metric, field_name in (
+                (f"attack-top{self.config.attack.top_k}", "entered_top_k"),
+                ("attack-promoted", "promoted"),
+            ):
+                out.append(
+                    {
+                        "system": name,
+                        "dataset": dataset,
+                        "split": self.config.run.split,
+                        "variant": "topic-attack",
+                        "metric": metric,
+                        "value": float(np.mean([r[field_name] for r in mine])),
+                        "query_id": None,
+                        "run_id": key,
+                    }
+                )
+        self._store(Results.from_rows(out))
+
+    # ------------------------------------------------------------------ tables
+    def _rng(self, *parts: str) -> np.random.Generator:
+        return np.random.default_rng([self.config.seed, zlib.crc32("|".join(parts).encode())])
+
+    def _store(self, results: Results) -> None:
+        done = set()
+        if self.store.exists():
+            done = set(Results.from_parquet(self.store).table.column("run_id").to_pylist())
+        if results.table.num_rows and results.table.column("run_id")[0].as_py() not in done:
+            results.append_to(self.store)
+
+    def _iid_rows(self, name: str, dataset: str, evaluation) -> list[dict[str, Any]]:
+        rows = []
+        for metric, values in evaluation.per_query.items():
+            rng = self._rng("iid", name, dataset, metric)
+            rows.append(
+                {
+                    "system": name,
+                    "dataset": dataset,
+                    "metric": metric,
+                    "mean": float(values.mean()),
+                    "mean_ci": bootstrap_interval(
+                        values, lambda v: v.mean(axis=1), self.config.bootstrap, rng
+                    ),
+                    "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                    "std_ci": bootstrap_interval(
+                        values, lambda v: v.std(axis=1, ddof=1), self.config.bootstrap, rng
+                    ),
+                    "queries": len(values),
+                }
+            )
+        return rows
+
+    def _drop_rows(self, name, dataset, dataset_path, variant, run, original_run, original):
+        metrics = self.config.run.metrics
+        split = self.config.run.split
+        perturbed = evaluate(run, dataset.qrels(split), metrics, host=self.host)
+        key = self._key(name, dataset_path, variant)
+        results = perturbed.to_results(
+            name, dataset.name, split, variant, per_query=True, run_id=key
+        )
+        query_ids = perturbed.query_ids
+        tau = per_query_tau(original_run, run, self.config.tau_k, query_ids)
+        tau_name = f"kendall-tau@{self.config.tau_k}"
+        tau_rows = Results.from_rows(
+            [
+                {
+                    "system": name,
+                    "dataset": dataset.name,
+                    "split": split,
+                    "variant": variant,
+                    "metric": tau_name,
+                    "value": float(tau.mean()) if len(tau) else math.nan,
+                    "query_id": None,
+                    "run_id": key,
+                }
+            ]
+        )
+        self._store(results.concat(tau_rows))
+        position = {q: i for i, q in enumerate(original.query_ids)}
+        perturbed_position = {q: i for i, q in enumerate(query_ids)}
+        rows = []
+        perturbation, _, level = variant.rpartition("@")
+        for metric in metrics:
+            before = original.per_query[metric]
+            after = perturbed.per_query[metric]
+            # pair by query id (a perturbed query with no results is evaluated as absent)
+            common = [q for q in query_ids if q in position]
+            a = before[[position[q] for q in common]]
+            b = after[[perturbed_position[q] for q in common]]
+            diff = a - b
+            rng = self._rng("drop", name, dataset.name, variant, metric)
+            base = float(before.mean())
+            after_mean = float(after.mean()) if len(after) else 0.0
+            rows.append(
+                {
+                    "system": name,
+                    "dataset": dataset.name,
+                    "perturbation": perturbation,
+                    "intensity": float(level),
+                    "metric": metric,
+                    "original": base,
+                    "perturbed": after_mean,
+                    "drop": base - after_mean,
+                    "relative_drop": (base - after_mean) / base if base else math.nan,
+                    "drop_ci": bootstrap_interval(
+                        diff, lambda v: v.mean(axis=1), self.config.bootstrap, rng
+                    ),
+                    "kendall_tau": float(tau.mean()) if len(tau) else math.nan,
+                }
+            )
+        return rows
+
+    def _ood_rows(self, evaluations) -> list[dict[str, Any]]:
+        rows = []
+        for system, home in self.config.tuned_on.items():
+            for (name, dataset), (evaluation, _) in evaluations.items():
+                if name != system:
+                    continue
+                for metric, value in evaluation.mean.items():
+                    rows.append(
+                        {
+                            "system": system,
+                            "tuned_on": home,
+                            "dataset": dataset,
+                            "in_domain": dataset == home,
+                            "metric": metric,
+                            "value": value,
+                        }
+                    )
+        return rows
+
+    def _multiplicity_rows(self, evaluations) -> list[dict[str, Any]]:
+        rows = []
+        datasets = list(dict.fromkeys(d for _, d in evaluations))
+        for group, members in self.config.multiplicity.items():
+            for dataset in datasets:
+                found = [evaluations[(m, dataset)] for m in members if (m, dataset) in evaluations]
+                if len(found) < 2:
+                    continue
+                lists = [top_lists(run, 10) for _, run in found]
+                queries = found[0][0].query_ids
+                overlap = []
+                for q in queries:
+                    sets = [set(lst.get(q, [])) for lst in lists]
+                    for x, y in itertools.combinations(sets, 2):
+                        union = x | y
+                        overlap.append(len(x & y) / len(union) if union else 1.0)
+                for metric in self.config.run.metrics:
+                    means = [ev.mean[metric] for ev, _ in found]
+                    per_query = np.stack([_aligned(ev, metric, queries) for ev, _ in found])
+                    rows.append(
+                        {
+                            "group": group,
+                            "dataset": dataset,
+                            "metric": metric,
+                            "members": len(found),
+                            "mean": float(np.mean(means)),
+                            "std_of_means": float(np.std(means, ddof=1)),
+                            "mean_query_range": float(np.ptp(per_query, axis=0).mean()),
+                            "top10_jaccard": float(np.mean(overlap)) if overlap else math.nan,
+                        }
+                    )
+        return rows
+
+
+def _aligned(evaluation, metric: str, query_ids: list[str]) -> np.ndarray:
+    position = {q: i for i, q in enumerate(evaluation.query_ids)}
+    values = evaluation.per_query[metric]
+    return np.array([values[position[q]] if q in position else 0.0 for q in query_ids])
