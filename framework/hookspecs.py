@@ -118,6 +118,20 @@ def register_datasets(register):
     """
 
 
+@hookspec
+def paraphrase(texts, seed):
+    """Paraphrase texts (the ``paraphrase`` query perturbation calls this).
+
+    A model-backed plugin (a seq2seq paraphraser, an LLM client) implements it; the first
+    plugin that returns a list wins, so one paraphraser serves every run. Without any, the
+    ``paraphrase`` perturbation fails with a one-line error saying so.
+
+    :param texts: the texts to rewrite (a list of str).
+    :param seed: an int to seed any sampling with, so runs are reproducible.
+    :return: a list of paraphrases, one per text in order, or ``None`` to decline.
+    """
+
+
 # --------------------------------------------------------------------------------------
 # Devices
 # --------------------------------------------------------------------------------------

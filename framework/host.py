@@ -53,6 +53,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.losses_distillation",
     "rankarena.plugins.perturbations_queries",
     "rankarena.plugins.perturbations_documents",
+    "rankarena.plugins.perturbations_paraphrase",
 )
 
 KINDS: tuple[str, ...] = (
@@ -303,6 +304,21 @@ class PluginHost:
     def select_device(self, override: str | None = None) -> DeviceReport:
         """The device every torch-using component gets (``override`` = ``--device``)."""
         return select_device(self.device_reports(), override)
+
+    def paraphrase(self, texts: list[str], seed: int) -> list[str] | None:
+        """The first plugin's paraphrases of ``texts`` (``None`` if no plugin gives any);
+        a result of the wrong length is that plugin's error (reported, skipped)."""
+        for plugin, result in self.call_each("paraphrase", texts=list(texts), seed=seed):
+            if (
+                isinstance(result, list)
+                and len(result) == len(texts)
+                and all(isinstance(t, str) for t in result)
+            ):
+                return result
+            self._fail(
+                plugin, "paraphrase", TypeError(f"expected {len(texts)} strings, got {result!r}")
+            )
+        return None
 
     # ---------------------------------------------------------------- observers
 

@@ -7,7 +7,8 @@
 2. **A rankarena results store** (``results.parquet`` of ``rankarena run`` / ``eval``):
    systems × datasets, the mean over queries of one ``metric`` (default: ``ndcg@10`` when
    present, else the only metric). A dataset evaluated on several splits becomes
-   ``dataset/split`` tasks.
+   ``dataset/split`` tasks; a robustness variant (``rankarena robustness``) becomes
+   ``dataset[variant]``, e.g. ``scifact[typos@0.3]``, so systems rank by robustness too.
 3. **The MTEB leaderboard export** (``../shared/data/mteb/scores.parquet`` with its
    ``benchmarks.json``): the rows mteb's leaderboard uses (``lb_selected``) of the tasks,
    splits and subsets that count for ``benchmark`` (its ``membership_column``); the task score
@@ -140,6 +141,8 @@ def read_results_store(table: pa.Table, path: Path, metric: str | None = None) -
             if len(splits[row["dataset"]]) == 1
             else f"{row['dataset']}/{row['split']}"
         )
+        if row.get("variant"):  # a robustness variant is a task of its own
+            task = f"{task}[{row['variant']}]"
         cells[(row["system"], task)] = row["value"]
     return ScoreTable.from_long(
         [{"system": s, "task": t, "score": v} for (s, t), v in cells.items()]

@@ -31,7 +31,7 @@ HOOKS = sorted(
 
 
 def test_hooks_are_found():
-    assert len(HOOKS) == 12
+    assert len(HOOKS) == 13
     assert "register_metrics" in HOOKS and "report_devices" in HOOKS
 
 
@@ -262,6 +262,48 @@ def test_hook_register_aggregators(host):
 def test_hook_register_perturbations(host):
     perturbation = host.perturbations.create("uppercase")
     assert perturbation.apply(QUERIES.to_dict(), np.random.default_rng(0))["q2"] == "MORNING BIRDS"
+
+
+def test_hook_paraphrase(host):
+    """A plugin fills the hook; the built-in ``paraphrase`` perturbation uses it, seeded."""
+    perturbation = rankarena.plugin_manager().perturbations.create("paraphrase", intensity=1.0)
+    with pytest.raises(rankarena.RankarenaError, match="no plugin implements the paraphrase"):
+        perturbation.apply(QUERIES.to_dict(), np.random.default_rng(0))
+
+    class Reorder:  # a real (rule-based) paraphraser: "A B C" -> "C, A B"
+        @rankarena.hookimpl
+        def paraphrase(self, texts, seed):
+            rng = np.random.default_rng(seed)
+            out = []
+            for text in texts:
+                words = text.split()
+                cut = int(rng.integers(1, len(words))) if len(words) > 1 else 0
+                out.append(" ".join(words[cut:] + words[:cut]))
+            return out
+
+    class Broken:
+        @rankarena.hookimpl
+        def paraphrase(self, texts, seed):
+            return ["only one"]
+
+    global_host = rankarena.plugin_manager()
+    global_host.register(Broken(), name="broken-paraphraser")
+    try:
+        with pytest.raises(rankarena.RankarenaError, match="no plugin"):
+            perturbation.apply(QUERIES.to_dict(), np.random.default_rng(0))
+        assert "broken-paraphraser" in {f.plugin for f in global_host.failures}
+    finally:
+        global_host.unregister("broken-paraphraser")
+    global_host.register(Reorder(), name="reorder-paraphraser")
+    try:
+        first = perturbation.apply(QUERIES.to_dict(), np.random.default_rng(0))
+        again = perturbation.apply(QUERIES.to_dict(), np.random.default_rng(0))
+    finally:
+        global_host.unregister("reorder-paraphraser")
+    assert first == again and list(first) == list(QUERIES.to_dict())
+    for key, text in QUERIES.to_dict().items():
+        assert sorted(first[key].split()) == sorted(text.split())
+    assert any(first[k] != t for k, t in QUERIES.to_dict().items())
 
 
 def test_hook_register_metrics(host):

@@ -239,6 +239,17 @@ def test_bad_configs_fail_in_one_line(tmp_path, subset, robustness, error, match
     assert "\n" not in str(info.value)
 
 
+def test_aggregators_rank_systems_by_robustness(finished):
+    """The store's variants are tasks of their own for leaderboard aggregation."""
+    from rankarena.score_sources import read_scores
+
+    _, config, _, _ = finished
+    scores = read_scores(config.run.output / "results.parquet", metric="ndcg@10")
+    assert {"subset", "subset[typos@0.3]", "subset[word-drop@0.4]"} <= set(scores.tasks)
+    ranking = plugin_manager().aggregators.create("borda").aggregate(scores)
+    assert set(ranking.systems) == {"bm25", "minilm", "minilm-short", "hybrid"}
+
+
 def test_cli_writes_tables_and_plot(finished, capsys):
     path, config, _, _ = finished
     assert main(["robustness", str(path)]) == 0
