@@ -4,7 +4,8 @@ Verbs: ``plugins`` (what is installed and registered), ``devices`` (what the hoo
 and which device a run would use), ``eval`` (score a run file on a dataset), ``retrieve``
 (run a registered retriever over a dataset, write the run, optionally score it), ``run``
 (a TOML config of datasets × systems), ``aggregate`` (a leaderboard under several rules),
-``mine`` and ``negatives`` (hard negatives) and ``train`` (fine-tune a bi-encoder).
+``mine`` and ``negatives`` (hard negatives), ``train`` (fine-tune a bi-encoder) and
+``robustness`` (perturbations, attacks, out-of-domain and multiplicity tables).
 Bad input ends with one line ``rankarena: error: ...`` on stderr and exit status 2.
 """
 
