@@ -235,7 +235,10 @@ def read_mteb_results_folder(folder: Path, benchmark: str | None = None) -> Scor
                 if wanted is not None and result.task_name not in wanted:
                     continue
                 scores[result.task_name] = result.get_score()
-                types[result.task_name] = str(result.task_type)
+                try:
+                    types[result.task_name] = str(result.task_type)
+                except KeyError:  # a task mteb does not know (e.g. a local BEIR folder)
+                    types[result.task_name] = "Retrieval"
             name = _model_name(model_dir, revision_dir)
             candidate = (len(scores), revision_dir.name, {"scores": scores, "types": types})
             if scores and (name not in chosen or candidate[:2] > chosen[name][:2]):

@@ -1,0 +1,245 @@
+"""MTEB interoperability: rankarena models as mteb encoders, BEIR folders as mteb tasks,
+results exported to and imported from MTEB result folders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import rankarena
+from rankarena import RankarenaError
+from rankarena.data import Corpus, Qrels, Results, write_beir
+
+LONG = " ".join(["retrieval models encode long scientific abstracts into vectors"] * 20)
+
+
+@pytest.fixture(scope="module")
+def adapter():
+    pytest.importorskip("mteb")
+    from rankarena.mteb_adapter import mteb_model
+
+    return mteb_model("minilm", max_length=64, device="cpu")
+
+
+def test_importing_rankarena_does_not_import_mteb():
+    code = (
+        "import sys, rankarena, rankarena.mteb_adapter, rankarena.mteb_tasks, "
+        "rankarena.mteb_results; print('mteb' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_missing_mteb_is_one_line(monkeypatch, tmp_path):
+    from rankarena.mteb_adapter import mteb_model
+    from rankarena.mteb_results import export_mteb_results, import_mteb_results
+    from rankarena.mteb_tasks import beir_task
+
+    monkeypatch.setitem(sys.modules, "mteb", None)  # "import mteb" now raises ImportError
+    for call in (
+        lambda: mteb_model("minilm"),
+        lambda: beir_task(tmp_path),
+        lambda: export_mteb_results(tmp_path / "r.parquet", tmp_path),
+        lambda: import_mteb_results(tmp_path),
+    ):
+        with pytest.raises(RankarenaError) as info:
+            call()
+        message = str(info.value)
+        assert "\n" not in message
+        assert "pip install 'rankarena[mteb]'" in message
+
+
+def test_model_meta(adapter):
+    from mteb.models.model_meta import ModelMeta, ScoringFunction
+    from mteb.models.models_protocols import EncoderProtocol
+
+    meta = adapter.mteb_model_meta
+    assert isinstance(adapter, EncoderProtocol)
+    assert isinstance(meta, ModelMeta)
+    assert meta.name == "rankarena/minilm"
+    assert meta.revision == adapter.encoder.fingerprint[:12]
+    assert meta.embed_dim == 384 and meta.max_tokens == 64
+    assert meta.similarity_fn_name is ScoringFunction.COSINE
+    assert meta.n_parameters == 22_713_216  # as mteb's own meta of all-MiniLM-L6-v2
+    assert meta.languages == ["eng-Latn"] and meta.license == "apache-2.0"
+    assert meta.experiment_kwargs == {"max_length": 64}
+    assert meta.open_weights is True and "PyTorch" in meta.framework
+
+
+def test_mteb_evaluate_on_mock_retrieval_task(adapter):
+    import mteb
+    from mteb.mocks.mock_tasks.retrieval import MockRetrievalTask
+
+    result = mteb.evaluate(adapter, [MockRetrievalTask()], cache=None, show_progress_bar=False)
+    (task_result,) = result.task_results
+    assert task_result.task_name == "MockRetrievalTask"
+    for split in ("test", "val"):
+        (scores,) = task_result.scores[split]
+        assert 0.0 <= scores["ndcg_at_10"] <= 1.0
+        assert scores["main_score"] == scores["ndcg_at_10"]
+
+
+def test_embeddings_equal_dense_and_sentence_transformers(adapter):
+    from datasets import Dataset
+    from mteb._create_dataloaders import create_dataloader
+    from mteb.mocks.mock_tasks.retrieval import MockRetrievalTask
+    from mteb.types import PromptType
+    from sentence_transformers import SentenceTransformer
+
+    from rankarena.models import resolve_model
+    from rankarena.plugins.dense import DenseRetriever
+
+    task = MockRetrievalTask()
+    queries = ["This is a test sentence", "another query", LONG]
+    titles = ["Title of d1", "", "A title"]
+    texts = ["This is a positive sentence", "no title here", LONG]
+    common = {"task_metadata": task.metadata, "hf_split": "test", "hf_subset": "default"}
+    query_data = Dataset.from_dict({"id": ["q1", "q2", "q3"], "text": queries})
+    doc_data = Dataset.from_dict({"id": ["d1", "d2", "d3"], "title": titles, "text": texts})
+    q_mteb = adapter.encode(
+        create_dataloader(
+            query_data, task_metadata=task.metadata, prompt_type=PromptType.query, batch_size=2
+        ),
+        prompt_type=PromptType.query,
+        **common,
+    )
+    d_mteb = adapter.encode(
+        create_dataloader(
+            doc_data, task_metadata=task.metadata, prompt_type=PromptType.document, batch_size=2
+        ),
+        prompt_type=PromptType.document,
+        **common,
+    )
+    dense = DenseRetriever(model="minilm", max_length=64, device="cpu", show_progress=False)
+    corpus = Corpus(pa.table({"_id": ["d1", "d2", "d3"], "title": titles, "text": texts}))
+    np.testing.assert_allclose(q_mteb, dense.encode_queries(queries), atol=1e-5)
+    np.testing.assert_allclose(d_mteb, np.asarray(dense.index(corpus).embeddings), atol=1e-5)
+
+    st = SentenceTransformer(resolve_model("minilm").location, device="cpu")
+    st.max_seq_length = 64
+    np.testing.assert_allclose(q_mteb, st.encode(queries), atol=1e-5)
+    np.testing.assert_allclose(d_mteb, st.encode(corpus.texts()), atol=1e-5)
+
+
+def _scifact_subset(scifact, folder, n_queries=50, n_others=500):
+    judged = scifact.qrels("test").to_dict()
+    queries = scifact.queries("test")
+    ids = [q for q in queries.ids if q in judged][:n_queries]
+    wanted = {d for q in ids for d in judged[q]}
+    others = [d for d in scifact.corpus.ids if d not in wanted][:n_others]
+    keep = wanted | set(others)
+    table = scifact.corpus.table
+    corpus = Corpus(table.filter(pa.array([d in keep for d in table.column("_id").to_pylist()])))
+    qrels = Qrels.from_dict({q: judged[q] for q in ids})
+    write_beir(folder, corpus, queries.select(ids), {"test": qrels})
+    return corpus, queries.select(ids), qrels
+
+
+def test_beir_task_matches_rankarena_ndcg(scifact, tmp_path):
+    mteb = pytest.importorskip("mteb")
+    from rankarena.mteb_adapter import mteb_model
+    from rankarena.mteb_tasks import beir_task
+    from rankarena.plugins.dense import DenseRetriever
+
+    folder = tmp_path / "scifact-50"
+    corpus, queries, qrels = _scifact_subset(scifact, folder)
+    task = beir_task(folder)
+    assert task.metadata.name == "scifact-50" and task.metadata.eval_splits == ["test"]
+    assert task.metadata.main_score == "ndcg_at_10"
+    model = mteb_model("minilm", max_length=64, device="cpu")
+    result = mteb.evaluate(model, [task], cache=None, show_progress_bar=False)
+    (scores,) = result.task_results[0].scores["test"]
+
+    dense = DenseRetriever(model="minilm", max_length=64, device="cpu", show_progress=False)
+    run = dense.index(corpus).search(queries, k=1000)
+    ours = rankarena.evaluate(run, qrels, ["ndcg@10", "recall@100"]).mean
+    print(f"ndcg@10 mteb={scores['ndcg_at_10']:.6f} rankarena={ours['ndcg@10']:.6f}")
+    # mteb rounds its means to 5 decimals (mteb/_evaluators/retrieval_metrics.py), so the
+    # two agree to 5e-6 at best; same embeddings, same trec_eval semantics otherwise
+    assert scores["ndcg_at_10"] == pytest.approx(ours["ndcg@10"], abs=1e-4)
+    assert scores["recall_at_100"] == pytest.approx(ours["recall@100"], abs=1e-4)
+
+
+def _store_rows():
+    now = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    rng = np.random.default_rng(7)
+    rows = []
+    metrics = ["ndcg@10", "recall@100", "mrr@10", "map@100", "p@10", "success@5", "map"]
+    for system in ("bm25", "dense-minilm", "org/model"):
+        for dataset in ("scifact", "nfcorpus", "my-local-set"):
+            for split in ("test", "dev"):
+                for metric in metrics:
+                    rows.append(
+                        {
+                            "system": system,
+                            "dataset": dataset,
+                            "split": split,
+                            "metric": metric,
+                            "value": float(rng.random()),
+                            "run_id": "r1",
+                            "created_at": now,
+                        }
+                    )
+    expected = {(r["system"], r["dataset"], r["split"], r["metric"]): r["value"] for r in rows}
+    # a newer row wins; per-query values and robustness variants are not exported
+    late = {**rows[0], "value": 0.123456789012345, "run_id": "r2"}
+    expected[(late["system"], late["dataset"], late["split"], late["metric"])] = late["value"]
+    extra = [
+        late,
+        {**rows[1], "query_id": "q1", "value": 0.5},
+        {**rows[2], "variant": "typos@0.3", "value": 0.25},
+    ]
+    return rows + extra, expected
+
+
+def test_results_round_trip(tmp_path):
+    pytest.importorskip("mteb")
+    from mteb.results import TaskResult
+
+    from rankarena.mteb_results import export_mteb_results, import_mteb_results
+    from rankarena.score_sources import read_scores
+
+    rows, expected = _store_rows()
+    store = tmp_path / "results.parquet"
+    Results.from_rows(rows[:10]).append_to(store)
+    Results.from_rows(rows[10:]).append_to(store)
+    out = tmp_path / "mteb"
+    written = export_mteb_results(store, out, revision="abc123")
+    assert out / "results" / "rankarena__bm25" / "abc123" / "SciFact.json" in written
+    assert (out / "results" / "org__model" / "abc123" / "NFCorpus.json").is_file()
+
+    task_result = TaskResult.from_disk(
+        out / "results" / "rankarena__bm25" / "abc123" / "SciFact.json"
+    )
+    (entry,) = task_result.scores["test"]
+    assert entry["main_score"] == entry["ndcg_at_10"]
+    assert {"recall_at_100", "mrr_at_10", "map_at_100", "precision_at_10", "hit_rate_at_5"} <= set(
+        entry
+    )
+
+    imported = import_mteb_results(out)
+    got = {
+        (r["system"], r["dataset"], r["split"], r["metric"]): r["value"]
+        for r in imported.table.to_pylist()
+    }
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=1e-12), key
+    assert set(imported.table.column("run_id").to_pylist()) == {"mteb:abc123"}
+
+    # the existing MTEB-folder reader sees the same main scores (ndcg@10, the mean over
+    # splits as mteb's TaskResult.get_score); it needs task names mteb knows, see report
+    known = [r for r in rows if r["dataset"] != "my-local-set"]
+    known_out = tmp_path / "mteb-known"
+    export_mteb_results(Results.from_rows(known), known_out, revision="abc123")
+    table = read_scores(known_out)
+    for system, name in (("bm25", "rankarena/bm25"), ("org/model", "org/model")):
+        for dataset, task in (("scifact", "SciFact"), ("nfcorpus", "NFCorpus")):
+            want = np.mean([expected[(system, dataset, s, "ndcg@10")] for s in ("test", "dev")])
+            score = table.scores[table.systems.index(name), table.tasks.index(task)]
+            assert score == pytest.approx(want, abs=1e-12)
