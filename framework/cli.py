@@ -106,38 +106,20 @@ def _parser() -> argparse.ArgumentParser:
         help="a long table (system, task, score[, task_type]; .parquet/.csv), a rankarena "
         "results store, the MTEB export (scores.parquet) or an MTEB results folder",
     )
-    p.add_argument(
-        "--method",
-        default="mean,borda",
-        help="registered aggregators, comma-separated (default: mean,borda)",
-    )
-    p.add_argument("--benchmark", help="MTEB benchmark, e.g. 'MTEB(eng, v2)' (MTEB inputs)")
-    p.add_argument("--metric", help="the metric of a results store (default: ndcg@10)")
-    p.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="METHOD.NAME=VALUE",
-        help="an aggregator parameter, e.g. --param swiss.tournaments=10000 (repeatable)",
-    )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=0,
-        metavar="N",
-        help="resample the tasks N times for 95%% rank intervals (default: 0, none)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    p.add_argument(
-        "--min-coverage",
-        type=float,
-        default=0.0,
-        metavar="F",
-        help="keep only systems with a score on at least this share of the tasks (1 = all)",
-    )
-    p.add_argument("--top", type=int, default=30, help="rows to print (default: 30; 0 = all)")
-    p.add_argument("--output", help="write the whole leaderboard: .parquet or .csv")
+    _aggregate_options(p)
     p.set_defaults(handler=cmd_aggregate)
+
+    p = sub.add_parser(
+        "leaderboard", help="a leaderboard from an MTEB results folder (results/<model>/...)"
+    )
+    p.add_argument(
+        "--mteb-results",
+        required=True,
+        metavar="DIR",
+        help="an MTEB results folder (the public results repository layout), read offline",
+    )
+    _aggregate_options(p)
+    p.set_defaults(handler=cmd_leaderboard)
 
     p = sub.add_parser("mine", help="mine hard negatives for a dataset split")
     p.add_argument("--config", help="a mining TOML (several samplers, with diagnostics)")
@@ -245,6 +227,41 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--output", help="write the table: .parquet or .csv")
     q.set_defaults(handler=cmd_negative_stats)
     return parser
+
+
+def _aggregate_options(p: argparse.ArgumentParser) -> None:
+    """The options ``aggregate`` and ``leaderboard`` share."""
+    p.add_argument(
+        "--method",
+        default="mean,borda",
+        help="registered aggregators, comma-separated (default: mean,borda)",
+    )
+    p.add_argument("--benchmark", help="MTEB benchmark, e.g. 'MTEB(eng, v2)' (MTEB inputs)")
+    p.add_argument("--metric", help="the metric of a results store (default: ndcg@10)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="METHOD.NAME=VALUE",
+        help="an aggregator parameter, e.g. --param swiss.tournaments=10000 (repeatable)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="resample the tasks N times for 95%% rank intervals (default: 0, none)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="keep only systems with a score on at least this share of the tasks (1 = all)",
+    )
+    p.add_argument("--top", type=int, default=30, help="rows to print (default: 30; 0 = all)")
+    p.add_argument("--output", help="write the whole leaderboard: .parquet or .csv")
 
 
 def _console() -> Console:
@@ -433,6 +450,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             table.add_row(str(rank), system, *cells, f"{mean[system]:.4f}")
         console.print(table)
     return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """``aggregate`` over an MTEB results folder (``--mteb-results``)."""
+    folder = Path(args.mteb_results)
+    if not folder.is_dir():
+        raise ParameterError(f"--mteb-results {folder}: not a folder")
+    args.scores = str(folder)
+    return cmd_aggregate(args)
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:

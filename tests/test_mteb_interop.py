@@ -243,3 +243,50 @@ def test_results_round_trip(tmp_path):
             want = np.mean([expected[(system, dataset, s, "ndcg@10")] for s in ("test", "dev")])
             score = table.scores[table.systems.index(name), table.tasks.index(task)]
             assert score == pytest.approx(want, abs=1e-12)
+
+
+def test_cli_leaderboard_from_mteb_results_folder(tmp_path, capsys):
+    """``rankarena leaderboard --mteb-results`` ranks an MTEB results folder offline, keeping
+    only the benchmark's tasks, exactly as ``aggregate`` ranks the same scores."""
+    import csv
+
+    from rankarena.cli import main
+    from rankarena.mteb_results import export_mteb_results
+
+    rng = np.random.default_rng(0)
+    datasets = ["arguana", "trec-covid", "scidocs", "fiqa", "scifact"]  # scifact: not in v2
+    rows = [
+        {
+            "system": f"org/model-{i}",
+            "dataset": d,
+            "split": "test",
+            "metric": "ndcg@10",
+            "value": float(rng.uniform(0.2, 0.8)),
+            "run_id": "r",
+        }
+        for i in range(5)
+        for d in datasets
+    ]
+    export_mteb_results(Results.from_rows(rows), tmp_path / "mteb")
+    out = tmp_path / "board.csv"
+    args = ["--benchmark", "MTEB(eng, v2)", "--method", "borda,mean,swiss", "--output", str(out)]
+    assert main(["leaderboard", "--mteb-results", str(tmp_path / "mteb"), *args]) == 0
+    assert "5 systems × 4 tasks" in capsys.readouterr().out
+    board = list(csv.DictReader(out.open()))
+    long = tmp_path / "long.csv"
+    with long.open("w") as handle:
+        handle.write("system,task,score\n")
+        for r in rows:
+            if r["dataset"] != "scifact":
+                handle.write(f"{r['system']},{r['dataset']},{r['value']}\n")
+    reference = tmp_path / "reference.csv"
+    assert (
+        main(["aggregate", str(long), "--method", "borda,mean,swiss", "--output", str(reference)])
+        == 0
+    )
+    expected = list(csv.DictReader(reference.open()))
+    ranks = ("borda:rank", "mean:rank")  # swiss draws depend on task names and order
+    assert sorted((r["system"], *(r[c] for c in ranks)) for r in board) == sorted(
+        (r["system"], *(r[c] for c in ranks)) for r in expected
+    )
+    assert main(["leaderboard", "--mteb-results", str(tmp_path / "nope")]) == 2
