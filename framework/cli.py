@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a TOML config: datasets x systems, cached, ranked")
     p.add_argument("config", help="the run config (TOML; see docs/guide.md)")
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="where cells run (default: the config's [run] executor, else local; "
+        "ray options come from [run.ray], see docs/scaling.md)",
+    )
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("aggregate", help="rank systems over tasks under several rules")
@@ -212,6 +218,31 @@ def _parser() -> argparse.ArgumentParser:
         "--plot", help="write the metric-vs-intensity plot here (default: OUTPUT/robustness/)"
     )
     p.set_defaults(handler=cmd_robustness)
+
+    p = sub.add_parser("report", help="one static HTML report of a run folder or results store")
+    p.add_argument(
+        "results",
+        help="a `rankarena run` output folder (results.parquet, runs/, robustness/) or a "
+        "results store (.parquet)",
+    )
+    p.add_argument("--output", help="the HTML file (default: report.html beside the store)")
+    p.add_argument("--metric", help="the leaderboard's metric (default: ndcg@10 when stored)")
+    p.add_argument("--method", help="aggregators, comma-separated (default: every registered one)")
+    p.add_argument(
+        "--tournaments",
+        type=int,
+        default=2000,
+        help="Swiss tournaments, leaderboard and sensitivity (default: %(default)s)",
+    )
+    p.add_argument(
+        "--depth", type=int, default=100, help="top-k per query for histograms/ROC (100)"
+    )
+    p.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level, Holm-corrected (0.05)"
+    )
+    p.add_argument("--data-dir", help="folder of dataset folders (default: $RANKARENA_DATA_DIR)")
+    p.add_argument("--seed", type=int, default=0, help="Swiss seed (default: 0)")
+    p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("negatives", help="diagnostics of mined negative sets")
     neg = p.add_subparsers(dest="negatives_command", metavar="COMMAND")
@@ -424,7 +455,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     console = _console()
-    runner = Runner(config, plugin_manager(), device=args.device, log=console.print)
+    runner = Runner(
+        config, plugin_manager(), device=args.device, log=console.print, executor=args.executor
+    )
     results = runner.execute()
     console.print(
         f"{config.name}: {runner.computed} runs computed, {runner.reused} reused; "
@@ -680,6 +713,28 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         plot_robustness(report.drops, metric, dataset, path)
         console.print(f"plot: {path}", highlight=False)
     console.print(f"tables in {out}; results in {runner.store}", highlight=False)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the static HTML report of a run folder (leaderboard, significance, plots)."""
+    from rankarena.report import build_report
+
+    console = _console()
+    summary = build_report(
+        args.results,
+        args.output,
+        metric=args.metric,
+        methods=_metric_names(args.method) if args.method else None,
+        tournaments=args.tournaments,
+        depth=args.depth,
+        alpha=args.alpha,
+        data_dir=args.data_dir,
+        seed=args.seed,
+    )
+    for note in summary.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(f"report written to {summary.path} in {summary.seconds:.1f} s", highlight=False)
     return 0
 
 

@@ -9,6 +9,14 @@ A run config (TOML)::
     metrics = ["ndcg@10", "recall@100"]
     k = 1000                                 # documents retrieved per query
     output = "runs/quickstart"               # cache of runs + results.parquet
+    executor = "local"                       # or "ray" (the ray extra); --executor overrides
+
+    [run.ray]                                # optional, for executor = "ray"
+    address = "auto"                         # or "ray://HOST:10001"; default: RAY_ADDRESS,
+    num_cpus = 8                             #   else a local Ray instance with num_cpus cores
+    num_gpus_per_task = 0.5                  # GPUs per device-using cell (default 1 if the
+    max_retries = 3                          #   device hook reports CUDA); retries of a cell
+                                             #   whose worker died
 
     [systems.bm25]
     retriever = "bm25"
@@ -31,6 +39,13 @@ hashes the system's full definition (inputs included, component defaults filled 
 dataset folder and split, and ``k``; a cached run is reused, so an interrupted
 ``rankarena run`` resumes where it stopped. Results are appended to
 ``output/results.parquet`` once per (run key, metric).
+
+Each (system, dataset) pair is a *cell*, computed by an executor (``rankarena.executors``):
+``local`` (default) computes the cells in this process, one after the other; ``ray`` makes
+each cell a Ray task. Cells run in waves: systems without inputs first, then fusions whose
+inputs are all done (the input runs travel with the fusion's cell). Whatever the executor,
+the driver process writes each run file and appends its results as soon as the cell
+finishes, so an interrupted run keeps every finished cell.
 """
 
 from __future__ import annotations
@@ -48,6 +63,7 @@ from rankarena.catalog import expand_suites, resolve_dataset
 from rankarena.data import Results, Run
 from rankarena.errors import DataFormatError, ParameterError, RankarenaError, did_you_mean
 from rankarena.evaluate import evaluate
+from rankarena.executors import EXECUTORS, Executor, Resources, make_executor
 from rankarena.fusion import FUSION_METHODS, fuse
 from rankarena.observe import RunInfo
 from rankarena.registry import check_parameters
@@ -65,6 +81,13 @@ SYSTEM_KEYS = {
     "reranker_params",
     "rerank_k",
 }
+RAY_KEYS = {
+    "address": str,
+    "num_cpus": int,
+    "num_cpus_per_task": (int, float),
+    "num_gpus_per_task": (int, float),
+    "max_retries": int,
+}
 
 
 @dataclass
@@ -78,6 +101,8 @@ class RunConfig:
     k: int
     output: Path
     systems: dict[str, dict[str, Any]] = field(default_factory=dict)
+    executor: str = "local"
+    ray: dict[str, Any] = field(default_factory=dict)
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -121,6 +146,7 @@ def load_config(path: str | Path) -> RunConfig:
         if isinstance(model, str) and model.startswith(".") and (base / model).is_dir():
             system["params"] = {**system["params"], "model": str((base / model).resolve())}
     output = Path(run.get("output", f"runs/{run.get('name', path.stem)}"))
+    executor, ray = _config_executor(path, run)
     return RunConfig(
         name=str(run.get("name", path.stem)),
         datasets=_config_datasets(path, run["datasets"]),
@@ -129,7 +155,31 @@ def load_config(path: str | Path) -> RunConfig:
         k=int(run.get("k", 1000)),
         output=output if output.is_absolute() else (base / output).resolve(),
         systems=systems,
+        executor=executor,
+        ray=ray,
     )
+
+
+def _config_executor(path: Path, run: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``[run] executor`` and the ``[run.ray]`` table, checked."""
+    executor = run.get("executor", "local")
+    if executor not in EXECUTORS:
+        raise DataFormatError(
+            path, f"[run] executor must be one of {', '.join(EXECUTORS)}, got {executor!r}"
+        )
+    ray = run.get("ray", {})
+    if not isinstance(ray, dict):
+        raise DataFormatError(path, "[run] ray must be a table ([run.ray])")
+    for key, value in ray.items():
+        if key not in RAY_KEYS:
+            raise DataFormatError(
+                path,
+                f"[run.ray] unknown key {key!r}{did_you_mean(key, list(RAY_KEYS))}; "
+                f"valid: {', '.join(RAY_KEYS)}",
+            )
+        if isinstance(value, bool) or not isinstance(value, RAY_KEYS[key]):
+            raise DataFormatError(path, f"[run.ray] {key} has the wrong type: {value!r}")
+    return executor, dict(ray)
 
 
 def _config_datasets(path: Path, items: list[Any]) -> list[str]:
@@ -222,51 +272,109 @@ def resolve_defaults(config: RunConfig, host) -> RunConfig:
 
 
 class Runner:
-    """Executes a ``RunConfig`` locally, caching every run.
+    """Executes a ``RunConfig``, caching every run.
 
     :param host: the ``PluginHost`` whose registries build the components.
     :param device: ``--device``; passed to components that take a ``device`` parameter.
     :param log: a function printing progress lines.
+    :param executor: ``"local"``, ``"ray"`` or an ``Executor`` (default: the config's
+        ``[run] executor``, with ``[run.ray]`` as the Ray options); an executor built here
+        is closed at the end of ``execute``.
 
     Components and parameters are checked before anything runs.
     """
 
-    def __init__(self, config: RunConfig, host, device: str | None = None, log=print):
+    def __init__(
+        self,
+        config: RunConfig,
+        host,
+        device: str | None = None,
+        log=print,
+        executor: str | Executor | None = None,
+    ):
         check_systems(config, host)
         self.definition = config
         config = resolve_defaults(config, host)
         self.config, self.host, self.device, self.log = config, host, device, log
+        self.executor = config.executor if executor is None else executor
         self.run_dir = config.output / "runs"
         self.store = config.output / "results.parquet"
         self.computed = 0
         self.reused = 0
-        self.search = SystemSearch(config, self.definition, host, device, log)
+        self.waves = system_waves(config)
 
     def execute(self) -> Results:
         """Produce (or reuse) every run, evaluate it, and return all results of this config."""
         info = RunInfo("run", {"name": self.config.name, "config": str(self.config.output)})
         self.host.notify_run_start(info)
         done = self._done_keys()
-        for dataset_path in self.config.datasets:
-            dataset = self.host.datasets.create("beir", path=dataset_path)
-            qrels = dataset.qrels(self.config.split)
-            for name in self.config.systems:
-                key = system_key(self.config, name, dataset_path)
-                cached = (self.run_dir / f"{key}.parquet").exists()
-                self.reused += cached
-                if key in done and cached:  # evaluated before: nothing to load
-                    continue
-                run = self._run(name, dataset, dataset_path)
-                if key in done:
-                    continue
-                evaluation = evaluate(run, qrels, self.config.metrics, host=self.host)
-                results = evaluation.to_results(name, dataset.name, self.config.split, run_id=key)
-                for row in results.table.to_pylist():
-                    self.host.notify_result(row)
-                results.append_to(self.store)
+        owned = isinstance(self.executor, str)
+        options = self.config.ray if self.executor == "ray" else None
+        executor = make_executor(self.executor, options)
+        device = self.device
+        if executor.remote and device and device.startswith("cuda:"):
+            device = "cuda"  # a worker sees the GPUs it was given from cuda:0 on
+        work = CellWork(
+            self.config,
+            self.definition,
+            device,
+            host=None if executor.remote else self.host,
+            log=None if executor.remote else self.log,
+        )
+        try:
+            for wave in self.waves:
+                cells = self._cells(wave, done)
+                for cell, result in executor.map(work, cells, self._resources):
+                    self._store(cell, result)
+        finally:
+            if owned:
+                executor.close()
         all_results = self.results()
         self.host.notify_run_end(info, all_results)
         return all_results
+
+    def _cells(self, wave: list[str], done: set[str]):
+        """The cells of one wave still to compute or evaluate (a generator: a sequential
+        executor loads each cell's input runs only when it gets to it)."""
+        for dataset_path in self.config.datasets:
+            for name in wave:
+                key = self.key(name, dataset_path)
+                path = self.run_dir / f"{key}.parquet"
+                cached = path.exists()
+                self.reused += cached
+                if key in done and cached:  # evaluated before: nothing to load
+                    continue
+                if cached:  # computed, but its results were lost: evaluate only
+                    yield Cell(name, dataset_path, key, run=Run.from_parquet(path))
+                    continue
+                inputs = {
+                    source: Run.from_parquet(
+                        self.run_dir / f"{self.key(source, dataset_path)}.parquet"
+                    )
+                    for source in self.config.systems[name].get("inputs", [])
+                }
+                yield Cell(name, dataset_path, key, inputs=inputs, evaluate=key not in done)
+
+    def _resources(self, cell: Cell) -> Resources:
+        uses_device = cell.run is None and system_uses_device(self.config, cell.system, self.host)
+        gpu = uses_device and self._gpu()
+        return Resources(num_cpus=1, num_gpus=1 if gpu else 0, uses_device=uses_device)
+
+    def _gpu(self) -> bool:
+        if not hasattr(self, "_has_gpu"):
+            self._has_gpu = self.host.select_device(self.device).name.startswith("cuda")
+        return self._has_gpu
+
+    def _store(self, cell: Cell, result: CellResult) -> None:
+        """Write a finished cell's run and append its results (in the driver process)."""
+        if result.run is not None:
+            result.run.to_parquet(self.run_dir / f"{cell.key}.parquet")
+            self.computed += 1
+            self.log(f"{cell.system} on {result.dataset}: done in {result.seconds:.1f} s")
+        if result.results is not None:
+            for row in result.results.table.to_pylist():
+                self.host.notify_result(row)
+            result.results.append_to(self.store)
 
     def results(self) -> Results:
         """The stored results of this config's runs."""
@@ -290,19 +398,102 @@ class Runner:
             return set()
         return set(Results.from_parquet(self.store).table.column("run_id").to_pylist())
 
-    def _run(self, name: str, dataset, dataset_path: str) -> Run:
-        path = self.run_dir / f"{self.key(name, dataset_path)}.parquet"
-        if path.exists():
-            return Run.from_parquet(path)
+
+def system_waves(config: RunConfig) -> list[list[str]]:
+    """The systems in dependency order: systems without inputs, then fusions of those, ...
+    (config order within a wave)."""
+    level: dict[str, int] = {}
+
+    def depth(name: str, seen: tuple[str, ...] = ()) -> int:
+        if name in seen:
+            raise ParameterError(f"[systems.{name}] its inputs lead back to it (a cycle)")
+        if name not in level:
+            inputs = config.systems[name].get("inputs", [])
+            level[name] = 1 + max((depth(s, (*seen, name)) for s in inputs), default=-1)
+        return level[name]
+
+    for name in config.systems:
+        depth(name)
+    return [
+        [name for name in config.systems if level[name] == i]
+        for i in range(max(level.values()) + 1)
+    ]
+
+
+def system_uses_device(config: RunConfig, name: str, host) -> bool:
+    """Whether system ``name`` itself runs a component that takes a ``device`` (torch work)."""
+    system = config.systems[name]
+    for key, _, kind in COMPONENTS:
+        if key in system:
+            spec = host.registry(kind).get(system[key])
+            if "device" in {p.name for p in spec.parameters}:
+                return True
+    return False
+
+
+@dataclass
+class Cell:
+    """One (system, dataset) of a run config, with the input runs a fusion needs, or the
+    cached run when only its evaluation is missing."""
+
+    system: str
+    dataset: str
+    key: str
+    inputs: dict[str, Run] = field(default_factory=dict)
+    run: Run | None = None
+    evaluate: bool = True
+
+    def __repr__(self) -> str:
+        return f"Cell({self.system!r}, {self.dataset!r})"
+
+
+@dataclass
+class CellResult:
+    """A finished cell: its run (``None`` when it was cached), its results (``None`` when
+    they were stored before), the dataset's name and the seconds it took."""
+
+    run: Run | None
+    results: Results | None
+    dataset: str
+    seconds: float
+
+
+class CellWork:
+    """Computes a ``Cell`` (picklable for remote executors when ``host`` and ``log`` are
+    ``None``: the worker then builds its own plugin host and prints)."""
+
+    def __init__(self, config: RunConfig, definition: RunConfig, device, host=None, log=None):
+        self.config, self.definition, self.device = config, definition, device
+        self.host, self.log = host, log
+        self._dataset: tuple[str, Any] | None = None  # the last dataset, reused in-process
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_dataset": None}
+
+    def __call__(self, cell: Cell) -> CellResult:
+        import rankarena
+
         started = time.perf_counter()
-        queries = dataset.queries(self.config.split)
-        run = self.search.run(
-            name, dataset, queries, lambda source: self._run(source, dataset, dataset_path)
-        )
-        run.to_parquet(path)
-        self.computed += 1
-        self.log(f"{name} on {dataset.name}: done in {time.perf_counter() - started:.1f} s")
-        return run
+        host = self.host or rankarena.plugin_manager()
+        if self._dataset is None or self._dataset[0] != cell.dataset:
+            self._dataset = (cell.dataset, host.datasets.create("beir", path=cell.dataset))
+        dataset = self._dataset[1]
+        run = cell.run
+        if run is None:
+            search = SystemSearch(
+                self.config, self.definition, host, self.device, self.log or print
+            )
+            queries = dataset.queries(self.config.split)
+            run = search.run(cell.system, dataset, queries, cell.inputs.__getitem__)
+        results = None
+        if cell.evaluate:
+            qrels = dataset.qrels(self.config.split)
+            evaluation = evaluate(run, qrels, self.config.metrics, host=host)
+            results = evaluation.to_results(
+                cell.system, dataset.name, self.config.split, run_id=cell.key
+            )
+        computed = run if cell.run is None else None
+        return CellResult(computed, results, dataset.name, time.perf_counter() - started)
 
 
 class SystemSearch:
