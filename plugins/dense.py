@@ -105,8 +105,13 @@ class BiEncoder:
         return counts
 
 
+# what ``rankarena train`` writes beside a model (not part of the model)
+TRAINER_RECORDS = frozenset({"training.json", "eval-before.json"})
+
+
 def model_fingerprint(folder: Path | None, location: str) -> str:
-    """SHA-256 of the model's weight and config files (the id itself for remote models).
+    """SHA-256 of the model's weight and config files (the id itself for remote models);
+    a trainer's records and checkpoints in the folder are not part of the model.
 
     Memoised per process on the files' (name, size, modification time), so building
     several retrievers on one model hashes its weights once.
@@ -116,7 +121,10 @@ def model_fingerprint(folder: Path | None, location: str) -> str:
     files = sorted(
         p
         for p in folder.rglob("*")
-        if p.is_file() and p.suffix in (".safetensors", ".bin", ".json", ".txt")
+        if p.is_file()
+        and p.suffix in (".safetensors", ".bin", ".json", ".txt")
+        and p.name not in TRAINER_RECORDS
+        and not {"checkpoints", ".final.tmp"} & set(p.relative_to(folder).parts)
     )
     signature = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     return _hash_files(signature)

@@ -93,6 +93,16 @@ def test_train_evaluates_before_and_after_and_saves_a_dense_model(subset_dir, tm
     )
     assert st_model.max_seq_length == 256  # the model's own length, not the training one
     assert json.loads((out / "training.json").read_text())["precision"] == "fp32"
+    # the trainer's records are not part of the model: the embedding cache key ignores them
+    import shutil
+
+    from rankarena.plugins.dense import model_fingerprint
+
+    bare = tmp_path / "bare"
+    shutil.copytree(out, bare, ignore=shutil.ignore_patterns("training.json", "eval-*.json"))
+    assert model_fingerprint(bare, str(bare)) == model_fingerprint(out, str(out))
+    (bare / "config.json").write_text((bare / "config.json").read_text() + " ")
+    assert model_fingerprint(bare, str(bare)) != model_fingerprint(out, str(out))
 
 
 class Interrupted(Trainer):
