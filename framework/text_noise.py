@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -140,6 +140,31 @@ def cycle_positions(
     for src, dst in zip(order, [*order[1:], order[0]], strict=True):
         out[dst] = items[src]
     return out
+
+
+def edit_words(
+    text: str,
+    intensity: float,
+    rng: np.random.Generator,
+    annotate: Callable[[str], Any],
+    edit: Callable[[str, Any, np.random.Generator], str],
+) -> str:
+    """``text`` with ``change_count(n, intensity)`` of its n eligible words edited.
+
+    ``annotate(word)`` is falsy for an ineligible word, else what ``edit(word, annotation,
+    rng)`` needs; the words are drawn with ``choose_positions`` and edited in text order;
+    the whitespace is kept. A text with nothing to change comes back as it was.
+    """
+    words, gaps = split_words(text)
+    notes = [annotate(w) for w in words]
+    eligible = [i for i, note in enumerate(notes) if note]
+    picked = choose_positions(len(eligible), change_count(len(eligible), intensity), rng)
+    if not picked:
+        return text
+    for j in picked:
+        i = eligible[j]
+        words[i] = edit(words[i], notes[i], rng)
+    return join_words(words, gaps)
 
 
 _TERM = re.compile(r"[^\W_]+")

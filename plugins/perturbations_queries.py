@@ -69,6 +69,7 @@ from rankarena.text_noise import (
     check_intensity,
     choose_positions,
     cycle_positions,
+    edit_words,
     join_words,
     keep_words,
     shuffle_count,
@@ -163,22 +164,10 @@ class Typos:
 
     def apply(self, texts: Mapping[str, str], rng: np.random.Generator) -> dict[str, str]:
         """The texts with a typo in ``change_count(eligible, intensity)`` words each."""
-        out = {}
-        for key, text in texts.items():
-            words, gaps = split_words(text)
-            kinds = [self._kinds_for(w) for w in words]
-            eligible = [i for i, k in enumerate(kinds) if k]
-            picked = choose_positions(
-                len(eligible), change_count(len(eligible), self.intensity), rng
-            )
-            if not picked:
-                out[key] = text
-                continue
-            for j in picked:
-                i = eligible[j]
-                words[i] = self._edit(words[i], kinds[i], rng)
-            out[key] = join_words(words, gaps)
-        return out
+        return {
+            key: edit_words(text, self.intensity, rng, self._kinds_for, self._edit)
+            for key, text in texts.items()
+        }
 
 
 # ----------------------------------------------------------------------------- order, drop
@@ -336,24 +325,16 @@ class Synonyms:
 
     def apply(self, texts: Mapping[str, str], rng: np.random.Generator) -> dict[str, str]:
         """The texts with ``change_count(eligible, intensity)`` words replaced by synonyms."""
-        out = {}
-        for key, text in texts.items():
-            words, gaps = split_words(text)
-            candidates = [self._candidates(w) for w in words]
-            eligible = [i for i, c in enumerate(candidates) if c]
-            picked = choose_positions(
-                len(eligible), change_count(len(eligible), self.intensity), rng
-            )
-            if not picked:
-                out[key] = text
-                continue
-            for j in picked:
-                i = eligible[j]
-                lead, core, trail = _core(words[i])
-                synonym = candidates[i][int(rng.integers(len(candidates[i])))]
-                words[i] = lead + _case_as(synonym, core) + trail
-            out[key] = join_words(words, gaps)
-        return out
+        return {
+            key: edit_words(text, self.intensity, rng, self._candidates, self._replace)
+            for key, text in texts.items()
+        }
+
+    @staticmethod
+    def _replace(word: str, candidates: tuple[str, ...], rng: np.random.Generator) -> str:
+        lead, core, trail = _core(word)
+        synonym = candidates[int(rng.integers(len(candidates)))]
+        return lead + _case_as(synonym, core) + trail
 
 
 # ----------------------------------------------------------------------------- case, punctuation
@@ -394,17 +375,12 @@ class CasePunct:
 
     def apply(self, texts: Mapping[str, str], rng: np.random.Generator) -> dict[str, str]:
         """The texts with ``change_count(words, intensity)`` words re-cased or re-punctuated."""
-        out = {}
-        for key, text in texts.items():
-            words, gaps = split_words(text)
-            picked = choose_positions(len(words), change_count(len(words), self.intensity), rng)
-            if not picked:
-                out[key] = text
-                continue
-            for i in picked:
-                words[i] = self._change(words[i], rng)
-            out[key] = join_words(words, gaps)
-        return out
+        return {
+            key: edit_words(
+                text, self.intensity, rng, lambda _: True, lambda w, _, r: self._change(w, r)
+            )
+            for key, text in texts.items()
+        }
 
 
 @rankarena.hookimpl
