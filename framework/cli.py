@@ -217,6 +217,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--plot", help="write the metric-vs-intensity plot here (default: OUTPUT/robustness/)"
     )
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="where cells run (default: the config's [run] executor, else local)",
+    )
     p.set_defaults(handler=cmd_robustness)
 
     p = sub.add_parser("report", help="one static HTML report of a run folder or results store")
@@ -687,6 +692,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         plugin_manager(),
         device=args.device,
         log=lambda t: console.print(t, highlight=False),
+        executor=args.executor,
     )
     report = runner.execute()
     out = config.run.output / "robustness"
@@ -712,7 +718,11 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         path = path or out / f"plot-{dataset}-{metric.replace('@', '')}.png"
         plot_robustness(report.drops, metric, dataset, path)
         console.print(f"plot: {path}", highlight=False)
-    console.print(f"tables in {out}; results in {runner.store}", highlight=False)
+    console.print(
+        f"{runner.computed} runs computed, {runner.reused} reused; tables in {out}; "
+        f"results in {runner.store}",
+        highlight=False,
+    )
     return 0
 
 

@@ -18,13 +18,20 @@ resources it declares and retries cells whose worker died.
 ``map_actors`` is the stateful variant: a few workers each build an object once
 (e.g. a loaded bi-encoder) and then process items; ``encode_sharded`` uses it to encode a
 corpus in contiguous shards, one shard per worker.
+
+While a run computes its cells, the executor is *active* (``use_executor``;
+``current_executor()`` returns it, also inside a Ray task, where it is the task's handle on
+the same cluster): components that can spread their own work over workers, such as
+``dense`` with ``shards > 1``, use it.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -94,6 +101,12 @@ class Executor(Protocol):
         """Release workers (and a cluster connection the executor opened itself)."""
         ...
 
+    def worker_spec(self) -> tuple[str, dict[str, Any]] | None:
+        """``(name, options)`` with which a cell running on one of this executor's workers
+        builds a handle on the same executor (``make_executor``), or ``None``. Optional:
+        an executor without it gives remote cells no current executor."""
+        ...
+
 
 class LocalExecutor:
     """Cells in this process, one after the other (``processes=0``, the default), or in a
@@ -145,6 +158,10 @@ class LocalExecutor:
         call = _ActorCall(factory, method)  # a pool process builds its worker once
         yield from self.map(call, items)
 
+    def worker_spec(self) -> None:
+        """``None``: a pool process computes its cell in that process."""
+        return None
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
@@ -185,6 +202,28 @@ def make_executor(name: str | Executor | None = "local", options: Mapping[str, A
 
         return RayExecutor(**options)
     raise ParameterError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
+
+
+# ------------------------------------------------------------------ the active executor
+
+_ACTIVE: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
+    "rankarena_executor", default=None
+)
+
+
+@contextmanager
+def use_executor(executor: Executor | None) -> Iterator[Executor | None]:
+    """Make ``executor`` the one ``current_executor()`` returns inside the ``with`` block."""
+    token = _ACTIVE.set(executor)
+    try:
+        yield executor
+    finally:
+        _ACTIVE.reset(token)
+
+
+def current_executor() -> Executor | None:
+    """The executor of the run computing the current cell (``None`` outside a run)."""
+    return _ACTIVE.get()
 
 
 # ------------------------------------------------------------------ sharded encoding

@@ -52,21 +52,43 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rankarena.adaptive_fusion import adaptive_weights
 from rankarena.catalog import expand_suites, resolve_dataset
+from rankarena.cells import (
+    COMPONENTS,
+    Cell,
+    CellResult,
+    CellWork,
+    View,
+    cell_resources,
+    cell_work,
+    system_uses_device,
+)
 from rankarena.data import Results, Run
 from rankarena.errors import DataFormatError, ParameterError, RankarenaError, did_you_mean
-from rankarena.evaluate import evaluate
-from rankarena.executors import EXECUTORS, Executor, Resources, make_executor
-from rankarena.fusion import FUSION_METHODS, fuse
+from rankarena.executors import EXECUTORS, Executor, make_executor, use_executor
+from rankarena.fusion import FUSION_METHODS
 from rankarena.observe import RunInfo
 from rankarena.registry import check_parameters
+from rankarena.system_search import PatchedDataset, SystemSearch
+
+__all__ = [
+    "Cell",
+    "CellResult",
+    "CellWork",
+    "PatchedDataset",
+    "RunConfig",
+    "Runner",
+    "SystemSearch",
+    "View",
+    "load_config",
+    "system_key",
+    "system_uses_device",
+]
 
 CONFIG_FUSIONS = (*FUSION_METHODS, "adaptive-rrf")
 FUSION_PARAMS = {"k", "norm", "weights", "depth"}
@@ -204,12 +226,17 @@ def system_key(config: RunConfig, name: str, dataset: str) -> str:
     """Cache key of one (system, dataset) run: its definition, inputs included.
 
     ``Runner`` keys runs by the definitions with every component default filled in
-    (``resolve_defaults``), so that a changed default is a changed key.
+    (``resolve_defaults``), so that a changed default is a changed key; parameters that
+    change only where or how visibly a component works (``NOT_IN_KEY``) are left out.
     """
 
     def definition(system_name: str) -> dict[str, Any]:
         system = dict(config.systems[system_name])
         system["inputs"] = [definition(i) for i in system.get("inputs", [])]
+        for _, params_key, _ in COMPONENTS:
+            if params_key in system:
+                params = system[params_key].items()
+                system[params_key] = {k: v for k, v in params if k not in NOT_IN_KEY}
         return system
 
     payload = {"system": definition(name), "dataset": dataset, "split": config.split, "k": config.k}
@@ -218,8 +245,7 @@ def system_key(config: RunConfig, name: str, dataset: str) -> str:
 
 
 # parameters that change where or how visibly a component works, not what it returns
-NOT_IN_KEY = {"device", "show_progress", "cache_dir"}
-COMPONENTS = (("retriever", "params", "retrievers"), ("reranker", "reranker_params", "rerankers"))
+NOT_IN_KEY = {"device", "show_progress", "cache_dir", "shards"}
 
 
 def check_systems(config: RunConfig, host) -> None:
@@ -311,21 +337,14 @@ class Runner:
         owned = isinstance(self.executor, str)
         options = self.config.ray if self.executor == "ray" else None
         executor = make_executor(self.executor, options)
-        device = self.device
-        if executor.remote and device and device.startswith("cuda:"):
-            device = "cuda"  # a worker sees the GPUs it was given from cuda:0 on
-        work = CellWork(
-            self.config,
-            self.definition,
-            device,
-            host=None if executor.remote else self.host,
-            log=None if executor.remote else self.log,
-        )
+        work = cell_work(self.config, self.definition, executor, self.host, self.device, self.log)
+        resources = cell_resources(self.config, self.host, self.device)
         try:
-            for wave in self.waves:
-                cells = self._cells(wave, done)
-                for cell, result in executor.map(work, cells, self._resources):
-                    self._store(cell, result)
+            with use_executor(executor):
+                for wave in self.waves:
+                    cells = self._cells(wave, done)
+                    for cell, result in executor.map(work, cells, resources):
+                        self._store(cell, result)
         finally:
             if owned:
                 executor.close()
@@ -354,16 +373,6 @@ class Runner:
                     for source in self.config.systems[name].get("inputs", [])
                 }
                 yield Cell(name, dataset_path, key, inputs=inputs, evaluate=key not in done)
-
-    def _resources(self, cell: Cell) -> Resources:
-        uses_device = cell.run is None and system_uses_device(self.config, cell.system, self.host)
-        gpu = uses_device and self._gpu()
-        return Resources(num_cpus=1, num_gpus=1 if gpu else 0, uses_device=uses_device)
-
-    def _gpu(self) -> bool:
-        if not hasattr(self, "_has_gpu"):
-            self._has_gpu = self.host.select_device(self.device).name.startswith("cuda")
-        return self._has_gpu
 
     def _store(self, cell: Cell, result: CellResult) -> None:
         """Write a finished cell's run and append its results (in the driver process)."""
@@ -418,179 +427,3 @@ def system_waves(config: RunConfig) -> list[list[str]]:
         [name for name in config.systems if level[name] == i]
         for i in range(max(level.values()) + 1)
     ]
-
-
-def system_uses_device(config: RunConfig, name: str, host) -> bool:
-    """Whether system ``name`` itself runs a component that takes a ``device`` (torch work)."""
-    system = config.systems[name]
-    for key, _, kind in COMPONENTS:
-        if key in system:
-            spec = host.registry(kind).get(system[key])
-            if "device" in {p.name for p in spec.parameters}:
-                return True
-    return False
-
-
-@dataclass
-class Cell:
-    """One (system, dataset) of a run config, with the input runs a fusion needs, or the
-    cached run when only its evaluation is missing."""
-
-    system: str
-    dataset: str
-    key: str
-    inputs: dict[str, Run] = field(default_factory=dict)
-    run: Run | None = None
-    evaluate: bool = True
-
-    def __repr__(self) -> str:
-        return f"Cell({self.system!r}, {self.dataset!r})"
-
-
-@dataclass
-class CellResult:
-    """A finished cell: its run (``None`` when it was cached), its results (``None`` when
-    they were stored before), the dataset's name and the seconds it took."""
-
-    run: Run | None
-    results: Results | None
-    dataset: str
-    seconds: float
-
-
-class CellWork:
-    """Computes a ``Cell`` (picklable for remote executors when ``host`` and ``log`` are
-    ``None``: the worker then builds its own plugin host and prints)."""
-
-    def __init__(self, config: RunConfig, definition: RunConfig, device, host=None, log=None):
-        self.config, self.definition, self.device = config, definition, device
-        self.host, self.log = host, log
-        self._dataset: tuple[str, Any] | None = None  # the last dataset, reused in-process
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_dataset": None}
-
-    def __call__(self, cell: Cell) -> CellResult:
-        import rankarena
-
-        started = time.perf_counter()
-        host = self.host or rankarena.plugin_manager()
-        if self._dataset is None or self._dataset[0] != cell.dataset:
-            self._dataset = (cell.dataset, host.datasets.create("beir", path=cell.dataset))
-        dataset = self._dataset[1]
-        run = cell.run
-        if run is None:
-            search = SystemSearch(
-                self.config, self.definition, host, self.device, self.log or print
-            )
-            queries = dataset.queries(self.config.split)
-            run = search.run(cell.system, dataset, queries, cell.inputs.__getitem__)
-        results = None
-        if cell.evaluate:
-            qrels = dataset.qrels(self.config.split)
-            evaluation = evaluate(run, qrels, self.config.metrics, host=host)
-            results = evaluation.to_results(
-                cell.system, dataset.name, self.config.split, run_id=cell.key
-            )
-        computed = run if cell.run is None else None
-        return CellResult(computed, results, dataset.name, time.perf_counter() - started)
-
-
-class SystemSearch:
-    """Produces one system's run for given queries: retrieval, fusion of other systems' runs,
-    reranking (the ``[systems.NAME]`` semantics of a run config).
-
-    :param keep_indexes: keep every indexed retriever for later queries (robustness runs
-        search one index many times); by default a retriever is dropped after its search.
-    """
-
-    def __init__(
-        self,
-        config: RunConfig,
-        definition: RunConfig,
-        host,
-        device: str | None = None,
-        log=print,
-        keep_indexes: bool = False,
-    ):
-        self.config, self.definition, self.host, self.device, self.log = (
-            config,
-            definition,
-            host,
-            device,
-            log,
-        )
-        self.keep_indexes = keep_indexes
-        self._indexed: dict[tuple[str, str], Any] = {}
-
-    def run(self, name: str, dataset, queries, input_run) -> Run:
-        """System ``name``'s run of ``queries`` on ``dataset``; ``input_run(source)`` gives the
-        run of an input system (for fusions)."""
-        system = self.config.systems[name]
-        if "inputs" in system:
-            runs = [input_run(source) for source in system["inputs"]]
-            params = dict(system.get("fusion_params", {}))
-            method = system.get("fusion", "rrf")
-            if method == "adaptive-rrf":
-                stemmer = params.pop("stemmer", "porter")
-                params["weights"] = adaptive_weights(dataset.corpus, queries, stemmer=stemmer)
-                method = "rrf"
-            run = fuse(runs, method, **params).top(self.config.k)
-        else:
-            run = self.retriever(name, dataset).search(queries, k=self.config.k)
-        if "reranker" in system:
-            self.log(f"{name} on {dataset.name}: reranking")
-            params = self.definition.systems[name].get("reranker_params", {})
-            reranker = self.create("rerankers", system["reranker"], params)
-            run = reranker.rerank(queries, dataset.corpus, run, k=system.get("rerank_k", 100))
-        return run
-
-    def retriever(self, name: str, dataset):
-        """System ``name``'s retriever, indexed on ``dataset``'s corpus.
-
-        For a ``PatchedDataset`` (``base`` and ``changed`` attributes), a kept index of the
-        base dataset is updated through the retriever's optional ``patched(corpus, changed)``
-        (only the changed documents are re-encoded); other retrievers index the patched
-        corpus afresh.
-        """
-        key = (name, dataset.name)
-        if key in self._indexed:
-            return self._indexed[key]
-        base = getattr(dataset, "base", None)  # a PatchedDataset: a few documents changed
-        indexed = self._indexed.get((name, base.name)) if base is not None else None
-        if indexed is not None and hasattr(indexed, "patched"):
-            retriever = indexed.patched(dataset.corpus, dataset.changed)
-        else:
-            self.log(f"{name} on {dataset.name}: indexing")
-            params = self.definition.systems[name].get("params", {})
-            retriever = self.create("retrievers", self.config.systems[name]["retriever"], params)
-            retriever.index(dataset.corpus)
-        if self.keep_indexes:
-            self._indexed[key] = retriever
-        return retriever
-
-    def create(self, kind: str, name: str, params: dict[str, Any]):
-        """A component built from the config's parameters (``device`` added if it takes one)."""
-        registry = self.host.registry(kind)
-        params = dict(params)
-        spec = registry.get(name)
-        if self.device and "device" in {p.name for p in spec.parameters}:
-            params.setdefault("device", self.device)
-        try:
-            return registry.create(name, **params)
-        except ParameterError as exc:
-            raise ParameterError(f"{exc} (in the run config)") from None
-
-
-class PatchedDataset:
-    """A dataset whose corpus differs from ``base``'s in the documents ``changed``."""
-
-    def __init__(self, base, corpus, changed: list[str], label: str = "patched"):
-        self.base, self.corpus, self.changed = base, corpus, list(changed)
-        self.name = f"{base.name}#{label}"
-
-    def queries(self, split: str | None = None):
-        return self.base.queries(split)
-
-    def qrels(self, split: str):
-        return self.base.qrels(split)

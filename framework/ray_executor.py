@@ -160,6 +160,16 @@ class RayExecutor:
 
         return stream()
 
+    def worker_spec(self) -> tuple[str, dict[str, Any]]:
+        """A cell running in a Ray task builds ``RayExecutor`` with these options: Ray is
+        initialised there, so it joins the same cluster (and never shuts it down)."""
+        options = {
+            "num_cpus_per_task": self.num_cpus_per_task,
+            "num_gpus_per_task": self.num_gpus_per_task,
+            "max_retries": self.max_retries,
+        }
+        return "ray", options
+
     def close(self) -> None:
         if self._started and self.ray.is_initialized():
             self.ray.shutdown()

@@ -50,6 +50,12 @@ Perturbed evaluations go into the results store (``OUTPUT/results.parquet``) wit
 ``variant = "PERTURBATION@INTENSITY"`` (and a ``kendall-tau@K`` metric), so aggregators can
 rank systems by robustness; the perturbed runs are cached (``OUTPUT/robustness/``), so an
 interrupted run resumes.
+
+Every run is a cell (``rankarena.cells``: system × dataset × view) of the config's
+executor (``[run] executor``; ``rankarena.executors``): first the unperturbed runs, then
+every perturbation's view (drawn once in the driver and shipped with its cells), then the
+attacked corpus, each grid in waves so that fusions follow their inputs. The driver
+evaluates and stores each run as it arrives.
 """
 
 from __future__ import annotations
@@ -58,7 +64,6 @@ import hashlib
 import itertools
 import json
 import math
-import time
 import tomllib
 import zlib
 from dataclasses import dataclass, field
@@ -67,27 +72,28 @@ from typing import Any
 
 import numpy as np
 
-from rankarena.data import Queries, Results, Run
+from rankarena.cells import Cell, CellWork, View, cell_resources, cell_work
+from rankarena.data import Results, Run
 from rankarena.errors import DataFormatError, ParameterError, RankarenaError
 from rankarena.evaluate import evaluate
+from rankarena.executors import Executor, make_executor, use_executor
 from rankarena.pipeline import (
-    PatchedDataset,
     RunConfig,
-    SystemSearch,
     check_systems,
     load_config,
     resolve_defaults,
     system_key,
+    system_waves,
 )
 from rankarena.rank_agreement import per_query_tau, top_lists
 from rankarena.registry import check_parameters
+from rankarena.system_search import SystemSearch
 from rankarena.text_noise import query_terms
 from rankarena.topic_attack import (
     AttackConfig,
     SurrogateOracle,
     attack_group,
     choose_target,
-    patch_corpus,
     ranks_in,
     success_rows,
     topic_groups,
@@ -278,71 +284,128 @@ class RobustnessReport:
 
 
 class RobustnessRunner:
-    """Executes a ``RobustnessConfig`` (see the module docstring)."""
+    """Executes a ``RobustnessConfig`` (see the module docstring).
 
-    def __init__(self, config: RobustnessConfig, host, device: str | None = None, log=print):
+    :param executor: ``"local"``, ``"ray"`` or an ``Executor`` (default: the config's
+        ``[run] executor``); an executor built here is closed at the end of ``execute``.
+    """
+
+    def __init__(
+        self,
+        config: RobustnessConfig,
+        host,
+        device: str | None = None,
+        log=print,
+        executor: str | Executor | None = None,
+    ):
         check_systems(config.run, host)
         check_perturbations(config, host)
-        self.config, self.host, self.log = config, host, log
+        self.config, self.host, self.device, self.log = config, host, device, log
         self.definition = config.run
         self.run_config = resolve_defaults(config.run, host)
-        self.search = SystemSearch(
-            self.run_config, self.definition, host, device, log, keep_indexes=True
-        )
+        self.executor = config.run.executor if executor is None else executor
+        self.waves = system_waves(self.run_config)
         self.cache = config.run.output / "robustness"
         self.store = config.run.output / "results.parquet"
+        self.computed = 0
+        self.reused = 0
 
     def execute(self) -> RobustnessReport:
-        drops, iid, evaluations, attack = [], [], {}, []
+        """Compute (or reuse) every run, store the evaluations, return the tables."""
+        owned = isinstance(self.executor, str)
+        options = self.run_config.ray if self.executor == "ray" else None
+        executor = make_executor(self.executor, options)
+        work = cell_work(
+            self.run_config,
+            self.definition,
+            executor,
+            self.host,
+            self.device,
+            self.log,
+            keep_indexes=True,
+        )
+        grid = _Grid(self, executor, work, cell_resources(self.run_config, self.host, self.device))
+        try:
+            with use_executor(executor):
+                return self._execute(grid, work)
+        finally:
+            if owned:
+                executor.close()
+
+    def _execute(self, grid: _Grid, work: CellWork) -> RobustnessReport:
         metrics = self.config.run.metrics
         split = self.config.run.split
-        for dataset_path in self.config.run.datasets:
-            dataset = self.host.datasets.create("beir", path=dataset_path)
-            queries, qrels = dataset.queries(split), dataset.qrels(split)
-            originals: dict[str, Run] = {}
-            for name in self.config.run.systems:
-                originals[name] = self._run(name, dataset, dataset_path, "", queries)
-                original = evaluate(originals[name], qrels, metrics, host=self.host)
-                key = self._key(name, dataset_path, "")
-                self._store(original.to_results(name, dataset.name, split, run_id=key))
-                evaluations[(name, dataset.name)] = (original, originals[name])
-                iid.extend(self._iid_rows(name, dataset.name, original))
+        systems = list(self.config.run.systems)
+        paths = list(self.config.run.datasets)
+        datasets = {path: self.host.datasets.create("beir", path=path) for path in paths}
+
+        # the unperturbed runs: every system on every dataset
+        originals: dict[tuple[str, str], Run] = {}
+        evaluated: dict[tuple[str, str], Any] = {}
+        for name, path, _, run in grid.runs([(path, View()) for path in paths]):
+            dataset = datasets[path]
+            originals[name, path] = run
+            evaluation = evaluate(run, dataset.qrels(split), metrics, host=self.host)
+            key = self._key(name, path, "")
+            self._store(evaluation.to_results(name, dataset.name, split, run_id=key))
+            evaluated[name, path] = evaluation
+        evaluations = {
+            (name, datasets[path].name): (evaluated[name, path], originals[name, path])
+            for path in paths
+            for name in systems
+        }
+        iid = [
+            row
+            for path in paths
+            for name in systems
+            for row in self._iid_rows(name, datasets[path].name, evaluated[name, path])
+        ]
+
+        # every perturbation and intensity: one view per dataset, searched by every system
+        jobs = []
+        for path in paths:
+            dataset = datasets[path]
+            queries = dataset.queries(split)
+            reference = {name: originals[name, path] for name in systems}
             for spec in self.config.perturbations:
                 for intensity in spec.intensities:
-                    variant = spec.variant(intensity)
-                    target, view = self._variant(spec, intensity, dataset, queries, originals)
-                    for name in self.config.run.systems:
-                        run = self._run(name, view, dataset_path, variant, target)
-                        drops.extend(
-                            self._drop_rows(
-                                name,
-                                dataset,
-                                dataset_path,
-                                variant,
-                                run,
-                                originals[name],
-                                evaluations[(name, dataset.name)][0],
-                            )
-                        )
-            if self.config.attack is not None:
-                attack.extend(self._attack(dataset, dataset_path, originals))
+                    jobs.append((path, self._view(spec, intensity, dataset, queries, reference)))
+        drops: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for name, path, variant, run in grid.runs(jobs):
+            dataset = datasets[path]
+            drops[path, variant, name] = self._drop_rows(
+                name, dataset, path, variant, run, originals[name, path], evaluated[name, path]
+            )
+        ordered = [
+            row
+            for path, view in jobs
+            for name in systems
+            for row in drops[path, view.variant, name]
+        ]
+
+        attack = []
+        if self.config.attack is not None:
+            for path in paths:
+                reference = {name: originals[name, path] for name in systems}
+                attack.extend(self._attack(grid, work, datasets[path], path, reference))
         return RobustnessReport(
-            drops=drops,
+            drops=ordered,
             iid=iid,
             ood=self._ood_rows(evaluations),
             multiplicity=self._multiplicity_rows(evaluations),
             attack=attack,
         )
 
-    def _variant(self, spec: PerturbationSpec, intensity: float, dataset, queries, originals):
-        """(queries, dataset) of one perturbation: perturbed queries, or a patched corpus."""
+    def _view(self, spec: PerturbationSpec, intensity: float, dataset, queries, originals) -> View:
+        """The view of one perturbation: perturbed query texts, or changed documents."""
+        variant = spec.variant(intensity)
         perturbation = self.host.perturbations.create(spec.name, intensity=intensity, **spec.params)
         rng = perturbation_rng(self.config.seed, spec.name, intensity, dataset.name)
         if perturbation.target == "queries":
             texts = perturbation.apply(queries.to_dict(), rng)
             if list(texts) != list(queries.ids):
                 raise ParameterError(f"perturbation {spec.name!r} changed the query ids")
-            return Queries.from_dict(texts), dataset
+            return View(variant, queries=dict(texts))
         documents = dict(
             zip(
                 dataset.corpus.ids,
@@ -358,9 +421,7 @@ class RobustnessRunner:
             changed = perturbation.apply(documents, rng)
         if set(changed) - set(documents):
             raise ParameterError(f"perturbation {spec.name!r} changed the document ids")
-        changed = {d: t for d, t in changed.items() if t != documents[d]}
-        corpus = patch_corpus(dataset.corpus, changed)
-        return queries, PatchedDataset(dataset, corpus, list(changed), spec.variant(intensity))
+        return View(variant, changed={d: t for d, t in changed.items() if t != documents[d]})
 
     def _stuffing_terms(self, spec, dataset, queries, reference: Run) -> dict[str, list[str]]:
         """Each query's top-``depth`` non-relevant documents in the reference run get that
@@ -387,29 +448,22 @@ class RobustnessRunner:
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
-    def _run(self, name: str, dataset, dataset_path: str, variant: str, queries: Queries) -> Run:
-        path = self.cache / "runs" / f"{self._key(name, dataset_path, variant)}.parquet"
-        if path.exists():
-            return Run.from_parquet(path)
-        started = time.perf_counter()
-        run = self.search.run(
-            name,
-            dataset,
-            queries,
-            lambda source: self._run(source, dataset, dataset_path, variant, queries),
-        )
-        run.to_parquet(path)
-        label = variant or "original"
-        self.log(f"{name} ({label}): {time.perf_counter() - started:.1f} s")
-        return run
-
     # ------------------------------------------------------------------ attack
-    def _attack(self, dataset, dataset_path: str, originals: dict[str, Run]) -> list[dict]:
-        """The topic-oriented attack on ``dataset`` (``rankarena.topic_attack``)."""
+    def _attack(
+        self, grid: _Grid, work: CellWork, dataset, dataset_path: str, originals: dict[str, Run]
+    ) -> list[dict]:
+        """The topic-oriented attack on ``dataset`` (``rankarena.topic_attack``): planned
+        in this process against the surrogate, then every system searches the attacked
+        corpus (cells of the executor)."""
         config = self.config.attack
         split = self.config.run.split
         queries, qrels = dataset.queries(split), dataset.qrels(split).to_dict()
-        surrogate = self.search.retriever(config.surrogate, dataset)
+        search = work.searcher(self.host) if work.host is not None else None
+        if search is None:  # the cells run elsewhere: index the surrogate here
+            search = SystemSearch(
+                self.run_config, self.definition, self.host, self.device, self.log, True
+            )
+        surrogate = search.retriever(config.surrogate, dataset)
         oracle = SurrogateOracle(surrogate, list(dataset.corpus.ids))
         rng = np.random.default_rng([config.seed, zlib.crc32(dataset.name.encode())])
         texts = queries.to_dict()
@@ -442,14 +496,14 @@ class RobustnessRunner:
             )
         if not plan:
             return []
-        patched = PatchedDataset(dataset, patch_corpus(dataset.corpus, changed), list(changed))
-        attacked = queries.select([q for _, group, _, _ in plan for q in group])
+        attacked = [q for _, group, _, _ in plan for q in group]
+        view = View("topic-attack", queries={q: texts[q] for q in attacked}, changed=changed)
+        runs = {name: run for name, _, _, run in grid.runs([(dataset_path, view)], cached=False)}
         rows, depth = [], self.config.run.k
+        pairs = [(q, target) for _, group, target, _ in plan for q in group]
         for name in self.config.run.systems:
-            run = self._patched_run(name, patched, attacked)
-            pairs = [(q, target) for _, group, target, _ in plan for q in group]
             ranks_before = ranks_in(originals[name], pairs, depth)
-            ranks_after = ranks_in(run, pairs, depth)
+            ranks_after = ranks_in(runs[name], pairs, depth)
             for number, group, target, _ in plan:
                 before = {q: ranks_before[q, target] for q in group}
                 after = {q: ranks_after[q, target] for q in group}
@@ -458,11 +512,6 @@ class RobustnessRunner:
                 rows.append(row)
         self._store_attack(rows, dataset.name, dataset_path)
         return rows
-
-    def _patched_run(self, name: str, patched, queries: Queries) -> Run:
-        return self.search.run(
-            name, patched, queries, lambda source: self._patched_run(source, patched, queries)
-        )
 
     def _store_attack(self, rows: list[dict], dataset: str, dataset_path: str) -> None:
         out = []
@@ -631,6 +680,50 @@ class RobustnessRunner:
                         }
                     )
         return rows
+
+
+class _Grid:
+    """Every system's run of each (dataset path, view) job, in waves (fusions after their
+    inputs), computed by the executor; runs of unperturbed and perturbed datasets are cached
+    under ``OUTPUT/robustness/runs``."""
+
+    def __init__(self, runner: RobustnessRunner, executor: Executor, work: CellWork, resources):
+        self.runner, self.executor, self.work, self.resources = runner, executor, work, resources
+
+    def runs(self, jobs: list[tuple[str, View]], cached: bool = True):
+        """``(system, dataset path, variant, run)`` for every system and job, as runs finish."""
+        runner = self.runner
+        systems = runner.run_config.systems
+        done: dict[tuple[str, str, str], Run] = {}
+        for wave in runner.waves:
+            cells = []
+            for path, view in jobs:
+                for name in wave:
+                    file = self._file(name, path, view.variant) if cached else None
+                    if file is not None and file.exists():
+                        runner.reused += 1
+                        done[name, path, view.variant] = run = Run.from_parquet(file)
+                        yield name, path, view.variant, run
+                        continue
+                    inputs = {
+                        source: done[source, path, view.variant]
+                        for source in systems[name].get("inputs", [])
+                    }
+                    key = runner._key(name, path, view.variant) if cached else ""
+                    cells.append(Cell(name, path, key, inputs, evaluate=False, view=view))
+            for cell, result in self.executor.map(self.work, cells, self.resources):
+                variant = cell.view.variant
+                run = result.run
+                if cached:
+                    run.to_parquet(self._file(cell.system, cell.dataset, variant))
+                runner.computed += 1
+                label = variant or "original"
+                runner.log(f"{cell.system} on {result.dataset} ({label}): {result.seconds:.1f} s")
+                done[cell.system, cell.dataset, variant] = run
+                yield cell.system, cell.dataset, variant, run
+
+    def _file(self, name: str, path: str, variant: str) -> Path:
+        return self.runner.cache / "runs" / f"{self.runner._key(name, path, variant)}.parquet"
 
 
 def _aligned(evaluation, metric: str, query_ids: list[str]) -> np.ndarray:

@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rankarena.data import Corpus
 from rankarena.errors import ParameterError
 from rankarena.text_noise import query_terms
 
@@ -182,15 +181,6 @@ def choose_target(
     if not eligible:
         return None
     return doc_ids[eligible[int(rng.integers(len(eligible)))]]
-
-
-def patch_corpus(corpus: Corpus, texts: dict[str, str]) -> Corpus:
-    """``corpus`` with the ``text`` of the given documents replaced (titles kept)."""
-    ids = corpus.table.column("_id").to_pylist()
-    column = corpus.table.column("text").to_pylist()
-    new = [texts.get(d, t) for d, t in zip(ids, column, strict=True)]
-    index = corpus.table.schema.get_field_index("text")
-    return Corpus(corpus.table.set_column(index, "text", pa.array(new, pa.string())))
 
 
 def ranks_in(run, pairs: list[tuple[str, str]], depth: int) -> dict[tuple[str, str], int]:

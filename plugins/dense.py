@@ -27,6 +27,7 @@ import rankarena
 from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
 from rankarena.data import atomic_path
 from rankarena.errors import did_you_mean
+from rankarena.executors import EncoderSpec, current_executor, encode_sharded
 from rankarena.models import load_pretrained
 from rankarena.plugins.vector_search import FaissIndex, check_backend, exact_search
 from rankarena.sentence_encoder import pool, read_max_length, read_pooling
@@ -175,6 +176,11 @@ class DenseRetriever:
     :param doc_prefix: text put before every document.
     :param with_title: encode ``title + " " + text``.
     :param show_progress: progress bars (default: when stderr is a terminal).
+    :param shards: encode the corpus in this many contiguous shards, one per worker of the
+        active executor (``rankarena.executors.current_executor()``: Ray actors under
+        ``executor = "ray"``, each holding its own copy of the model, with a GPU where the
+        device is CUDA); with 1, or where no remote executor is active, the corpus is
+        encoded in this process. The embeddings are the same either way.
     """
 
     def __init__(
@@ -193,12 +199,16 @@ class DenseRetriever:
         doc_prefix: str = "",
         with_title: bool = True,
         show_progress: bool | None = None,
+        shards: int = 1,
     ):
-        if batch_size < 1 or chunk_size < 1:
-            raise ParameterError("retriever 'dense': batch_size and chunk_size must be >= 1")
+        if batch_size < 1 or chunk_size < 1 or shards < 1:
+            raise ParameterError(
+                "retriever 'dense': batch_size, chunk_size and shards must be >= 1"
+            )
         self.backend = check_backend(backend)
         report = rankarena.plugin_manager().select_device(device)
         dtype = choose_dtype(dtype, report)
+        self.model, self.shards = model, shards
         self.encoder = BiEncoder(model, report.name, max_length, batch_size, dtype)
         if cache_dir is None and os.environ.get("RANKARENA_CACHE_DIR"):
             cache_dir = str(Path(os.environ["RANKARENA_CACHE_DIR"]) / "embeddings")
@@ -245,7 +255,7 @@ class DenseRetriever:
             self.cache_hit = True
         else:
             self.cache_hit = False
-            self.embeddings = self.encoder.encode(texts, self.show_progress, "encoding corpus")
+            self.embeddings = self._encode_corpus(texts)
             if path is not None:
                 with atomic_path(path) as tmp, open(tmp, "wb") as handle:
                     np.save(handle, self.embeddings)
@@ -255,6 +265,22 @@ class DenseRetriever:
                 self.embeddings, kind, hnsw_m=self.hnsw_m, ef_search=self.ef_search
             )
         return self
+
+    def _encode_corpus(self, texts: list[str]) -> np.ndarray:
+        """The corpus embeddings: sharded over the active remote executor's workers when
+        ``shards > 1``, else in this process."""
+        executor = current_executor()
+        if self.shards > 1 and executor is not None and executor.remote:
+            encoder = self.encoder
+            spec = EncoderSpec(
+                self.model,
+                str(encoder.device),
+                encoder.max_length,
+                encoder.batch_size,
+                encoder.dtype,
+            )
+            return encode_sharded(spec, texts, self.shards, executor)
+        return self.encoder.encode(texts, self.show_progress, "encoding corpus")
 
     def patched(self, corpus: Corpus, changed: list[str]) -> DenseRetriever:
         """A copy indexed on ``corpus``, which differs from the indexed corpus only in the

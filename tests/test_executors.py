@@ -1,5 +1,6 @@
-"""Executors: ``local`` and ``ray`` give the same results; Ray retries dead workers; corpus
-encoding sharded over actors equals one encode."""
+"""Executors: ``local`` and ``ray`` give the same results for run and robustness grids; Ray
+retries dead workers; corpus encoding sharded over actors (also from inside a Ray cell)
+equals one encode."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from rankarena.executors import (
     shard_bounds,
 )
 from rankarena.pipeline import CellWork, Runner, load_config
+from rankarena.robustness import RobustnessRunner, load_robustness_config
 
 RAY_MISSING = "Ray is not installed: pip install 'rankarena[ray]'"
 
@@ -206,7 +208,7 @@ def test_ray_grid_equals_local_and_survives_a_dead_worker(
     DyingWork.victim, DyingWork.marker = ("robertson", "b"), str(marker)
     config = load_config(grid_config(tmp_path, grid_data, "dying"))
     runner = Runner(config, host, log=print, executor=make_executor("ray", {"max_retries": 2}))
-    monkeypatch.setattr("rankarena.pipeline.CellWork", DyingWork)
+    monkeypatch.setattr("rankarena.cells.CellWork", DyingWork)
     results = runner.execute()
     monkeypatch.undo()
     assert marker.exists()  # the worker did die once
@@ -253,3 +255,163 @@ def test_encode_sharded_equals_one_encode(ray_cluster, scifact):
     sharded = encode_sharded(spec, texts, 2, RayExecutor())
     assert sharded.shape == expected.shape and sharded.dtype == np.float32
     np.testing.assert_allclose(sharded, expected, rtol=0, atol=1e-6)
+
+
+ROBUST = """
+[run]
+name = "robust"
+datasets = ["{a}"]
+metrics = ["ndcg@10", "recall@100"]
+k = 100
+output = "{output}"
+
+[systems.bm25]
+retriever = "bm25"
+
+[systems.minilm]
+retriever = "dense"
+params = {{ model = "minilm", max_length = 64, cache_dir = "{cache}" }}
+
+[systems.hybrid]
+inputs = ["bm25", "minilm"]
+fusion = "rrf"
+
+[robustness]
+seed = 1
+bootstrap = 50
+tau_k = 20
+
+[[robustness.perturbations]]
+name = "typos"
+intensities = [0.3]
+
+[[robustness.perturbations]]
+name = "truncation"
+intensities = [0.5]
+
+[[robustness.perturbations]]
+name = "term-stuffing"
+intensities = [0.2]
+reference = "bm25"
+depth = 3
+"""
+
+
+def robust_config(tmp_path: Path, folder: Path, output: str) -> Path:
+    path = tmp_path / f"{output}.toml"
+    text = ROBUST.format(a=folder, output=tmp_path / output, cache=tmp_path / "embeddings")
+    path.write_text(text)
+    return path
+
+
+def drop_values(report) -> dict[tuple, float]:
+    return {
+        (r["system"], r["perturbation"], r["metric"], field): r[field]
+        for r in report.drops
+        for field in ("original", "perturbed", "kendall_tau")
+    }
+
+
+def test_robustness_grid_on_ray_equals_local(ray_cluster, grid_data, tmp_path, monkeypatch, capsys):
+    """Every (system, dataset, variant) cell a Ray task: the same tables and store as local,
+    a killed worker's cell retried, and a rerun reuses every cached run."""
+    host = rankarena.plugin_manager()
+    local = RobustnessRunner(
+        load_robustness_config(robust_config(tmp_path, grid_data[0], "local")), host
+    )
+    expected = local.execute()
+    assert local.computed == 3 * 4  # 3 systems x (original + 3 variants)
+
+    marker = tmp_path / "died-once"
+    DyingWork.victim, DyingWork.marker = ("minilm", "a"), str(marker)
+    monkeypatch.setattr("rankarena.cells.CellWork", DyingWork)
+    config = load_robustness_config(robust_config(tmp_path, grid_data[0], "ray"))
+    remote = RobustnessRunner(config, host, executor=make_executor("ray", {"max_retries": 2}))
+    report = remote.execute()
+    monkeypatch.undo()
+    assert marker.exists()  # a worker died in a minilm cell and the cell was retried
+    assert remote.computed == 12
+    assert [(r["system"], r["perturbation"]) for r in report.drops] == [
+        (r["system"], r["perturbation"]) for r in expected.drops
+    ]
+    got, want = drop_values(report), drop_values(expected)
+    assert got.keys() == want.keys()
+    for key, value in want.items():  # Kendall τ: Ray's one-thread torch may swap near ties
+        assert got[key] == pytest.approx(value, abs=1e-4 if "kendall" in key[3] else 1e-9), key
+    assert report.iid == expected.iid
+    stored = [
+        [
+            (r["run_id"], r["metric"], r["query_id"])
+            for r in Results.from_parquet(x).table.to_pylist()
+        ]
+        for x in (remote.store, local.store)
+    ]
+    assert len(set(stored[0])) == len(stored[0])  # each row once: the retried cell too
+    assert sorted(stored[0], key=str) == sorted(stored[1], key=str)
+
+    capsys.readouterr()
+    assert main(["robustness", str(tmp_path / "ray.toml"), "--executor", "ray"]) == 0
+    assert "0 runs computed, 12 reused" in capsys.readouterr().out
+
+
+class ShardSpyWork(CellWork):
+    """Records, in a marker file, the shard counts of ``encode_sharded`` calls made while
+    computing a cell (in whatever process the cell runs)."""
+
+    marker: str = ""
+
+    def __call__(self, cell):
+        from rankarena.plugins import dense
+
+        original = dense.encode_sharded
+
+        def spy(*args, **kwargs):
+            with open(self.marker, "a") as handle:
+                handle.write(f"{args[2]}\n")
+            return original(*args, **kwargs)
+
+        dense.encode_sharded = spy
+        try:
+            return super().__call__(cell)
+        finally:
+            dense.encode_sharded = original
+
+
+def test_dense_shards_encode_over_ray_actors(ray_cluster, grid_data, tmp_path, monkeypatch):
+    """``dense`` with ``shards = 2`` encodes its corpus over two actors: directly under an
+    active Ray executor, and from inside a Ray cell of ``rankarena run`` (a nested task that
+    waits for its actors); the embeddings and the run equal an unsharded encode."""
+    from rankarena.executors import use_executor
+    from rankarena.plugins import dense
+    from rankarena.ray_executor import RayExecutor
+
+    calls = []
+    sharded = dense.encode_sharded
+    monkeypatch.setattr(
+        dense, "encode_sharded", lambda *a, **k: calls.append(a[2]) or sharded(*a, **k)
+    )
+    host = rankarena.plugin_manager()
+    corpus = host.datasets.create("beir", path=str(grid_data[1])).corpus
+    plain = host.retrievers.create("dense", model="minilm", max_length=64).index(corpus)
+    split = host.retrievers.create("dense", model="minilm", max_length=64, shards=2)
+    split.index(corpus)  # no active executor: in this process
+    assert calls == []
+    with use_executor(RayExecutor()):
+        split.index(corpus)
+    assert calls == [2]
+    np.testing.assert_allclose(split.embeddings, plain.embeddings, rtol=0, atol=1e-6)
+
+    path = tmp_path / "shards.toml"
+    systems = (
+        '[systems.minilm]\nretriever = "dense"\n'
+        'params = { model = "minilm", max_length = 64, shards = 2 }\n'
+    )
+    body = f'[run]\ndatasets = ["{grid_data[1]}"]\nmetrics = ["ndcg@10"]\nk = 50\n'
+    path.write_text(body + f'output = "{tmp_path / "local"}"\n' + systems)
+    expected = values(Runner(load_config(path), host, log=print).execute())
+    path.write_text(body + f'output = "{tmp_path / "ray"}"\n' + systems)
+    ShardSpyWork.marker = str(tmp_path / "shards-in-cell")
+    monkeypatch.setattr("rankarena.cells.CellWork", ShardSpyWork)
+    remote = Runner(load_config(path), host, log=print, executor="ray")
+    assert values(remote.execute()) == pytest.approx(expected, abs=1e-9)
+    assert Path(ShardSpyWork.marker).read_text() == "2\n"  # the Ray cell sharded its encode
