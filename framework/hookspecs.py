@@ -34,6 +34,20 @@ def register_retrievers(register):
 
     A retriever has ``index(corpus) -> self`` and ``search(queries, k) -> Run``.
 
+    Optional members, used where present:
+
+    * ``score_pairs(queries, query_ids, doc_ids) -> np.ndarray``: scores of arbitrary
+      (query, document) pairs of the indexed corpus (positive-aware samplers,
+      ``rankarena negatives stats``);
+    * ``patched(corpus, changed) -> retriever``: a copy indexed on ``corpus``, which differs
+      from the indexed one only in the documents ``changed`` (document perturbations and
+      attacks re-index only those); without it the patched corpus is indexed afresh;
+    * ``encode_queries(texts) -> np.ndarray`` with ``doc_prefix`` and ``with_title``
+      attributes: needed of the surrogate of the topic-oriented attack;
+    * a class attribute ``not_in_run_key``: names of constructor parameters that change
+      where or how the work is done but not the results (``dense``: ``cache_dir``,
+      ``shards``); run caches ignore them, as they ignore ``device`` and ``show_progress``.
+
     :param register: ``register(name, factory, **meta)``.
     """
 
@@ -52,7 +66,11 @@ def register_rerankers(register):
 def register_samplers(register):
     """Register hard-negative sampler factories.
 
-    A sampler has ``sample(dataset, split) -> TrainingExamples``.
+    A sampler has ``sample(context, num_negatives) -> TrainingExamples``: ``context`` is a
+    ``rankarena.mining.MiningContext`` (corpus, mining queries, the positives the sampler is
+    shown, shared cached retrieval: ``context.retriever``, ``context.candidates``,
+    ``context.score_pairs``, ``context.rng``); the result has one row per (query,
+    positive) and never a shown positive as a negative (``rankarena.training_examples``).
 
     :param register: ``register(name, factory, **meta)``.
     """

@@ -225,18 +225,14 @@ def _config_datasets(path: Path, items: list[Any]) -> list[str]:
 def system_key(config: RunConfig, name: str, dataset: str) -> str:
     """Cache key of one (system, dataset) run: its definition, inputs included.
 
-    ``Runner`` keys runs by the definitions with every component default filled in
-    (``resolve_defaults``), so that a changed default is a changed key; parameters that
-    change only where or how visibly a component works (``NOT_IN_KEY``) are left out.
+    ``Runner`` keys runs by the definitions with every component default filled in and the
+    parameters that do not change results left out (``resolve_defaults``), so that a
+    changed default is a changed key and ``device`` or ``shards`` is not.
     """
 
     def definition(system_name: str) -> dict[str, Any]:
         system = dict(config.systems[system_name])
         system["inputs"] = [definition(i) for i in system.get("inputs", [])]
-        for _, params_key, _ in COMPONENTS:
-            if params_key in system:
-                params = system[params_key].items()
-                system[params_key] = {k: v for k, v in params if k not in NOT_IN_KEY}
         return system
 
     payload = {"system": definition(name), "dataset": dataset, "split": config.split, "k": config.k}
@@ -244,8 +240,14 @@ def system_key(config: RunConfig, name: str, dataset: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-# parameters that change where or how visibly a component works, not what it returns
-NOT_IN_KEY = {"device", "show_progress", "cache_dir", "shards"}
+# parameters that change where or how visibly any component works, not what it returns;
+# a component class adds its own in ``not_in_run_key`` (see ``register_retrievers``)
+NOT_IN_KEY = frozenset({"device", "show_progress"})
+
+
+def not_in_key(spec) -> frozenset[str]:
+    """The parameters of component ``spec`` that run cache keys leave out."""
+    return NOT_IN_KEY | frozenset(getattr(spec.factory, "not_in_run_key", ()))
 
 
 def check_systems(config: RunConfig, host) -> None:
@@ -280,19 +282,19 @@ def check_systems(config: RunConfig, host) -> None:
 
 
 def resolve_defaults(config: RunConfig, host) -> RunConfig:
-    """A copy of ``config`` whose component parameters include every default value."""
+    """A copy of ``config`` whose component parameters include every default value and
+    leave out the parameters that do not change results (``not_in_key``): the form that
+    cache keys hash. Components are built from the config as written."""
     systems = {}
     for name, system in config.systems.items():
         system = dict(system)
         for key, params_key, kind in COMPONENTS:
             if key in system:
                 spec = host.registry(kind).get(system[key])
-                defaults = {
-                    p.name: p.default
-                    for p in spec.parameters
-                    if not p.required and p.name not in NOT_IN_KEY
-                }
-                system[params_key] = {**defaults, **system.get(params_key, {})}
+                neutral = not_in_key(spec)
+                defaults = {p.name: p.default for p in spec.parameters if not p.required}
+                params = {**defaults, **system.get(params_key, {})}
+                system[params_key] = {k: v for k, v in params.items() if k not in neutral}
         systems[name] = system
     return replace(config, systems=systems)
 

@@ -183,6 +183,9 @@ class DenseRetriever:
         encoded in this process. The embeddings are the same either way.
     """
 
+    # parameters that change where or how the work is done, not the run (cache keys)
+    not_in_run_key = frozenset({"cache_dir", "shards"})
+
     def __init__(
         self,
         model: str = "minilm",

@@ -167,10 +167,21 @@ class FirstRelevantRank(rankarena.Metric):
         return np.where(first >= 0, first + 1, 0).astype(float)
 
 
+class ThreadedOverlap(OverlapRetriever):
+    """``overlap`` with a ``threads`` setting that changes how, not what, it retrieves."""
+
+    not_in_run_key = frozenset({"threads"})
+
+    def __init__(self, lowercase: bool = True, threads: int = 1):
+        super().__init__(lowercase)
+        self.threads = threads
+
+
 class ComponentsPlugin:
     @rankarena.hookimpl
     def register_retrievers(self, register):
         register("overlap", OverlapRetriever)
+        register("threaded-overlap", ThreadedOverlap)
 
     @rankarena.hookimpl
     def register_rerankers(self, register):
@@ -225,6 +236,22 @@ def test_hook_register_retrievers(host):
     run = host.retrievers.create("overlap").index(CORPUS).search(QUERIES, k=2)
     assert run.to_dict()["q1"] == {"d1": 2.0, "d2": 1.0}
     assert rankarena.evaluate(run, QRELS, ["mrr"]).mean["mrr"] == 1.0
+
+
+def test_not_in_run_key_parameters_leave_the_cache_key_alone(host, tmp_path):
+    """A plugin's ``not_in_run_key`` parameters (and ``device``) do not change a run's cache
+    key; its other parameters do, as does a changed default."""
+    from rankarena.pipeline import RunConfig, resolve_defaults, system_key
+
+    def key(**params) -> str:
+        system = {"retriever": "threaded-overlap", "params": params}
+        config = RunConfig("t", ["d"], "test", ["mrr"], 10, tmp_path, {"s": system})
+        return system_key(resolve_defaults(config, host), "s", "d")
+
+    plain = key()
+    assert key(threads=8) == key(threads=1, device="cpu") == plain
+    assert key(lowercase=True) == plain  # the default, written out
+    assert key(lowercase=False) != plain
 
 
 def test_hook_register_rerankers(host):

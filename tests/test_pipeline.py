@@ -132,6 +132,21 @@ def test_defaults_are_part_of_the_key(config_file):
     assert Runner(config, host).key("bm25", config.datasets[0]) != implicit
 
 
+def test_dense_settings_that_keep_results_are_not_in_the_key(config_file):
+    """``dense``'s ``cache_dir`` and ``shards`` (its ``not_in_run_key``), ``device`` and
+    ``show_progress`` leave a run's cache key alone; ``max_length`` changes it."""
+    host = rankarena.plugin_manager()
+    config = load_config(config_file)
+
+    def key(**params) -> str:
+        config.systems["minilm"] = {"retriever": "dense", "params": {"model": "minilm", **params}}
+        return Runner(config, host).key("minilm", config.datasets[0])
+
+    plain = key()
+    assert key(cache_dir="/tmp/x", shards=4, device="cpu", show_progress=True) == plain
+    assert key(max_length=64) != plain
+
+
 @pytest.mark.parametrize(
     ("replace", "message"),
     [
