@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from loss_references import softmax_kl_rows
 
 import rankarena
 from rankarena.host import PluginHost
@@ -255,19 +256,7 @@ def test_amcl_temperature_is_learned_and_gradcheck():
 
 # ------------------------------------------------------------------ soft-label
 def ref_soft_label(scores, targets, mask, tau, tau_t):
-    rows = []
-    for b in range(scores.shape[0]):
-        valid = [j for j in range(scores.shape[1]) if mask[b, j]]
-        if not valid:
-            continue
-        zp = sum(math.exp(targets[b, j].item() / tau_t) for j in valid)
-        zq = sum(math.exp(scores[b, j].item() / tau) for j in valid)
-        kl = 0.0
-        for j in valid:
-            p = math.exp(targets[b, j].item() / tau_t) / zp
-            q = math.exp(scores[b, j].item() / tau) / zq
-            kl += p * math.log(p / q)
-        rows.append(kl)
+    rows = softmax_kl_rows(scores, targets, mask, tau, tau_t)
     return sum(rows) / len(rows)
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from loss_references import logsumexp, masked_rows, mean_or_zero, random_graded_batch, softplus
 
 import rankarena
 from rankarena.host import PluginHost
@@ -14,71 +15,45 @@ from rankarena.plugins import losses_listwise as ll
 NAMES = ["listnet", "listmle", "ranklist", "lipo-lambda", "approx-ndcg"]
 
 
-def _data(seed: int, b: int = 4, n: int = 6, grades: int = 3, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    scores = torch.randn(b, n, generator=g, dtype=dtype)
-    targets = torch.randint(0, grades, (b, n), generator=g).to(dtype)  # ties included
-    mask = torch.rand(b, n, generator=g) > 0.25
-    mask[-1] = False  # an all-masked row
-    mask[0] = True
-    return scores, targets, mask
-
-
-def _rows(scores, targets, mask):
-    for s, t, m in zip(scores.tolist(), targets.tolist(), mask.tolist(), strict=True):
-        yield s, t, [i for i in range(len(s)) if m[i]]
-
-
-def _mean(values):
-    return sum(values) / len(values) if values else 0.0
-
-
-def _lse(xs):
-    top = max(xs)
-    return top + math.log(sum(math.exp(x - top) for x in xs))
-
-
-def _softplus(x):
-    return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
-
-
 def ref_listnet(scores, targets, mask, tau=1.0):
     rows = []
-    for s, t, idx in _rows(scores, targets, mask):
+    for s, t, idx in masked_rows(scores, targets, mask):
         if not idx:
             continue
-        zt = _lse([t[i] / tau for i in idx])
-        zs = _lse([s[i] for i in idx])
+        zt = logsumexp([t[i] / tau for i in idx])
+        zs = logsumexp([s[i] for i in idx])
         rows.append(-sum(math.exp(t[i] / tau - zt) * (s[i] - zs) for i in idx))
-    return _mean(rows)
+    return mean_or_zero(rows)
 
 
 def ref_listmle(scores, targets, mask):
     rows = []
-    for s, t, idx in _rows(scores, targets, mask):
+    for s, t, idx in masked_rows(scores, targets, mask):
         if not idx:
             continue
         order = sorted(idx, key=lambda i: (-t[i], i))
-        rows.append(sum(_lse([s[j] for j in order[k:]]) - s[order[k]] for k in range(len(order))))
-    return _mean(rows)
+        rows.append(
+            sum(logsumexp([s[j] for j in order[k:]]) - s[order[k]] for k in range(len(order)))
+        )
+    return mean_or_zero(rows)
 
 
 def ref_ranklist(scores, targets, mask, sigma=1.0):
     rows = []
-    for s, t, idx in _rows(scores, targets, mask):
+    for s, t, idx in masked_rows(scores, targets, mask):
         items = []
         for i in idx:
             lower = [j for j in idx if t[j] < t[i]]
             if lower:
                 items.append(math.log(1 + sum(math.exp(sigma * (s[j] - s[i])) for j in lower)))
         if items:
-            rows.append(_mean(items))
-    return _mean(rows)
+            rows.append(mean_or_zero(items))
+    return mean_or_zero(rows)
 
 
 def ref_lipo(scores, targets, mask, beta=1.0):
     rows = []
-    for s, t, idx in _rows(scores, targets, mask):
+    for s, t, idx in masked_rows(scores, targets, mask):
         order = sorted(idx, key=lambda i: (-s[i], i))
         rank = {i: r + 1 for r, i in enumerate(order)}
         total, any_pair = 0.0, False
@@ -88,15 +63,15 @@ def ref_lipo(scores, targets, mask, beta=1.0):
                     any_pair = True
                     w = abs((2 ** t[i] - 1) - (2 ** t[j] - 1))
                     w *= abs(1 / math.log2(1 + rank[i]) - 1 / math.log2(1 + rank[j]))
-                    total += w * _softplus(-beta * (s[i] - s[j]))
+                    total += w * softplus(-beta * (s[i] - s[j]))
         if any_pair:
             rows.append(total)
-    return _mean(rows)
+    return mean_or_zero(rows)
 
 
 def ref_approx_ndcg(scores, targets, mask, temp=1.0):
     rows = []
-    for s, t, idx in _rows(scores, targets, mask):
+    for s, t, idx in masked_rows(scores, targets, mask):
         gains = {i: 2 ** t[i] - 1 for i in idx}
         idcg = sum(g / math.log2(2 + r) for r, g in enumerate(sorted(gains.values())[::-1]))
         if idcg <= 0:
@@ -106,7 +81,7 @@ def ref_approx_ndcg(scores, targets, mask, temp=1.0):
             rank = 1 + sum(1 / (1 + math.exp(-(s[j] - s[i]) / temp)) for j in idx if j != i)
             dcg += gains[i] / math.log2(1 + rank)
         rows.append(1 - dcg / idcg)
-    return _mean(rows)
+    return mean_or_zero(rows)
 
 
 REFS = {
@@ -133,13 +108,13 @@ def test_registered(host):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_matches_reference(host, name, seed):
-    scores, targets, mask = _data(seed)
+    scores, targets, mask = random_graded_batch(seed)
     value = host.losses.create(name)(scores, targets, mask)
     assert value.item() == pytest.approx(REFS[name](scores, targets, mask), rel=1e-9, abs=1e-12)
 
 
 def test_parameters_reach_the_reference(host):
-    s, t, m = _data(5)
+    s, t, m = random_graded_batch(5)
     value = host.losses.create("listnet", target_temperature=0.5)(s, t, m)
     assert value.item() == pytest.approx(ref_listnet(s, t, m, tau=0.5))
     value = host.losses.create("ranklist", sigma=2.0)(s, t, m)
@@ -155,13 +130,13 @@ def test_listmle_tie_rule():
     scores = torch.tensor([[0.3, -0.2, 1.0]], dtype=torch.float64)
     targets = torch.tensor([[1.0, 1.0, 0.0]], dtype=torch.float64)
     s = scores[0].tolist()
-    expected = _lse(s) - s[0] + _lse(s[1:]) - s[1]
+    expected = logsumexp(s) - s[0] + logsumexp(s[1:]) - s[1]
     assert ll.ListMLE()(scores, targets).item() == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_gradcheck(host, name):
-    scores, targets, mask = _data(3, b=3, n=4)
+    scores, targets, mask = random_graded_batch(3, b=3, n=4)
     scores = scores.clone().requires_grad_(True)
     loss = host.losses.create(name)
     assert torch.autograd.gradcheck(lambda s: loss(s, targets, mask), (scores,))
@@ -178,7 +153,7 @@ def test_in_batch_and_no_mask(host, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_shift_invariant(host, name):
-    scores, targets, mask = _data(4)
+    scores, targets, mask = random_graded_batch(4)
     loss = host.losses.create(name)
     shift = torch.randn(scores.shape[0], 1, dtype=scores.dtype)
     assert loss(scores + shift, targets, mask).item() == pytest.approx(
@@ -187,7 +162,7 @@ def test_shift_invariant(host, name):
 
 
 def test_scale_relations():
-    s, t, m = _data(6)
+    s, t, m = random_graded_batch(6)
     c = 4.0
     a = ll.ApproxNDCG(temperature=0.5)(s, t, m).item()
     assert ll.ApproxNDCG(temperature=0.5 * c)(s * c, t, m).item() == pytest.approx(a)
@@ -211,7 +186,7 @@ def test_decreases_when_positive_rises(host, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_masked_candidates_take_no_part(host, name):
-    scores, targets, _ = _data(7, b=2, n=5)
+    scores, targets, _ = random_graded_batch(7, b=2, n=5)
     mask = torch.ones_like(scores, dtype=torch.bool)
     mask[:, -1] = False
     loss = host.losses.create(name)

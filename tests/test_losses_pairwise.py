@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from loss_references import masked_rows, mean_or_zero, random_graded_batch, softplus
 
 import rankarena
 from rankarena.host import PluginHost
@@ -14,33 +15,9 @@ from rankarena.plugins import losses_pairwise as lp
 NAMES = ["hinge", "ranknet", "mw", "lambdaloss", "multi-similarity"]
 
 
-def _data(seed: int, b: int = 4, n: int = 6, grades: int = 3, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    scores = torch.randn(b, n, generator=g, dtype=dtype)
-    targets = torch.randint(0, grades, (b, n), generator=g).to(dtype)  # ties included
-    mask = torch.rand(b, n, generator=g) > 0.25
-    mask[-1] = False  # an all-masked row
-    mask[0] = True
-    return scores, targets, mask
-
-
-def _rows(scores, targets, mask):
-    for s, t, m in zip(scores.tolist(), targets.tolist(), mask.tolist(), strict=True):
-        idx = [i for i in range(len(s)) if m[i]]
-        yield s, t, idx
-
-
-def _mean(values):
-    return sum(values) / len(values) if values else 0.0
-
-
-def _softplus(x):
-    return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
-
-
 def ref_pairwise(scores, targets, mask, f, pairs="ordered"):
     rows = []
-    for s, t, idx in _rows(scores, targets, mask):
+    for s, t, idx in masked_rows(scores, targets, mask):
         vals = []
         for i in idx:
             for j in idx:
@@ -48,13 +25,13 @@ def ref_pairwise(scores, targets, mask, f, pairs="ordered"):
                 if ok:
                     vals.append(f(s[i], s[j]))
         if vals:
-            rows.append(_mean(vals))
-    return _mean(rows)
+            rows.append(mean_or_zero(vals))
+    return mean_or_zero(rows)
 
 
 def ref_lambda(scores, targets, mask, sigma=1.0, normalise=True):
     rows = []
-    for s, t, idx in _rows(scores, targets, mask):
+    for s, t, idx in masked_rows(scores, targets, mask):
         order = sorted(idx, key=lambda i: (-s[i], i))
         rank = {i: r + 1 for r, i in enumerate(order)}
         gain = {i: 2.0 ** t[i] - 1 for i in idx}
@@ -69,15 +46,15 @@ def ref_lambda(scores, targets, mask, sigma=1.0, normalise=True):
                     w *= abs(1 / math.log2(1 + rank[i]) - 1 / math.log2(1 + rank[j]))
                     if normalise:
                         w /= idcg
-                    total += w * _softplus(-sigma * (s[i] - s[j]))
+                    total += w * softplus(-sigma * (s[i] - s[j]))
         if any_pair and (idcg > 0 or not normalise):
             rows.append(total)
-    return _mean(rows)
+    return mean_or_zero(rows)
 
 
 def ref_ms(scores, targets, mask, alpha=2.0, beta=50.0, lam=0.5, eps=0.1, mining=True):
     rows = []
-    for s, t, idx in _rows(scores, targets, mask):
+    for s, t, idx in masked_rows(scores, targets, mask):
         pos = [i for i in idx if t[i] > 0]
         neg = [i for i in idx if not t[i] > 0]
         if not pos or not neg:
@@ -91,13 +68,13 @@ def ref_ms(scores, targets, mask, alpha=2.0, beta=50.0, lam=0.5, eps=0.1, mining
         a = math.log(1 + sum(math.exp(-alpha * (s[i] - lam)) for i in pos)) / alpha
         b = math.log(1 + sum(math.exp(beta * (s[i] - lam)) for i in neg)) / beta
         rows.append(a + b)
-    return _mean(rows)
+    return mean_or_zero(rows)
 
 
 REFS = {
     "hinge": lambda s, t, m: ref_pairwise(s, t, m, lambda a, b: max(0.0, 1.0 - a + b)),
-    "ranknet": lambda s, t, m: ref_pairwise(s, t, m, lambda a, b: _softplus(-(a - b))),
-    "mw": lambda s, t, m: ref_pairwise(s, t, m, lambda a, b: _softplus(-(a - b)), "pn"),
+    "ranknet": lambda s, t, m: ref_pairwise(s, t, m, lambda a, b: softplus(-(a - b))),
+    "mw": lambda s, t, m: ref_pairwise(s, t, m, lambda a, b: softplus(-(a - b)), "pn"),
     "lambdaloss": ref_lambda,
     "multi-similarity": ref_ms,
 }
@@ -118,18 +95,18 @@ def test_registered(host):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_matches_reference(host, name, seed):
-    scores, targets, mask = _data(seed)
+    scores, targets, mask = random_graded_batch(seed)
     loss = host.losses.create(name)
     value = loss(scores, targets, mask)
     assert value.item() == pytest.approx(REFS[name](scores, targets, mask), rel=1e-9, abs=1e-12)
 
 
 def test_parameters_reach_the_reference(host):
-    scores, targets, mask = _data(5)
+    scores, targets, mask = random_graded_batch(5)
     f = lambda a, b: max(0.0, 0.3 - a + b)  # noqa: E731
     hinge = host.losses.create("hinge", margin=0.3)(scores, targets, mask)
     assert hinge.item() == pytest.approx(ref_pairwise(scores, targets, mask, f))
-    f = lambda a, b: _softplus(-2.5 * (a - b))  # noqa: E731
+    f = lambda a, b: softplus(-2.5 * (a - b))  # noqa: E731
     rn = host.losses.create("ranknet", sigma=2.5)(scores, targets, mask)
     assert rn.item() == pytest.approx(ref_pairwise(scores, targets, mask, f))
     ll = host.losses.create("lambdaloss", sigma=0.5)(scores, targets, mask)
@@ -151,7 +128,7 @@ def test_mining_drops_easy_pairs():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_gradcheck(host, name):
-    scores, targets, mask = _data(3, b=3, n=4)
+    scores, targets, mask = random_graded_batch(3, b=3, n=4)
     scores = scores.clone().requires_grad_(True)
     loss = host.losses.create(name, **({"beta": 5.0} if name == "multi-similarity" else {}))
     assert torch.autograd.gradcheck(lambda s: loss(s, targets, mask), (scores,))
@@ -168,7 +145,7 @@ def test_in_batch_and_no_mask(host, name):
 
 @pytest.mark.parametrize("name", ["ranknet", "mw", "hinge", "lambdaloss"])
 def test_shift_invariant(host, name):
-    scores, targets, mask = _data(4)
+    scores, targets, mask = random_graded_batch(4)
     loss = host.losses.create(name)
     shift = torch.randn(scores.shape[0], 1, dtype=scores.dtype)
     assert loss(scores + shift, targets, mask).item() == pytest.approx(
@@ -177,7 +154,7 @@ def test_shift_invariant(host, name):
 
 
 def test_scale_relations():
-    scores, targets, mask = _data(6)
+    scores, targets, mask = random_graded_batch(6)
     c = 3.0
     a = lp.RankNet(sigma=1.0)(scores, targets, mask)
     assert lp.RankNet(sigma=1.0 / c)(scores * c, targets, mask).item() == pytest.approx(a.item())
@@ -200,7 +177,7 @@ def test_decreases_when_positive_rises(host, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_masked_candidates_take_no_part(host, name):
-    scores, targets, _ = _data(7, b=2, n=5)
+    scores, targets, _ = random_graded_batch(7, b=2, n=5)
     mask = torch.ones_like(scores, dtype=torch.bool)
     mask[:, -1] = False
     loss = host.losses.create(name)
