@@ -57,6 +57,7 @@ from typing import Any
 from rankarena.data import Results
 from rankarena.errors import DataFormatError, ParameterError
 from rankarena.mteb_adapter import require_mteb
+from rankarena.mteb_folder import results_root, revision_results
 
 NO_REVISION = "no_revision_available"
 MODEL_PREFIX = "rankarena/"
@@ -227,49 +228,38 @@ def import_mteb_results(folder: str | os.PathLike[str], *, mteb_names: bool = Fa
         mapping them to BEIR dataset names (``scifact``).
     """
     require_mteb()
-    from mteb.results import TaskResult
-
     path = Path(folder)
-    root = path / "results" if (path / "results").is_dir() else path
+    root = results_root(path)
     if not root.is_dir():
         raise DataFormatError(path, "not a folder (expected an MTEB results folder)")
     rows: list[dict[str, Any]] = []
-    for model_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for revision_dir in sorted(p for p in model_dir.iterdir() if p.is_dir()):
-            system = _system_name(model_dir, revision_dir)
-            for file in sorted(revision_dir.glob("*.json")):
-                if file.name == "model_meta.json":
-                    continue
-                try:
-                    result = TaskResult.from_disk(file)
-                except Exception as exc:  # mteb raises several types for a bad file
-                    text = str(exc).strip()
-                    first = text.splitlines()[0] if text else type(exc).__name__
-                    raise DataFormatError(file, f"not an MTEB task result ({first})") from None
-                task = result.task_name if mteb_names else rankarena_dataset_name(result.task_name)
-                created = result.date
-                if created is not None and created.tzinfo is None:
-                    created = created.replace(tzinfo=dt.UTC)
-                for split, entries in result.scores.items():
-                    for entry in entries:
-                        subset = entry.get("hf_subset", "default")
-                        dataset = task if subset == "default" else f"{task}/{subset}"
-                        for key, value in entry.items():
-                            if key in NOT_SCORES or not _is_number(value):
-                                continue
-                            rows.append(
-                                {
-                                    "system": system,
-                                    "dataset": dataset,
-                                    "split": split,
-                                    "variant": "",
-                                    "metric": from_mteb_metric(key),
-                                    "value": float(value),
-                                    "query_id": None,
-                                    "run_id": f"mteb:{revision_dir.name}",
-                                    "created_at": created,
-                                }
-                            )
+    for model_dir, revision_dir, results in revision_results(root):
+        system = _system_name(model_dir, revision_dir)
+        for result in results:
+            task = result.task_name if mteb_names else rankarena_dataset_name(result.task_name)
+            created = result.date
+            if created is not None and created.tzinfo is None:
+                created = created.replace(tzinfo=dt.UTC)
+            for split, entries in result.scores.items():
+                for entry in entries:
+                    subset = entry.get("hf_subset", "default")
+                    dataset = task if subset == "default" else f"{task}/{subset}"
+                    for key, value in entry.items():
+                        if key in NOT_SCORES or not _is_number(value):
+                            continue
+                        rows.append(
+                            {
+                                "system": system,
+                                "dataset": dataset,
+                                "split": split,
+                                "variant": "",
+                                "metric": from_mteb_metric(key),
+                                "value": float(value),
+                                "query_id": None,
+                                "run_id": f"mteb:{revision_dir.name}",
+                                "created_at": created,
+                            }
+                        )
     if not rows:
         raise DataFormatError(path, "no MTEB task results (results/<model>/<revision>/<Task>.json)")
     return Results.from_rows(rows)

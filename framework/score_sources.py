@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rankarena.errors import DataFormatError, ParameterError, UnknownNameError
+from rankarena.mteb_folder import results_root, revision_results
 from rankarena.scoretable import ScoreTable
 
 MTEB_EXPORT_COLUMNS = {"model", "task", "main_score", "lb_selected"}
@@ -211,38 +212,28 @@ def read_mteb_export(table: pa.Table, path: Path, benchmark: str) -> ScoreTable:
 def read_mteb_results_folder(folder: Path, benchmark: str | None = None) -> ScoreTable:
     """Models × tasks from an MTEB results folder, read with ``mteb.TaskResult.from_disk``."""
     try:
-        from mteb.results import TaskResult
+        import mteb  # noqa: F401 (the folder is read with mteb)
     except ImportError:
         raise ParameterError(
             f"{folder}: reading an MTEB results folder needs mteb: pip install 'rankarena[mteb]'"
         ) from None
-    root = folder / "results" if (folder / "results").is_dir() else folder
+    root = results_root(folder)
     wanted = _benchmark_tasks(benchmark) if benchmark else None
     chosen: dict[str, tuple[int, str, dict]] = {}
-    for model_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for revision_dir in sorted(p for p in model_dir.iterdir() if p.is_dir()):
-            scores, types = {}, {}
-            for file in sorted(revision_dir.glob("*.json")):
-                if file.name == "model_meta.json":
-                    continue
-                try:
-                    result = TaskResult.from_disk(file)
-                except Exception as exc:  # mteb raises several types for a bad file
-                    first = (
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    )
-                    raise DataFormatError(file, f"not an MTEB task result ({first})") from None
-                if wanted is not None and result.task_name not in wanted:
-                    continue
-                scores[result.task_name] = result.get_score()
-                try:
-                    types[result.task_name] = str(result.task_type)
-                except KeyError:  # a task mteb does not know (e.g. a local BEIR folder)
-                    types[result.task_name] = "Retrieval"
-            name = _model_name(model_dir, revision_dir)
-            candidate = (len(scores), revision_dir.name, {"scores": scores, "types": types})
-            if scores and (name not in chosen or candidate[:2] > chosen[name][:2]):
-                chosen[name] = candidate
+    for model_dir, revision_dir, results in revision_results(root):
+        scores, types = {}, {}
+        for result in results:
+            if wanted is not None and result.task_name not in wanted:
+                continue
+            scores[result.task_name] = result.get_score()
+            try:
+                types[result.task_name] = str(result.task_type)
+            except KeyError:  # a task mteb does not know (e.g. a local BEIR folder)
+                types[result.task_name] = "Retrieval"
+        name = _model_name(model_dir, revision_dir)
+        candidate = (len(scores), revision_dir.name, {"scores": scores, "types": types})
+        if scores and (name not in chosen or candidate[:2] > chosen[name][:2]):
+            chosen[name] = candidate
     if not chosen:
         raise DataFormatError(
             folder, "no MTEB task results (results/<model>/<revision>/<Task>.json)"

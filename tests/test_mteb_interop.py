@@ -290,3 +290,37 @@ def test_cli_leaderboard_from_mteb_results_folder(tmp_path, capsys):
         (r["system"], *(r[c] for c in ranks)) for r in expected
     )
     assert main(["leaderboard", "--mteb-results", str(tmp_path / "nope")]) == 2
+
+
+def test_bad_mteb_result_file_is_one_line_naming_it(tmp_path, capsys):
+    """A task result mteb cannot read stops both readers of an MTEB results folder with one
+    line that names the file; an empty folder says what layout it expected."""
+    pytest.importorskip("mteb")
+    from rankarena import DataFormatError
+    from rankarena.cli import main
+    from rankarena.mteb_results import export_mteb_results, import_mteb_results
+    from rankarena.score_sources import read_scores
+
+    rows = [
+        {
+            "system": "org/m",
+            "dataset": "scifact",
+            "split": "test",
+            "metric": "ndcg@10",
+            "value": 0.5,
+            "run_id": "r",
+        }
+    ]
+    export_mteb_results(Results.from_rows(rows), tmp_path / "mteb", revision="r1")
+    bad = tmp_path / "mteb" / "results" / "org__m" / "r1" / "NFCorpus.json"
+    bad.write_text("{ not json")
+    for read in (import_mteb_results, read_scores):
+        with pytest.raises(DataFormatError, match="not an MTEB task result") as info:
+            read(tmp_path / "mteb")
+        assert str(bad) in str(info.value) and "\n" not in str(info.value)
+    assert main(["leaderboard", "--mteb-results", str(tmp_path / "mteb")]) == 2
+    assert "NFCorpus.json" in capsys.readouterr().err
+    (tmp_path / "empty" / "results").mkdir(parents=True)
+    for read in (import_mteb_results, read_scores):
+        with pytest.raises(DataFormatError, match="no MTEB task results"):
+            read(tmp_path / "empty")

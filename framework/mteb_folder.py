@@ -1,0 +1,38 @@
+"""Walking an MTEB results folder: ``results/<model>/<revision>/<Task>.json`` (the public
+results repository's layout, and what ``mteb`` writes), each file read with
+``mteb.results.TaskResult.from_disk``. Needs the ``mteb`` extra; callers check for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rankarena.errors import DataFormatError
+
+
+def results_root(folder: Path) -> Path:
+    """``folder/results`` when it exists (a checkout of the results repository), else
+    ``folder``."""
+    return folder / "results" if (folder / "results").is_dir() else folder
+
+
+def revision_results(root: Path) -> Iterator[tuple[Path, Path, list[Any]]]:
+    """``(model folder, revision folder, task results)`` for every revision folder below
+    ``root``, in name order; ``model_meta.json`` is not a task result. A file mteb cannot
+    read is a one-line ``DataFormatError`` naming it."""
+    from mteb.results import TaskResult
+
+    for model_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for revision_dir in sorted(p for p in model_dir.iterdir() if p.is_dir()):
+            results = []
+            for file in sorted(revision_dir.glob("*.json")):
+                if file.name == "model_meta.json":
+                    continue
+                try:
+                    results.append(TaskResult.from_disk(file))
+                except Exception as exc:  # mteb raises several types for a bad file
+                    text = str(exc).strip()
+                    first = text.splitlines()[0] if text else type(exc).__name__
+                    raise DataFormatError(file, f"not an MTEB task result ({first})") from None
+            yield model_dir, revision_dir, results
