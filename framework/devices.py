@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rankarena.errors import UnknownNameError
+from rankarena.errors import ParameterError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,20 @@ def select_device(reports: Iterable[DeviceReport], override: str | None = None) 
         if report.priority > best.priority:
             best = report
     return best
+
+
+def choose_dtype(
+    requested: str, report: DeviceReport, known: Iterable[str] = ("fp32", "fp16", "bf16")
+) -> str:
+    """``requested``, or for ``auto`` the first dtype of ``known`` that ``report`` lists
+    (``fp32`` where it lists none). A dtype the device does not report is a one-line
+    ``ParameterError`` listing those it does."""
+    known = set(known)
+    supported = [d for d in report.dtypes if d in known] or ["fp32"]
+    if requested == "auto":
+        return supported[0]
+    if requested not in supported:
+        raise ParameterError(
+            f"device {report.name} does not report {requested}; it reports: {', '.join(supported)}"
+        )
+    return requested

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from rankarena.data import atomic_write
+from rankarena.devices import choose_dtype
 from rankarena.errors import ParameterError, RankarenaError
 from rankarena.grad_cache import cached_backward, uncached_backward
 from rankarena.sentence_encoder import SentenceEncoder
@@ -144,18 +145,6 @@ class TrainReport:
     resumed_from: int = 0
 
 
-def choose_precision(precision: str, report) -> str:
-    """``precision``, or for ``auto`` the first dtype the device reports (checked)."""
-    supported = [d for d in report.dtypes if d in PRECISIONS] or ["fp32"]
-    if precision == "auto":
-        return supported[0]
-    if precision not in supported:
-        raise ParameterError(
-            f"device {report.name} does not report {precision}; it reports: {', '.join(supported)}"
-        )
-    return precision
-
-
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     random.seed(seed)
@@ -181,7 +170,7 @@ class Trainer:
         self.host = host or rankarena.plugin_manager()
         self.report = self.host.select_device(device)
         self.device = torch.device(self.report.name)
-        self.precision = choose_precision(config.precision, self.report)
+        self.precision = choose_dtype(config.precision, self.report, PRECISIONS)
         self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
         self.loss_fn = self.host.losses.create(config.loss, **config.loss_params)
         self.output = Path(config.output)

@@ -26,6 +26,7 @@ import numpy as np
 import rankarena
 from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
 from rankarena.data import atomic_path
+from rankarena.devices import choose_dtype
 from rankarena.errors import did_you_mean
 from rankarena.executors import EncoderSpec, current_executor, encode_sharded
 from rankarena.models import load_pretrained
@@ -210,7 +211,7 @@ class DenseRetriever:
             )
         self.backend = check_backend(backend)
         report = rankarena.plugin_manager().select_device(device)
-        dtype = choose_dtype(dtype, report)
+        dtype = check_dtype(dtype, report)
         self.model, self.shards = model, shards
         self.encoder = BiEncoder(model, report.name, max_length, batch_size, dtype)
         if cache_dir is None and os.environ.get("RANKARENA_CACHE_DIR"):
@@ -366,22 +367,17 @@ class DenseRetriever:
         return np.einsum("ij,ij->i", q, docs).astype(np.float64)
 
 
-def choose_dtype(dtype: str, report) -> str:
+def check_dtype(dtype: str, report) -> str:
     """``dtype``, or for ``auto`` the first one ``report`` lists; checked against the report."""
-    supported = [d for d in report.dtypes if d in DTYPES] or ["fp32"]
-    if dtype == "auto":
-        return supported[0]
-    if dtype not in DTYPES:
+    if dtype != "auto" and dtype not in DTYPES:
         raise ParameterError(
             f"retriever 'dense': unknown dtype {dtype!r}{did_you_mean(dtype, list(DTYPES))}; "
             f"valid: auto, {', '.join(DTYPES)}"
         )
-    if dtype not in supported:
-        raise ParameterError(
-            f"retriever 'dense': device {report.name} does not report {dtype}; "
-            f"it reports: {', '.join(supported)}"
-        )
-    return dtype
+    try:
+        return choose_dtype(dtype, report, DTYPES)
+    except ParameterError as exc:
+        raise ParameterError(f"retriever 'dense': {exc}") from None
 
 
 @rankarena.hookimpl
