@@ -15,12 +15,12 @@ import torch
 import rankarena
 from rankarena.plugins.losses_pairwise import (
     _check_inputs,
-    _current_ranks,
     _gains,
     _ideal_dcg,
     _ordered_pairs,
     _positive,
     _row_mean,
+    _swap_dcg_delta,
 )
 
 
@@ -142,9 +142,7 @@ class LiPOLambda(torch.nn.Module):
         mask = _check_inputs("lipo-lambda", scores, targets, mask)
         pairs = _ordered_pairs(targets, mask)
         gains = _gains(targets.detach().to(scores.dtype))
-        inv_disc = 1.0 / torch.log2(1.0 + _current_ranks(scores, mask))
-        delta = (gains.unsqueeze(2) - gains.unsqueeze(1)).abs()
-        delta = delta * (inv_disc.unsqueeze(2) - inv_disc.unsqueeze(1)).abs()
+        delta = _swap_dcg_delta(gains, scores, mask)
         diff = scores.unsqueeze(2) - scores.unsqueeze(1)
         values = delta * torch.nn.functional.softplus(-self.beta * diff)
         zero = torch.zeros((), dtype=scores.dtype, device=scores.device)

@@ -103,6 +103,14 @@ def _gains(targets: torch.Tensor) -> torch.Tensor:
     return torch.pow(2.0, targets) - 1.0
 
 
+def _swap_dcg_delta(gains: torch.Tensor, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[b, i, j]``: |ΔDCG| of swapping candidates i and j at their current ranks,
+    |G_i − G_j| · |1/log2(1 + r_i) − 1/log2(1 + r_j)| (unnormalised)."""
+    inv_disc = 1.0 / torch.log2(1.0 + _current_ranks(scores, mask))
+    delta = (gains.unsqueeze(2) - gains.unsqueeze(1)).abs()
+    return delta * (inv_disc.unsqueeze(2) - inv_disc.unsqueeze(1)).abs()
+
+
 def _ideal_dcg(gains: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-row DCG of the valid candidates sorted by gain (discount 1/log2(1 + rank))."""
     g = gains.detach().masked_fill(~mask, float("-inf"))
@@ -198,10 +206,8 @@ class LambdaLoss(torch.nn.Module):
         mask = _check_inputs("lambdaloss", scores, targets, mask)
         pairs = _ordered_pairs(targets, mask)
         gains = _gains(targets.detach().to(scores.dtype))
-        inv_disc = 1.0 / torch.log2(1.0 + _current_ranks(scores, mask))
         idcg = _ideal_dcg(gains, mask)
-        delta = (gains.unsqueeze(2) - gains.unsqueeze(1)).abs()
-        delta = delta * (inv_disc.unsqueeze(2) - inv_disc.unsqueeze(1)).abs()
+        delta = _swap_dcg_delta(gains, scores, mask)
         delta = delta / idcg.clamp(min=torch.finfo(scores.dtype).tiny).view(-1, 1, 1)
         diff = scores.unsqueeze(2) - scores.unsqueeze(1)
         values = delta * torch.nn.functional.softplus(-self.sigma * diff)
