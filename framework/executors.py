@@ -221,6 +221,22 @@ def use_executor(executor: Executor | None) -> Iterator[Executor | None]:
         _ACTIVE.reset(token)
 
 
+@contextmanager
+def run_executor(
+    executor: str | Executor | None, ray_options: Mapping[str, Any] | None = None
+) -> Iterator[Executor]:
+    """The executor a run computes its cells with, current inside the ``with`` block:
+    built from a name (``ray`` with ``ray_options``) and closed at the end, or the given
+    executor object, left open."""
+    built = make_executor(executor, ray_options if executor == "ray" else None)
+    try:
+        with use_executor(built):
+            yield built
+    finally:
+        if built is not executor:
+            built.close()
+
+
 def current_executor() -> Executor | None:
     """The executor of the run computing the current cell (``None`` outside a run)."""
     return _ACTIVE.get()

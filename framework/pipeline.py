@@ -70,7 +70,7 @@ from rankarena.cells import (
 )
 from rankarena.data import Results, Run
 from rankarena.errors import DataFormatError, ParameterError, RankarenaError, did_you_mean
-from rankarena.executors import EXECUTORS, Executor, make_executor, use_executor
+from rankarena.executors import EXECUTORS, Executor, run_executor
 from rankarena.fusion import FUSION_METHODS
 from rankarena.observe import RunInfo
 from rankarena.registry import check_parameters
@@ -336,20 +336,15 @@ class Runner:
         info = RunInfo("run", {"name": self.config.name, "config": str(self.config.output)})
         self.host.notify_run_start(info)
         done = self._done_keys()
-        owned = isinstance(self.executor, str)
-        options = self.config.ray if self.executor == "ray" else None
-        executor = make_executor(self.executor, options)
-        work = cell_work(self.config, self.definition, executor, self.host, self.device, self.log)
-        resources = cell_resources(self.config, self.host, self.device)
-        try:
-            with use_executor(executor):
-                for wave in self.waves:
-                    cells = self._cells(wave, done)
-                    for cell, result in executor.map(work, cells, resources):
-                        self._store(cell, result)
-        finally:
-            if owned:
-                executor.close()
+        with run_executor(self.executor, self.config.ray) as executor:
+            work = cell_work(
+                self.config, self.definition, executor, self.host, self.device, self.log
+            )
+            resources = cell_resources(self.config, self.host, self.device)
+            for wave in self.waves:
+                cells = self._cells(wave, done)
+                for cell, result in executor.map(work, cells, resources):
+                    self._store(cell, result)
         all_results = self.results()
         self.host.notify_run_end(info, all_results)
         return all_results

@@ -76,7 +76,7 @@ from rankarena.cells import Cell, CellWork, View, cell_resources, cell_work
 from rankarena.data import Results, Run
 from rankarena.errors import DataFormatError, ParameterError, RankarenaError
 from rankarena.evaluate import evaluate
-from rankarena.executors import Executor, make_executor, use_executor
+from rankarena.executors import Executor, run_executor
 from rankarena.pipeline import (
     RunConfig,
     check_systems,
@@ -312,25 +312,18 @@ class RobustnessRunner:
 
     def execute(self) -> RobustnessReport:
         """Compute (or reuse) every run, store the evaluations, return the tables."""
-        owned = isinstance(self.executor, str)
-        options = self.run_config.ray if self.executor == "ray" else None
-        executor = make_executor(self.executor, options)
-        work = cell_work(
-            self.run_config,
-            self.definition,
-            executor,
-            self.host,
-            self.device,
-            self.log,
-            keep_indexes=True,
-        )
-        grid = _Grid(self, executor, work, cell_resources(self.run_config, self.host, self.device))
-        try:
-            with use_executor(executor):
-                return self._execute(grid, work)
-        finally:
-            if owned:
-                executor.close()
+        with run_executor(self.executor, self.run_config.ray) as executor:
+            work = cell_work(
+                self.run_config,
+                self.definition,
+                executor,
+                self.host,
+                self.device,
+                self.log,
+                keep_indexes=True,
+            )
+            resources = cell_resources(self.run_config, self.host, self.device)
+            return self._execute(_Grid(self, executor, work, resources), work)
 
     def _execute(self, grid: _Grid, work: CellWork) -> RobustnessReport:
         metrics = self.config.run.metrics
