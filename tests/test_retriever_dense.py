@@ -154,3 +154,10 @@ def test_query_embeddings_are_cached_too(subset, tmp_path):
     second.encoder.network.register_forward_hook(lambda *args: passes.append(1))
     assert second.index(small).search(queries, k=5) == run
     assert passes == []
+
+
+@pytest.mark.parametrize("params", [{"shards": 0}, {"batch_size": 0}, {"chunk_size": -1}])
+def test_sizes_below_one_are_one_line_errors(params):
+    host = rankarena.plugin_manager()
+    with pytest.raises(ParameterError, match="batch_size, chunk_size and shards must be >= 1"):
+        host.retrievers.create("dense", device="cpu", **params)
