@@ -232,3 +232,64 @@ def test_write_trec_run_interrupted(tmp_path):
         write_trec_run(_FakeRun(), target)  # type: ignore[arg-type]
     assert target.read_text() == before == "q0 Q0 d9 1 2.0 rankarena\n"
     assert files_in(tmp_path) == ["run.txt"]
+
+
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from rankarena.data import atomic_write
+with atomic_write(sys.argv[1]) as out:
+    out.write("half of the new")
+    out.flush()
+    Path(sys.argv[2]).touch()
+    time.sleep(60)
+"""
+
+
+def test_write_after_a_killed_writer_removes_its_temporary_file(tmp_path):
+    """SIGKILL gives no chance to clean up; the next write to the target does it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target, started = tmp_path / "out.txt", tmp_path.parent / f"{tmp_path.name}.started"
+    target.write_text("previous content\n")
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(target), str(started)])
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    left = [name for name in files_in(tmp_path) if name != "out.txt"]
+    assert len(left) == 1 and left[0].startswith(f".out.txt.{child.pid}@")
+    assert target.read_text() == "previous content\n"
+    with atomic_write(target) as out:
+        out.write("new content\n")
+    assert files_in(tmp_path) == ["out.txt"]
+    assert target.read_text() == "new content\n"
+
+
+def test_stale_temporaries_of_live_or_remote_writers_are_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from rankarena.data.atomic import remove_stale_temporaries, writer_tag
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = writer_tag().split("@", 1)[1]
+    names = {
+        "dead": f".out.txt.{dead.pid}@{host}.abc123.tmp",
+        "live": f".out.txt.{os.getppid()}@{host}.def456.tmp",
+        "own": f".out.txt.{os.getpid()}@{host}.ghi789.tmp",
+        "remote": f".out.txt.{dead.pid}@other-{host}.jkl012.tmp",
+        "untagged": ".out.txt.mno345.tmp",
+        "other target": f".out.txt.bak.{dead.pid}@{host}.pqr678.tmp",
+    }
+    for name in names.values():
+        (tmp_path / name).write_text("partial")
+    removed = remove_stale_temporaries(tmp_path / "out.txt")
+    assert [p.name for p in removed] == [names["dead"]]
+    assert files_in(tmp_path) == sorted(v for k, v in names.items() if k != "dead")
+    assert remove_stale_temporaries(tmp_path / "missing" / "out.txt") == []

@@ -1,17 +1,48 @@
 """Atomic file writes: write to a temporary file beside the target, then rename.
 
-An interrupted write (exception, Ctrl-C, killed process) leaves the previous file intact
-and no truncated output; ``os.replace`` is atomic on POSIX and Windows.
+An interrupted write (exception, Ctrl-C) leaves the previous file intact and no truncated
+output; ``os.replace`` is atomic on POSIX and Windows.
+
+A writer killed outright (SIGKILL, power cut) cannot delete its temporary file. Temporary
+names therefore record their writer, ``.NAME.PID@HOST.RANDOM.tmp``, and the next write to
+the same target removes the ones whose writer was on this host and is no longer running.
+Temporary files of live writers and of other hosts (a shared file system) are left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+
+def writer_tag() -> str:
+    """``PID@HOST`` of this process, as written into its temporary file names."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+    return f"{os.getpid()}@{host}"
+
+
+def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
+    """Delete temporary files of ``target`` left by dead writers on this host; return them."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)@([A-Za-z0-9-]+)\.[^.]+\.tmp$")
+    host = writer_tag().split("@", 1)[1]
+    removed = []
+    for path in target.parent.glob(f".{target.name}.*.tmp"):
+        match = pattern.match(path.name)
+        if match is None or match.group(2) != host or _running(int(match.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # another writer removed it first
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -19,7 +50,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.{writer_tag()}.", suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -42,6 +76,23 @@ def atomic_write(
         kwargs = {"encoding": encoding, "newline": ""} if "b" not in mode else {}
         with open(tmp, mode, **kwargs) as handle:
             yield handle
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal counts as running).
+
+    Only POSIX can ask without side effects (``os.kill(pid, 0)`` terminates on Windows), so
+    elsewhere every writer counts as running and nothing is removed.
+    """
+    if pid == os.getpid() or os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def _umask() -> int:
