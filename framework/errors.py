@@ -56,6 +56,20 @@ class PluginError(RankarenaError):
     """A plugin that could not be loaded or whose hook failed."""
 
 
+def reject_unknown_keys(
+    source: str | Path, table: str, given: Iterable[str], valid: Iterable[str]
+) -> None:
+    """Raise ``DataFormatError`` naming ``given``'s keys that are not ``valid``, if any:
+    ``FILE: [table] unknown key(s) a, b; valid: ...`` (with a suggestion for a single typo)."""
+    valid = sorted(valid)
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        hint = did_you_mean(unknown[0], valid) if len(unknown) == 1 else ""
+        raise DataFormatError(
+            source, f"{table} unknown key(s) {', '.join(unknown)}{hint}; valid: {', '.join(valid)}"
+        )
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest known name, or an empty string."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)

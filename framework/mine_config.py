@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rankarena.catalog import resolve_dataset
-from rankarena.errors import DataFormatError, RankarenaError
+from rankarena.errors import DataFormatError, RankarenaError, reject_unknown_keys
 from rankarena.registry import check_parameters
 
 MINE_KEYS = {
@@ -80,13 +80,7 @@ def load_mine_config(path: str | Path, host) -> MineConfig:
     mine = raw.get("mine")
     if not isinstance(mine, dict) or "dataset" not in mine:
         raise DataFormatError(path, "missing [mine] table with a dataset")
-    unknown = set(mine) - MINE_KEYS
-    if unknown:
-        raise DataFormatError(
-            path,
-            f"[mine] unknown key(s) {', '.join(sorted(unknown))}; "
-            f"valid: {', '.join(sorted(MINE_KEYS))}",
-        )
+    reject_unknown_keys(path, "[mine]", mine, MINE_KEYS)
     samplers = raw.get("samplers")
     if not isinstance(samplers, dict) or not samplers:
         raise DataFormatError(path, "no [samplers.NAME] tables")

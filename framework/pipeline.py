@@ -69,7 +69,13 @@ from rankarena.cells import (
     system_uses_device,
 )
 from rankarena.data import Results, Run
-from rankarena.errors import DataFormatError, ParameterError, RankarenaError, did_you_mean
+from rankarena.errors import (
+    DataFormatError,
+    ParameterError,
+    RankarenaError,
+    did_you_mean,
+    reject_unknown_keys,
+)
 from rankarena.executors import EXECUTORS, Executor, run_executor
 from rankarena.fusion import FUSION_METHODS
 from rankarena.observe import RunInfo
@@ -146,13 +152,7 @@ def load_config(path: str | Path) -> RunConfig:
     if not isinstance(systems, dict) or not systems:
         raise DataFormatError(path, "no [systems.NAME] tables")
     for name, system in systems.items():
-        unknown = set(system) - SYSTEM_KEYS
-        if unknown:
-            raise DataFormatError(
-                path,
-                f"[systems.{name}] unknown key(s) {', '.join(sorted(unknown))}; "
-                f"valid: {', '.join(sorted(SYSTEM_KEYS))}",
-            )
+        reject_unknown_keys(path, f"[systems.{name}]", system, SYSTEM_KEYS)
         if ("retriever" in system) == ("inputs" in system):
             raise DataFormatError(path, f"[systems.{name}] needs either retriever or inputs")
         for source in system.get("inputs", []):

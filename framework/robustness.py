@@ -74,7 +74,12 @@ import numpy as np
 
 from rankarena.cells import Cell, CellWork, View, cell_resources, cell_work
 from rankarena.data import Results, Run
-from rankarena.errors import DataFormatError, ParameterError, RankarenaError
+from rankarena.errors import (
+    DataFormatError,
+    ParameterError,
+    RankarenaError,
+    reject_unknown_keys,
+)
 from rankarena.evaluate import evaluate
 from rankarena.executors import Executor, run_executor
 from rankarena.pipeline import (
@@ -108,6 +113,7 @@ ROBUSTNESS_KEYS = {
     "multiplicity",
     "attack",
 }
+PERTURBATION_KEYS = {"name", "intensities", "params", "reference", "depth"}
 
 
 @dataclass(frozen=True)
@@ -145,13 +151,7 @@ def load_robustness_config(path: str | Path) -> RobustnessConfig:
     raw = tomllib.loads(path.read_text(encoding="utf-8")).get("robustness")
     if not isinstance(raw, dict):
         raise DataFormatError(path, "missing [robustness] table")
-    unknown = set(raw) - ROBUSTNESS_KEYS
-    if unknown:
-        raise DataFormatError(
-            path,
-            f"[robustness] unknown key(s) {', '.join(sorted(unknown))}; "
-            f"valid: {', '.join(sorted(ROBUSTNESS_KEYS))}",
-        )
+    reject_unknown_keys(path, "[robustness]", raw, ROBUSTNESS_KEYS)
     specs = []
     for number, item in enumerate(raw.get("perturbations", []), start=1):
         where = f"[[robustness.perturbations]] #{number}"
@@ -162,9 +162,7 @@ def load_robustness_config(path: str | Path) -> RobustnessConfig:
             raise DataFormatError(path, f"{where} ({item['name']}) needs a list of intensities")
         if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in levels):
             raise DataFormatError(path, f"{where} ({item['name']}): intensities must be in [0, 1]")
-        extra = set(item) - {"name", "intensities", "params", "reference", "depth"}
-        if extra:
-            raise DataFormatError(path, f"{where} unknown key(s) {', '.join(sorted(extra))}")
+        reject_unknown_keys(path, where, item, PERTURBATION_KEYS)
         reference = item.get("reference")
         if reference is not None and reference not in run.systems:
             raise DataFormatError(

@@ -129,3 +129,14 @@ def test_mine_bad_input_is_one_line(subset_dir, tmp_path, capsys, args, message)
     assert main(base + args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_mine_config_unknown_key_is_one_line(subset_dir, tmp_path, capsys):
+    config = tmp_path / "mining.toml"
+    config.write_text(
+        f'[mine]\ndataset = "{subset_dir}"\nnum_negative = 4\n[samplers.r]\nsampler = "random"\n'
+    )
+    assert main(["mine", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}: [mine] unknown key(s) num_negative (did you mean 'num_negatives'?)" in err
+    assert "valid: dataset, " in err and err.count("\n") == 1

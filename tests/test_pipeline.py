@@ -272,3 +272,18 @@ def test_shipped_configs_load_and_check(name, monkeypatch, scifact_dir):
     assert config.datasets[0] == str(scifact_dir.absolute())
     runner = Runner(config, rankarena.plugin_manager())  # checks every component
     assert {"bm25", "minilm"} <= set(runner.config.systems)
+
+
+def test_unknown_config_keys_are_named_with_the_valid_ones():
+    from rankarena.errors import DataFormatError, reject_unknown_keys
+
+    reject_unknown_keys("c.toml", "[t]", {"a": 1}, ["a", "b"])  # all known: no error
+    with pytest.raises(DataFormatError) as info:
+        reject_unknown_keys("c.toml", "[t]", ["alpah", "a"], ["alpha", "a", "beta"])
+    assert (
+        str(info.value)
+        == "c.toml: [t] unknown key(s) alpah (did you mean 'alpha'?); valid: a, alpha, beta"
+    )
+    with pytest.raises(DataFormatError) as info:
+        reject_unknown_keys("c.toml", "[t]", ["x", "y"], ["alpha"])
+    assert str(info.value) == "c.toml: [t] unknown key(s) x, y; valid: alpha"

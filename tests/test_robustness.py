@@ -229,6 +229,12 @@ def test_attack_promotes_the_target_against_its_surrogate(finished):
         ),
         ("[robustness]\n[robustness.tuned_on]\nnope = 'scifact'\n", DataFormatError, "nope"),
         ("[robustness]\nspeed = 1\n", DataFormatError, "unknown key"),
+        (
+            '[robustness]\n[[robustness.perturbations]]\nname = "typos"\nintensities = [0.1]\n'
+            "intensity = 0.2\n",
+            DataFormatError,
+            r"#1 unknown key\(s\) intensity \(did you mean 'intensities'\?\); valid: depth, ",
+        ),
         ("", DataFormatError, r"missing \[robustness\]"),
     ],
 )
