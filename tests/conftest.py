@@ -50,16 +50,17 @@ def float64_default():
 
 
 @pytest.fixture(scope="session")
-def train_subset(scifact):
-    """``make(n_queries, n_others)``: the first ``n_queries`` judged SciFact train queries,
-    their judged documents plus the first ``n_others`` other documents, and their qrels."""
+def scifact_subset(scifact):
+    """``make(n_queries, n_others, split="train")``: the first ``n_queries`` judged SciFact
+    queries of ``split``, their judged documents plus the first ``n_others`` other documents,
+    and their qrels."""
     import pyarrow as pa
 
     from rankarena.data import Corpus, Qrels
 
-    def make(n_queries: int, n_others: int):
-        judged = scifact.qrels("train").to_dict()
-        queries = scifact.queries("train")
+    def make(n_queries: int, n_others: int, split: str = "train"):
+        judged = scifact.qrels(split).to_dict()
+        queries = scifact.queries(split)
         ids = [q for q in queries.ids if q in judged][:n_queries]
         wanted = {d for q in ids for d in judged[q]}
         others = [d for d in scifact.corpus.ids if d not in wanted][:n_others]

@@ -13,7 +13,7 @@ import pytest
 
 import rankarena
 from rankarena import RankarenaError
-from rankarena.data import Corpus, Qrels, Results, write_beir
+from rankarena.data import Corpus, Results, write_beir
 
 LONG = " ".join(["retrieval models encode long scientific abstracts into vectors"] * 20)
 
@@ -126,28 +126,15 @@ def test_embeddings_equal_dense_and_sentence_transformers(adapter):
     np.testing.assert_allclose(d_mteb, st.encode(corpus.texts()), atol=1e-5)
 
 
-def _scifact_subset(scifact, folder, n_queries=50, n_others=500):
-    judged = scifact.qrels("test").to_dict()
-    queries = scifact.queries("test")
-    ids = [q for q in queries.ids if q in judged][:n_queries]
-    wanted = {d for q in ids for d in judged[q]}
-    others = [d for d in scifact.corpus.ids if d not in wanted][:n_others]
-    keep = wanted | set(others)
-    table = scifact.corpus.table
-    corpus = Corpus(table.filter(pa.array([d in keep for d in table.column("_id").to_pylist()])))
-    qrels = Qrels.from_dict({q: judged[q] for q in ids})
-    write_beir(folder, corpus, queries.select(ids), {"test": qrels})
-    return corpus, queries.select(ids), qrels
-
-
-def test_beir_task_matches_rankarena_ndcg(scifact, tmp_path):
+def test_beir_task_matches_rankarena_ndcg(scifact_subset, tmp_path):
     mteb = pytest.importorskip("mteb")
     from rankarena.mteb_adapter import mteb_model
     from rankarena.mteb_tasks import beir_task
     from rankarena.plugins.dense import DenseRetriever
 
     folder = tmp_path / "scifact-50"
-    corpus, queries, qrels = _scifact_subset(scifact, folder)
+    corpus, queries, qrels = scifact_subset(50, 500, split="test")
+    write_beir(folder, corpus, queries, {"test": qrels})
     task = beir_task(folder)
     assert task.metadata.name == "scifact-50" and task.metadata.eval_splits == ["test"]
     assert task.metadata.main_score == "ndcg_at_10"

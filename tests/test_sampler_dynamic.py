@@ -23,8 +23,8 @@ N_QUERIES, N_OTHERS, NEGATIVES = 24, 120, 5
 
 
 @pytest.fixture(scope="module")
-def subset(train_subset):
-    return train_subset(N_QUERIES, N_OTHERS)
+def subset(scifact_subset):
+    return scifact_subset(N_QUERIES, N_OTHERS)
 
 
 @pytest.fixture(scope="module")

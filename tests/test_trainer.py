@@ -19,9 +19,9 @@ from rankarena.trainer import TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")
-def subset_dir(train_subset, tmp_path_factory):
+def subset_dir(scifact_subset, tmp_path_factory):
     """24 SciFact train queries, their judged documents and 60 others, as a BEIR folder."""
-    corpus, queries, qrels = train_subset(24, 60)
+    corpus, queries, qrels = scifact_subset(24, 60)
     return write_beir(tmp_path_factory.mktemp("scifact-subset"), corpus, queries, {"train": qrels})
 
 
