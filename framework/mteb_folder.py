@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rankarena.data.jsonl import parse_json
 from rankarena.errors import DataFormatError
 
 
@@ -15,6 +16,23 @@ def results_root(folder: Path) -> Path:
     """``folder/results`` when it exists (a checkout of the results repository), else
     ``folder``."""
     return folder / "results" if (folder / "results").is_dir() else folder
+
+
+def meta_name(revision_dir: Path) -> str | None:
+    """The model name in ``revision_dir/model_meta.json`` (None when the file or its
+    ``name`` is absent); a file that is not a JSON object is a ``DataFormatError``."""
+    meta = revision_dir / "model_meta.json"
+    if not meta.is_file():
+        return None
+    try:
+        text = meta.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFormatError(meta, f"cannot read ({exc})") from None
+    document = parse_json(text, meta)
+    if not isinstance(document, dict):
+        raise DataFormatError(meta, f"expected a JSON object, got {type(document).__name__}")
+    name = document.get("name")
+    return str(name) if name else None
 
 
 def revision_results(root: Path) -> Iterator[tuple[Path, Path, list[Any]]]:

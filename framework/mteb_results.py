@@ -43,7 +43,6 @@ dataset per subset, ``<task>/<subset>``; the ``default`` subset is the task itse
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import json
@@ -57,7 +56,7 @@ from typing import Any
 from rankarena.data import Results
 from rankarena.errors import DataFormatError, ParameterError
 from rankarena.mteb_adapter import require_mteb
-from rankarena.mteb_folder import results_root, revision_results
+from rankarena.mteb_folder import meta_name, results_root, revision_results
 
 NO_REVISION = "no_revision_available"
 MODEL_PREFIX = "rankarena/"
@@ -274,9 +273,5 @@ def _is_number(value: Any) -> bool:
 
 
 def _system_name(model_dir: Path, revision_dir: Path) -> str:
-    name = model_dir.name.replace("__", "/")
-    meta = revision_dir / "model_meta.json"
-    if meta.is_file():
-        with contextlib.suppress(json.JSONDecodeError):
-            name = str(json.loads(meta.read_text(encoding="utf-8")).get("name") or name)
+    name = meta_name(revision_dir) or model_dir.name.replace("__", "/")
     return name.removeprefix(MODEL_PREFIX)

@@ -3,7 +3,9 @@
 ``read_scores(source)`` recognises:
 
 1. **A long table** (Parquet or CSV) with columns ``system, task, score`` and optionally
-   ``task_type``: one row per (system, task); NaN or empty scores are missing cells.
+   ``task_type``: one row per (system, task); NaN or empty scores are missing cells (on
+   purpose: a leaderboard has holes). A CSV file is UTF-8 and its scores are numbers as
+   every rankarena reader writes them (``rankarena.data.jsonl``: ``1_0`` is not one).
 2. **A rankarena results store** (``results.parquet`` of ``rankarena run`` / ``eval``):
    systems × datasets, the mean over queries of one ``metric`` (default: ``ndcg@10`` when
    present, else the only metric). A dataset evaluated on several splits becomes
@@ -18,12 +20,16 @@
    github.com/embeddings-benchmark/results), read with mteb's own ``TaskResult.from_disk``
    (needs ``pip install 'rankarena[mteb]'``); a model with several revisions keeps the one
    with most tasks, ties to the name sorted last.
+
+In every layout a row without a system (model) or task name, a score that is infinite or
+not a number, and a table without any score are ``DataFormatError``s naming the file and
+the row (the line, in a CSV file), never a system called "None" or an empty leaderboard.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,12 +39,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rankarena.data.jsonl import parse_json, parse_score
 from rankarena.errors import DataFormatError, ParameterError, UnknownNameError
-from rankarena.mteb_folder import results_root, revision_results
-from rankarena.scoretable import ScoreTable
+from rankarena.mteb_folder import meta_name, results_root, revision_results
+from rankarena.scoretable import RowSource, ScoreTable
 
 MTEB_EXPORT_COLUMNS = {"model", "task", "main_score", "lb_selected"}
 RESULTS_COLUMNS = {"system", "dataset", "split", "metric", "value", "run_id"}
+SCORE_COLUMNS = {"score", "value", "main_score"}  # read as numbers from a CSV file
 DEFAULT_BENCHMARK = "MTEB(eng, v2)"
 
 
@@ -56,17 +64,23 @@ def read_scores(
     """
     path = Path(source)
     if path.is_dir():
-        return read_mteb_results_folder(path, benchmark=benchmark)
-    if not path.is_file():
+        table = read_mteb_results_folder(path, benchmark=benchmark)
+    elif path.is_file():
+        table = _read_scores_file(path, benchmark, metric)
+    else:
         raise DataFormatError(path, "no such file or folder")
-    table = _read_table(path)
+    return _require_scores(table, path)
+
+
+def _read_scores_file(path: Path, benchmark: str | None, metric: str | None) -> ScoreTable:
+    table, lines = _read_table(path)
     columns = set(table.column_names)
     if columns >= MTEB_EXPORT_COLUMNS:
         return read_mteb_export(table, path, benchmark or DEFAULT_BENCHMARK)
     if columns >= RESULTS_COLUMNS:
         return read_results_store(table, path, metric)
     if columns >= {"system", "task", "score"}:
-        return _from_long(table, path)
+        return _from_long(table, path, lines)
     raise DataFormatError(
         path,
         "not a score table: need columns system, task, score[, task_type] (long), a "
@@ -74,50 +88,171 @@ def read_scores(
     )
 
 
-def _read_table(path: Path) -> pa.Table:
+def _require_scores(table: ScoreTable, path: Path) -> ScoreTable:
+    """``table``, unless it holds no score at all (no rows, or every cell missing)."""
+    if not table.systems or not table.tasks:
+        raise DataFormatError(path, "no scores (the table has no rows)")
+    if np.isnan(table.scores).all():
+        raise DataFormatError(path, "no scores (every score is empty or NaN)")
+    return table
+
+
+def _read_table(path: Path) -> tuple[pa.Table, list[int] | None]:
+    """The file's table, and for a CSV file the line of each row (for errors)."""
     if path.suffix == ".parquet":
         try:
-            return pq.read_table(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DataFormatError(path, f"not a readable Parquet file ({exc})") from None
+            return pq.read_table(path), None
+        except (pa.ArrowException, OSError) as exc:
+            raise DataFormatError(
+                path, f"not a readable Parquet file ({_first_line(exc)})"
+            ) from None
     if path.suffix in (".csv", ".tsv"):
-        delimiter = "\t" if path.suffix == ".tsv" else ","
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle, delimiter=delimiter)
-            rows = list(reader)
-            header = reader.fieldnames or []
-        for number, row in enumerate(rows, start=2):
-            if None in row or any(v is None for v in row.values()):
-                raise DataFormatError(path, f"expected {len(header)} fields", number)
-        columns = {name: [row[name] for row in rows] for name in header}
-        if "score" in columns:
-            columns["score"] = [_csv_number(v, path, n) for n, v in enumerate(columns["score"], 2)]
-        return pa.table(columns) if columns else pa.table({})
+        return _read_csv(path, "\t" if path.suffix == ".tsv" else ",")
     raise DataFormatError(path, "expected a .parquet, .csv or .tsv file, or an MTEB results folder")
 
 
-def _csv_number(text: str, path: Path, line: int) -> float:
-    if text.strip() == "":
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_csv(path: Path, delimiter: str) -> tuple[pa.Table, list[int]]:
+    """A CSV (or TSV) file with a header row; the score columns are read as numbers
+    (empty: missing) with the number syntax of every rankarena reader."""
+    header, rows, lines = _csv_rows(path, _decoded(path), delimiter)
+    columns: dict[str, list] = {name: [row[i] for row in rows] for i, name in enumerate(header)}
+    for name in SCORE_COLUMNS & columns.keys():
+        columns[name] = [
+            _csv_number(v, path, n, name) for v, n in zip(columns[name], lines, strict=True)
+        ]
+    return (pa.table(columns) if columns else pa.table({})), lines
+
+
+def _decoded(path: Path) -> str:
+    """The file's text: UTF-8 (a leading BOM is dropped); other bytes are an error naming the
+    line and byte offset."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.start + 1]
+        raise DataFormatError(
+            path, f"not valid UTF-8 (byte {exc.start}: {bad!r}); save it as UTF-8", line
+        ) from None
+
+
+def _csv_rows(
+    path: Path, text: str, delimiter: str
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, rows and each row's line; a row with the wrong number of fields, a repeated
+    column name or a malformed or too long field (``csv.field_size_limit``) is an error."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows, lines = [], []
+    try:
+        header = next(reader, [])
+        for row in reader:
+            if not row:  # a blank line
+                continue
+            if len(row) != len(header):
+                raise DataFormatError(
+                    path, f"expected {len(header)} fields, got {len(row)}", reader.line_num
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataFormatError(path, f"not a readable CSV file ({exc})", reader.line_num) from None
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataFormatError(path, f"column {repeated[0]!r} appears twice in the header", 1)
+    return header, rows, lines
+
+
+def _csv_number(text: str, path: Path, line: int, column: str) -> float:
+    """A CSV score: empty is missing (NaN); otherwise a number as every reader parses it."""
+    text = text.strip()
+    if text == "":
         return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        raise DataFormatError(path, f"score {text!r} is not a number", line) from None
+    return parse_score(text, path, line, column)
 
 
-def _from_long(table: pa.Table, path: Path) -> ScoreTable:
-    try:
-        scores = ScoreTable.from_long(table)
-    except DataFormatError as exc:
-        raise DataFormatError(path, str(exc).removeprefix("None: ")) from None
+def _from_long(table: pa.Table, path: Path, lines: list[int] | None) -> ScoreTable:
+    _require_numbers(table, "score", path, lines)
+    scores = ScoreTable.from_long(table, source=str(path), lines=lines)
     if "task_type" in table.column_names:
-        types = dict(zip(table["task"].to_pylist(), table["task_type"].to_pylist(), strict=True))
+        types = _task_types(table, path, lines)
         scores = ScoreTable(scores.systems, scores.tasks, scores.scores, types)
     return scores
 
 
+def _task_types(table: pa.Table, path: Path, lines: list[int] | None) -> dict[str, str]:
+    """Task → type from a long table's ``task_type`` column (an empty type: none); a task
+    given two different types is an error."""
+    types: dict[str, str] = {}
+    first: dict[str, int] = {}
+    rows = zip(table["task"].to_pylist(), table["task_type"].to_pylist(), strict=True)
+    for number, (task, kind) in enumerate(rows, start=1):
+        if kind is None or not str(kind).strip():
+            continue
+        task, kind = str(task), str(kind)
+        first.setdefault(task, number)
+        if types.setdefault(task, kind) != kind:
+            earlier = RowSource(str(path), first[task], lines)
+            raise RowSource(str(path), number, lines).error(
+                f"task {task!r} has task_type {kind!r} here but {types[task]!r} at {earlier}"
+            )
+    return types
+
+
+def _require_numbers(table: pa.Table, column: str, path: Path, lines: list[int] | None) -> None:
+    """``column`` must hold numbers (nulls and NaN are missing cells), none of them infinite."""
+    values = table[column]
+    kind = values.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
+        if not pa.types.is_decimal(kind):
+            raise DataFormatError(path, f"column {column!r} holds {kind}, not numbers")
+        return
+    if pa.types.is_floating(kind):
+        infinite = pc.is_inf(values)
+        if pc.any(infinite).as_py():
+            row = int(pc.index(infinite, True).as_py())
+            value = values[row].as_py()
+            raise RowSource(str(path), row + 1, lines).error(
+                f"{column} {value!r} is not a finite number"
+            )
+
+
+def _require_names(table: pa.Table, columns: tuple[str, ...], path: Path) -> None:
+    """Each of ``columns`` holds a name on every row (no null, no empty string)."""
+    for name in columns:
+        values = table[name]
+        missing = pc.is_null(values)
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            missing = pc.or_(missing, pc.equal(pc.utf8_trim_whitespace(values), ""))
+        if pc.any(missing).as_py():
+            row = int(pc.index(missing, True).as_py()) + 1
+            raise DataFormatError(path, f"row {row}: {name} is missing")
+
+
+def _require_columns(table: pa.Table, columns: Iterable[str], path: Path, what: str) -> None:
+    missing = [name for name in columns if name not in table.column_names]
+    if missing:
+        raise DataFormatError(path, f"{what} needs column(s) {', '.join(missing)}")
+
+
+def _require_booleans(table: pa.Table, columns: Iterable[str], path: Path) -> None:
+    for name in columns:
+        if not pa.types.is_boolean(table[name].type):
+            raise DataFormatError(path, f"column {name!r} holds {table[name].type}, not booleans")
+
+
 def read_results_store(table: pa.Table, path: Path, metric: str | None = None) -> ScoreTable:
     """Systems × datasets of one metric from a rankarena results store (means only)."""
+    _require_names(table, ("system", "dataset", "split", "metric"), path)
+    _require_numbers(table, "value", path, None)
     table = table.filter(table["query_id"].is_null()) if "query_id" in table.column_names else table
     metrics = sorted(set(table["metric"].to_pylist()))
     if not metrics:
@@ -146,7 +281,7 @@ def read_results_store(table: pa.Table, path: Path, metric: str | None = None) -
             task = f"{task}[{row['variant']}]"
         cells[(row["system"], task)] = row["value"]
     return ScoreTable.from_long(
-        [{"system": s, "task": t, "score": v} for (s, t), v in cells.items()]
+        [{"system": s, "task": t, "score": v} for (s, t), v in cells.items()], source=str(path)
     )
 
 
@@ -155,11 +290,38 @@ def mteb_benchmarks(path: Path) -> dict:
     folder_file = path.parent / "benchmarks.json"
     if not folder_file.is_file():
         raise DataFormatError(folder_file, "missing: the MTEB export needs its benchmarks.json")
-    benchmarks = json.loads(folder_file.read_text(encoding="utf-8"))["benchmarks"]
-    for definition in list(benchmarks.values()):
-        for alias in definition.get("aliases", []):
-            benchmarks.setdefault(alias, definition)
+    try:
+        text = folder_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFormatError(folder_file, f"cannot read ({_first_line(exc)})") from None
+    document = parse_json(text, folder_file)
+    benchmarks = document.get("benchmarks") if isinstance(document, dict) else None
+    if not isinstance(benchmarks, dict) or not all(
+        isinstance(d, dict) for d in benchmarks.values()
+    ):
+        raise DataFormatError(folder_file, "expected an object 'benchmarks': name → definition")
+    for name, definition in list(benchmarks.items()):
+        aliases = definition.get("aliases", [])
+        if not isinstance(aliases, list):
+            raise DataFormatError(folder_file, f"benchmark {name!r}: 'aliases' is not a list")
+        for alias in aliases:
+            benchmarks.setdefault(str(alias), definition)
     return benchmarks
+
+
+def _benchmark_definition(definition: dict, path: Path, benchmark: str) -> tuple[str, list[str]]:
+    """``(membership column, task names)`` of one benchmark of ``benchmarks.json``."""
+    try:
+        # a derived view names an expression ("in_mteb_eng_v2 & task_type == ..."): its
+        # column, then the task list does the rest
+        membership = definition["membership_column"].split()[0]
+        names = [t["name"] if isinstance(t, dict) else t for t in definition["tasks"]]
+    except (KeyError, TypeError, AttributeError, IndexError):
+        raise DataFormatError(
+            path.parent / "benchmarks.json",
+            f"benchmark {benchmark!r} needs a 'membership_column' and a list of 'tasks'",
+        ) from None
+    return membership, [str(name) for name in names]
 
 
 def read_mteb_export(table: pa.Table, path: Path, benchmark: str) -> ScoreTable:
@@ -167,10 +329,11 @@ def read_mteb_export(table: pa.Table, path: Path, benchmark: str) -> ScoreTable:
     benchmarks = mteb_benchmarks(path)
     if benchmark not in benchmarks:
         raise UnknownNameError("benchmark", benchmark, benchmarks)
-    # a derived view names an expression ("in_mteb_eng_v2 & task_type == ..."): its column,
-    # then the task list below does the rest
-    membership = benchmarks[benchmark]["membership_column"].split()[0]
-    names = [t["name"] if isinstance(t, dict) else t for t in benchmarks[benchmark]["tasks"]]
+    membership, names = _benchmark_definition(benchmarks[benchmark], path, benchmark)
+    _require_columns(table, ("task_type", membership), path, f"benchmark {benchmark!r}")
+    _require_booleans(table, ("lb_selected", membership), path)
+    _require_names(table, ("model", "task"), path)
+    _require_numbers(table, "main_score", path, None)
     keep = pc.and_(table["lb_selected"], table[membership])
     keep = pc.and_(keep, pc.is_in(table["task"], pa.array(names, table["task"].type)))
     rows = table.filter(keep)
@@ -199,7 +362,7 @@ def read_mteb_export(table: pa.Table, path: Path, benchmark: str) -> ScoreTable:
         }
         for (system, task), values in cells.items()
     ]
-    full = ScoreTable.from_long(long)
+    full = ScoreTable.from_long(long, source=str(path))
     keep_rows = ~np.all(np.isnan(full.scores), axis=1)  # mteb's pivot drops all-null models
     return ScoreTable(
         tuple(s for s, k in zip(full.systems, keep_rows, strict=True) if k),
@@ -247,12 +410,7 @@ def read_mteb_results_folder(folder: Path, benchmark: str | None = None) -> Scor
 
 
 def _model_name(model_dir: Path, revision_dir: Path) -> str:
-    meta = revision_dir / "model_meta.json"
-    if meta.is_file():
-        name = json.loads(meta.read_text(encoding="utf-8")).get("name")
-        if name:
-            return str(name)
-    return model_dir.name.replace("__", "/")
+    return meta_name(revision_dir) or model_dir.name.replace("__", "/")
 
 
 def _benchmark_tasks(benchmark: str) -> set[str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -54,31 +56,83 @@ class ScoreTable:
         system: str = "system",
         task: str = "task",
         score: str = "score",
+        *,
+        source: str | None = None,
+        lines: Sequence[int] | None = None,
     ) -> ScoreTable:
         """Pivot a long table (one row per system and task) into a ``ScoreTable``.
 
-        A (system, task) pair given twice is an error; NaN scores count as missing.
+        A (system, task) pair given twice, an empty system or task name and a score that is
+        not a finite number are errors; an empty (None) or NaN score is a missing cell.
+
+        :param source: the file the rows come from, named in errors.
+        :param lines: the file line of each row (a CSV file), named in errors instead of
+            the row number.
         """
         records = rows.to_pylist() if isinstance(rows, pa.Table) else list(rows)
         systems: dict[str, int] = {}
         tasks: dict[str, int] = {}
         cells: dict[tuple[int, int], float] = {}
         for number, row in enumerate(records, start=1):
+            where = RowSource(source, number, lines)
             for key in (system, task, score):
                 if key not in row:
-                    raise DataFormatError(None, f"row {number}: missing column {key!r}")
-            s = systems.setdefault(str(row[system]), len(systems))
-            t = tasks.setdefault(str(row[task]), len(tasks))
+                    raise where.error(f"missing column {key!r}")
+            s = systems.setdefault(_name(row[system], system, where), len(systems))
+            t = tasks.setdefault(_name(row[task], task, where), len(tasks))
             if (s, t) in cells:
-                raise DataFormatError(
-                    None, f"row {number}: second score for {row[system]!r} on {row[task]!r}"
-                )
-            value = row[score]
-            cells[(s, t)] = math.nan if value is None else float(value)
+                raise where.error(f"second score for {row[system]!r} on {row[task]!r}")
+            cells[(s, t)] = _cell(row[score], score, where)
         matrix = np.full((len(systems), len(tasks)), np.nan)
         for (s, t), value in cells.items():
             matrix[s, t] = value
         return cls(tuple(systems), tuple(tasks), matrix)
+
+
+@dataclass(frozen=True)
+class RowSource:
+    """Where row ``number`` (from 1) of a table read from ``source`` is: line
+    ``lines[number - 1]`` of a text (CSV) file, else the row itself."""
+
+    source: str | None
+    number: int
+    lines: Sequence[int] | None = None
+
+    def __str__(self) -> str:
+        return f"line {self.line}" if self.line is not None else f"row {self.number}"
+
+    @property
+    def line(self) -> int | None:
+        """The file line, where the rows come from a text file."""
+        return self.lines[self.number - 1] if self.lines is not None else None
+
+    def error(self, reason: str) -> DataFormatError:
+        """``FILE:LINE: reason`` or ``FILE: row N: reason``."""
+        if self.line is not None:
+            return DataFormatError(self.source, reason, self.line)
+        return DataFormatError(self.source, f"row {self.number}: {reason}")
+
+
+def _name(value: Any, column: str, where: RowSource) -> str:
+    """A system or task name: anything but None or an empty (or blank) string."""
+    if value is None or not str(value).strip():
+        raise where.error(f"{column} is missing")
+    return str(value)
+
+
+def _cell(value: Any, column: str, where: RowSource) -> float:
+    """A score: a finite number; None and NaN mark a missing cell."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
+        raise where.error(f"{column} {value!r} is not a number")
+    try:
+        value = float(value)
+    except (OverflowError, ValueError):  # an int beyond float, a signalling Decimal NaN
+        value = math.inf
+    if math.isinf(value):
+        raise where.error(f"{column} {value!r} is not a finite number")
+    return value
 
 
 @dataclass(frozen=True)

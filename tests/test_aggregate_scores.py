@@ -189,3 +189,155 @@ def test_with_coverage_keeps_systems_with_enough_tasks():
     assert table.with_coverage(0.0) is table
     assert table.with_coverage(0.5).systems == ("a", "b")
     assert table.with_coverage(1.0).systems == ("b",)
+
+
+# ---------------------------------------------------------------- score tables: bad input
+
+
+def read_error(path) -> str:
+    with pytest.raises(DataFormatError) as excinfo:
+        read_scores(path)
+    message = str(excinfo.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("rows", "line", "column"),
+    [("a,t1,0.5\n,t1,0.7\n", 3, "system"), ("a,,0.5\n", 2, "task"), ("  ,t1,0.5\n", 2, "system")],
+)
+def test_csv_without_a_system_or_task_name(tmp_path, rows, line, column):
+    path = tmp_path / "scores.csv"
+    path.write_text("system,task,score\n" + rows)
+    assert read_error(path) == f"{path}:{line}: {column} is missing"
+
+
+def test_parquet_with_a_null_system(tmp_path):
+    path = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"system": ["a", None], "task": ["t", "t"], "score": [0.1, 0.2]}), path)
+    assert read_error(path) == f"{path}: row 2: system is missing"
+
+
+def test_results_store_with_a_null_system(tmp_path):
+    path = tmp_path / "results.parquet"
+    table = pa.table(
+        {
+            "system": ["a", None],
+            "dataset": ["d", "d"],
+            "split": ["test", "test"],
+            "metric": ["ndcg@10", "ndcg@10"],
+            "value": [0.1, 0.2],
+            "run_id": ["r1", "r2"],
+        }
+    )
+    pq.write_table(table, path)
+    assert read_error(path) == f"{path}: row 2: system is missing"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("system,task,score\n", "no scores (the table has no rows)"),
+        ("system,task,score\n\n\n", "no scores (the table has no rows)"),
+        ("system,task,score\na,t1,\nb,t1,nan\n", "no scores (every score is empty or NaN)"),
+    ],
+)
+def test_csv_without_scores(tmp_path, content, reason):
+    path = tmp_path / "scores.csv"
+    path.write_text(content)
+    assert read_error(path) == f"{path}: {reason}"
+
+
+def test_parquet_without_rows(tmp_path):
+    path = tmp_path / "scores.parquet"
+    schema = pa.schema([("system", pa.string()), ("task", pa.string()), ("score", pa.float64())])
+    pq.write_table(schema.empty_table(), path)
+    assert read_error(path) == f"{path}: no scores (the table has no rows)"
+
+
+def test_csv_with_a_latin1_byte(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_bytes("system,task,score\ncafé,t1,0.5\n".encode("latin-1"))
+    assert read_error(path) == f"{path}:2: not valid UTF-8 (byte 21: b'\\xe9'); save it as UTF-8"
+
+
+def test_csv_with_a_bom_reads(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_bytes("\ufeffsystem,task,score\na,t1,0.5\n".encode())
+    assert read_scores(path).systems == ("a",)
+
+
+def test_csv_field_over_the_csv_field_limit(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text('system,task,score\na,t1,0.5\nb,t1,"' + "x" * 200_000 + '"\n')
+    assert read_error(path) == (
+        f"{path}:3: not a readable CSV file (field larger than field limit (131072))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("a,t1,1_0\n", "2: score '1_0' is not a number"),
+        ("a,t1,0x1p3\n", "2: score '0x1p3' is not a number"),
+        ("a,t1,0.5\nb,t1,inf\n", "3: score inf is not a finite number"),
+        ("a,t1,0.5,x\n", "2: expected 3 fields, got 4"),
+    ],
+)
+def test_csv_score_syntax(tmp_path, rows, message):
+    path = tmp_path / "scores.csv"
+    path.write_text("system,task,score\n" + rows)
+    assert read_error(path) == f"{path}:{message}"
+
+
+def test_parquet_with_a_string_score_column(tmp_path):
+    path = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"system": ["a", "b"], "task": ["t", "t"], "score": ["x", "1"]}), path)
+    assert read_error(path) == f"{path}: column 'score' holds string, not numbers"
+
+
+def test_parquet_with_an_infinite_score(tmp_path):
+    path = tmp_path / "scores.parquet"
+    scores = [0.5, -math.inf]
+    pq.write_table(pa.table({"system": ["a", "b"], "task": ["t", "t"], "score": scores}), path)
+    assert read_error(path) == f"{path}: row 2: score -inf is not a finite number"
+
+
+def test_nan_score_is_a_missing_cell(tmp_path):
+    """Deliberate (module docstring): an empty or NaN score is a missing cell, not an error."""
+    path = tmp_path / "scores.csv"
+    path.write_text("system,task,score\na,t1,nan\nb,t1,0.5\na,t2,0.1\nb,t2,\n")
+    table = read_scores(path)
+    assert math.isnan(table.scores[0, 0]) and math.isnan(table.scores[1, 1])
+
+
+def test_task_with_two_task_types(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("system,task,score,task_type\na,t1,0.5,STS\nb,t1,0.7,Retrieval\n")
+    assert (
+        read_error(path)
+        == f"{path}:3: task 't1' has task_type 'Retrieval' here but 'STS' at line 2"
+    )
+
+
+def test_duplicate_pair_names_the_line(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("system,task,score\na,t1,0.5\na,t1,0.6\n")
+    assert read_error(path) == f"{path}:3: second score for 'a' on 't1'"
+
+
+def test_deeply_nested_benchmarks_json(tmp_path, mteb_dir):
+    export = tmp_path / "scores.parquet"
+    export.symlink_to(mteb_dir / "scores.parquet")
+    (tmp_path / "benchmarks.json").write_text("[" * 200_000 + "]" * 200_000)
+    assert read_error(export) == f"{tmp_path / 'benchmarks.json'}: invalid JSON (nested too deeply)"
+
+
+def test_aggregate_cli_header_only_csv_is_one_line(tmp_path, capsys):
+    from rankarena.cli import main
+
+    path = tmp_path / "scores.csv"
+    path.write_text("system,task,score\n")
+    assert main(["aggregate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"rankarena: error: {path}: no scores (the table has no rows)\n"

@@ -6,18 +6,25 @@ Every bad input must raise ``DataFormatError`` whose one-line message reads
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from rankarena.data import (
     BeirFolder,
+    Qrels,
+    Run,
     read_corpus,
     read_qrels_tsv,
     read_queries,
     read_trec_qrels,
     read_trec_run,
+    write_trec_qrels,
+    write_trec_run,
 )
 from rankarena.data.trec import _read_trec_run_fast, _read_trec_run_lines
 from rankarena.errors import DataFormatError
@@ -687,3 +694,252 @@ def test_fast_path_errors_are_reported_by_line(tmp_path):
     with pytest.raises(DataFormatError) as info:
         read_trec_run(path)
     assert str(info.value) == f"{path}:3: duplicate document 'd1' for query 'q1' (first at line 1)"
+
+
+# ---------------------------------------------------------------- numbers as trec_eval reads them
+# trec_eval reads scores with C's atof and grades with atol: Python's float() extensions
+# (underscores, non-ASCII digits) and forms atol would read as another number are refused.
+
+NOT_C_NUMBERS = ["1_0", "1__0", "_1", "\u0661", "\uff11", "0x1p3", "1e", "nan(1)", "\u0131nf"]
+NOT_C_NUMBERS += ["infinit", "1.0f", "1d5", "e5", "."]
+
+
+@pytest.mark.parametrize("score", NOT_C_NUMBERS)
+@pytest.mark.parametrize("sep", [" ", "\t"], ids=["fast-path", "line-reader"])
+def test_trec_run_score_must_be_a_c_number(tmp_path, score, sep):
+    path = write(tmp_path, "run.txt", RUN_LINE + sep.join(["q1", "Q0", "d2", "2", score, "t"]))
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    assert str(excinfo.value) == f"{path}:2: score {score!r} is not a number"
+
+
+@pytest.mark.parametrize(
+    ("score", "value"),
+    [
+        ("+1", 1.0),
+        ("2.", 2.0),
+        (".5", 0.5),
+        ("-.5e-3", -0.0005),
+        ("1E+2", 100.0),
+        ("INF", math.inf),
+        ("-Infinity", -math.inf),
+        ("1e999", math.inf),
+        ("-0", 0.0),
+    ],
+)
+@pytest.mark.parametrize("sep", [" ", "\t"], ids=["fast-path", "line-reader"])
+def test_trec_run_c_number_forms(tmp_path, score, value, sep):
+    path = write(tmp_path, "run.txt", sep.join(["q1", "Q0", "d1", "1", score, "t"]) + "\n")
+    assert read_trec_run(path).to_dict() == {"q1": {"d1": value}}
+
+
+@pytest.mark.parametrize("grade", ["1_0", "\uff11", "0x1", "1e", "--1", "\u0661"])
+def test_grade_must_be_a_c_number(tmp_path, grade):
+    trec = write(tmp_path, "qrels.txt", f"q1 0 d1 1\nq1 0 d2 {grade}\n")
+    tsv = write(tmp_path, "qrels/test.tsv", f"{HEADER}q1\td1\t1\nq1\td2\t{grade}\n")
+    for path, line, reader in [(trec, 2, read_trec_qrels), (tsv, 3, read_qrels_tsv)]:
+        with pytest.raises(DataFormatError) as excinfo:
+            reader(path)
+        assert str(excinfo.value) == f"{path}:{line}: relevance {grade!r} is not a number"
+
+
+@pytest.mark.parametrize("grade", ["1e2", "1E0", "2.0e1"])
+def test_grade_with_an_exponent_is_refused(tmp_path, grade):
+    """atol reads ``1e2`` as 1, float() as 100: neither is taken silently."""
+    path = write(tmp_path, "qrels.txt", f"q1 0 d1 {grade}\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_qrels(path)
+    assert str(excinfo.value) == (
+        f"{path}:1: relevance {grade!r} has an exponent: write the grade as a plain integer "
+        "(trec_eval reads grades with atol)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("grade", "value"), [("+1", 1), ("2.", 2), ("-0", 0), ("007", 7), ("3.000", 3), ("-1", -1)]
+)
+def test_grade_integer_forms(tmp_path, grade, value):
+    trec = write(tmp_path, "qrels.txt", f"q1 0 d1 {grade}\n")
+    tsv = write(tmp_path, "qrels.tsv", f"q1\td1\t{grade}\n")
+    assert read_trec_qrels(trec).to_dict() == {"q1": {"d1": value}}
+    assert read_qrels_tsv(tsv).to_dict() == {"q1": {"d1": value}}
+
+
+def test_grade_with_many_digits_is_out_of_range_not_a_crash(tmp_path):
+    grade = "9" * 5000  # beyond Python's int() digit limit
+    path = write(tmp_path, "qrels.txt", f"q1 0 d1 {grade}\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_qrels(path)
+    assert str(excinfo.value).endswith(f"relevance {grade!r} is outside the int32 range")
+
+
+# ---------------------------------------------------------------- BEIR qrels: what a header is
+
+
+@pytest.mark.parametrize(
+    ("first", "grade"),
+    [
+        ("q1\td1\tx", "x"),
+        ("foo\tbar\tscore", "score"),
+        ("query-id\tcorpus-id\t1_0", "1_0"),
+        ("query-id\tdocument\tscore", "score"),
+        ("q\td\trelevance", "relevance"),
+    ],
+)
+def test_qrels_tsv_first_line_with_bad_grade_is_not_a_header(tmp_path, first, grade):
+    path = write(tmp_path, "qrels/test.tsv", f"{first}\nq1\td2\t1\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    assert str(excinfo.value) == f"{path}:1: relevance {grade!r} is not a number"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "query-id\tcorpus-id\tscore",
+        "query_id\tdoc_id\trelevance",
+        "qid\tdocid\tscore",
+        "Query-ID\tCorpus-ID\tScore",
+        "query_id\tcorpus_id\tscore",
+        "qid\tdoc-id\trelevance",
+    ],
+)
+def test_qrels_tsv_header_names(tmp_path, header):
+    path = write(tmp_path, "qrels/test.tsv", f"{header}\nq1\td2\t1\n")
+    assert read_qrels_tsv(path).to_dict() == {"q1": {"d2": 1}}
+
+
+# ---------------------------------------------------------------- ids: no whitespace anywhere
+
+WS_IDS = ["d 1", "d\\t1", "d\\n1", "d\\u00a01", "d\\u20281", "d\\u30001", "d\\u001c1", " d1"]
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+@pytest.mark.parametrize("raw", WS_IDS)
+def test_jsonl_id_with_whitespace(tmp_path, reader, raw):
+    path = write(tmp_path, "data.jsonl", '{"_id": "ok", "text": "a"}\n{"_id": "' + raw + '"}\n')
+    value = json.loads(f'"{raw}"')
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    assert str(excinfo.value) == (
+        f"{path}:2: '_id' {value!r} contains whitespace (ids may not: TREC files split on it)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "what", "value"),
+    [
+        ("q 1\td1\t1", "query-id", "q 1"),
+        ("q1\td\u00a01\t1", "corpus-id", "d\u00a01"),
+        ("q1\td\u20031\t1", "corpus-id", "d\u20031"),
+        ("q1\td\x0b1\t1", "corpus-id", "d\x0b1"),
+    ],
+)
+def test_qrels_tsv_id_with_whitespace(tmp_path, line, what, value):
+    path = write(tmp_path, "qrels/test.tsv", f"{HEADER}{line}\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_qrels_tsv(path)
+    assert str(excinfo.value) == (
+        f"{path}:2: {what} {value!r} contains whitespace (ids may not: TREC files split on it)"
+    )
+
+
+@pytest.mark.parametrize("sep", [" ", "\t"], ids=["fast-path", "line-reader"])
+@pytest.mark.parametrize(
+    ("qid", "docno"), [("q1", "d\u00a01"), ("q\u30001", "d1"), ("q1", "d\x1c1"), ("q1", "d\x851")]
+)
+def test_trec_ids_with_unicode_whitespace(tmp_path, sep, qid, docno):
+    """trec_eval splits fields on C whitespace only; other blanks would stay inside an id."""
+    run = write(tmp_path, "run.txt", RUN_LINE + sep.join([qid, "Q0", docno, "2", "0.1", "t"]))
+    qrels = write(tmp_path, "qrels.txt", "q1 0 d1 1\n" + sep.join([qid, "0", docno, "1"]))
+    what, value = ("query id", qid) if qid != "q1" else ("docno", docno)
+    for path, reader in [(run, read_trec_run), (qrels, read_trec_qrels)]:
+        with pytest.raises(DataFormatError) as excinfo:
+            reader(path)
+        assert str(excinfo.value) == (
+            f"{path}:2: {what} {value!r} contains whitespace (ids may not: TREC files split on it)"
+        )
+
+
+def test_trec_fields_split_on_c_whitespace_only(tmp_path):
+    """\\v and \\f separate fields (C isspace); trec_eval reads this line as 6 fields."""
+    path = write(tmp_path, "run.txt", "q1\x0bQ0\x0cd1 1 0.5\x0bt\n")
+    assert read_trec_run(path).to_dict() == {"q1": {"d1": 0.5}}
+
+
+@pytest.mark.parametrize(
+    ("cls", "columns"),
+    [(Run, {"score": [1.0, 2.0]}), (Qrels, {"relevance": pa.array([1, 0], pa.int32())})],
+)
+@pytest.mark.parametrize("column", ["query_id", "doc_id"])
+def test_parquet_ids_with_whitespace(tmp_path, cls, columns, column):
+    ids = {"query_id": ["q1", "q1"], "doc_id": ["d1", "d2"]}
+    ids[column] = [ids[column][0], "x\ty"]
+    path = tmp_path / "table.parquet"
+    pq.write_table(pa.table({**ids, **columns}), path)
+    with pytest.raises(DataFormatError) as excinfo:
+        cls.from_parquet(path)
+    assert str(excinfo.value) == (
+        f"{path}: row 2: {column} 'x\\ty' contains whitespace (ids may not: TREC files split on it)"
+    )
+
+
+def test_parquet_run_without_whitespace_still_reads(tmp_path, scifact_tfidf_run):
+    path = tmp_path / "run.parquet"
+    scifact_tfidf_run.to_parquet(path)
+    assert Run.from_parquet(path) == scifact_tfidf_run
+
+
+# ---------------------------------------------------------------- JSON that json.loads cannot take
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_deeply_nested_json_line(tmp_path, reader):
+    line = '{"_id": "d", "text": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    path = write(tmp_path, "data.jsonl", '{"_id": "a", "text": "x"}\n' + line + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    assert str(excinfo.value) == f"{path}:2: invalid JSON (nested too deeply)"
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_json_integer_beyond_the_digit_limit(tmp_path, reader):
+    path = write(tmp_path, "data.jsonl", '{"_id": ' + "1" * 5000 + ', "text": "x"}\n')
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    assert str(excinfo.value) == (
+        f"{path}:1: invalid JSON (Exceeds the limit (4300 digits) for integer string conversion)"
+    )
+
+
+@pytest.mark.parametrize("reader", JSONL_READERS)
+def test_json_unpaired_surrogate(tmp_path, reader):
+    path = write(
+        tmp_path, "data.jsonl", '{"_id": "a", "text": "x"}\n{"_id": "b", "text": "\\ud800"}\n'
+    )
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    assert (
+        str(excinfo.value)
+        == f"{path}:2: 'text' is not valid Unicode (unpaired surrogate '\\ud800')"
+    )
+
+
+def test_writing_ids_with_whitespace_is_refused(tmp_path):
+    """A TREC file could not carry them: the writers refuse instead of writing a file that
+    no reader (trec_eval included) reads back as written."""
+    run = Run.from_dict({"q1": {"d 1": 0.5, "d2": 0.25}})
+    path = tmp_path / "run.txt"
+    with pytest.raises(DataFormatError) as excinfo:
+        write_trec_run(run, path)
+    assert str(excinfo.value) == (
+        f"{path}: row 1: doc_id 'd 1' contains whitespace (ids may not: TREC files split on it)"
+    )
+    assert not path.exists()
+    qrels = Qrels.from_dict({"q\u00a01": {"d1": 1}})
+    with pytest.raises(DataFormatError) as excinfo:
+        write_trec_qrels(qrels, path)
+    assert str(excinfo.value) == (
+        f"{path}: row 1: query_id 'q\\xa01' contains whitespace "
+        "(ids may not: TREC files split on it)"
+    )

@@ -1,6 +1,10 @@
 """BEIR folders: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
 
-Readers check every line and fail with ``FILE:LINE: reason``; writers are atomic.
+Readers check every line and fail with ``FILE:LINE: reason``; writers are atomic. Ids
+holding whitespace are refused (a TREC run could not carry them), grades are read as
+trec_eval reads them (``rankarena.data.jsonl``), and the first line of a qrels file is a
+header only when it names the columns (``query-id, corpus-id, score`` or a variant), so a
+headerless file's bad first line is reported, not dropped.
 """
 
 from __future__ import annotations
@@ -11,10 +15,18 @@ from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
-import pyarrow as pa
-
 from rankarena.data.atomic import atomic_write
-from rankarena.data.jsonl import FirstLines, id_field, read_jsonl, read_lines, text_field
+from rankarena.data.fingerprint import digest_json, file_digest, table_digest
+from rankarena.data.jsonl import (
+    FirstLines,
+    check_id,
+    id_field,
+    parse_grade,
+    read_jsonl,
+    read_lines,
+    string_table,
+    text_field,
+)
 from rankarena.data.qrels import Qrels
 from rankarena.data.texts import Corpus, Queries
 from rankarena.errors import DataFormatError
@@ -30,7 +42,8 @@ def read_corpus(path: str | os.PathLike[str]) -> Corpus:
         ids.append(doc_id)
         titles.append(text_field(obj, "title", path, number, required=False))
         texts.append(text_field(obj, "text", path, number))
-    return Corpus(pa.table({"_id": ids, "title": titles, "text": texts}), source=path)
+    table = string_table({"_id": ids, "title": titles, "text": texts}, "_id", seen)
+    return Corpus(table, source=path)
 
 
 def read_queries(path: str | os.PathLike[str]) -> Queries:
@@ -42,11 +55,13 @@ def read_queries(path: str | os.PathLike[str]) -> Queries:
         seen.add(query_id, number, f"_id {query_id!r}")
         ids.append(query_id)
         texts.append(text_field(obj, "text", path, number))
-    return Queries(pa.table({"_id": ids, "text": texts}), source=path)
+    return Queries(string_table({"_id": ids, "text": texts}, "_id", seen), source=path)
 
 
 def read_qrels_tsv(path: str | os.PathLike[str]) -> Qrels:
-    """Read BEIR qrels: ``query-id<TAB>corpus-id<TAB>score`` with an optional header row."""
+    """Read BEIR qrels: ``query-id<TAB>corpus-id<TAB>score`` with an optional header row
+    (``query-id, corpus-id, score``; also ``query_id``/``qid``, ``corpus_id``/``doc-id``/
+    ``doc_id``/``docid``, ``relevance``, in any case)."""
     return Qrels.from_lines(path, _tsv_judgements(path))
 
 
@@ -68,28 +83,25 @@ def _tsv_judgements(path) -> Iterator[tuple[int, str, str, int]]:
         grade = parse_grade(grade_text, path, number)
         if not query_id or not doc_id:
             raise DataFormatError(path, "empty query-id or corpus-id", number)
+        check_id(query_id, "query-id", path, number)
+        check_id(doc_id, "corpus-id", path, number)
         yield number, query_id, doc_id, grade
 
 
+_HEADER_NAMES = (
+    {"query-id", "query_id", "qid"},
+    {"corpus-id", "corpus_id", "doc-id", "doc_id", "docid"},
+    {"score", "relevance"},
+)
+
+
 def _is_header(fields: list[str]) -> bool:
-    try:
-        float(fields[2].strip())  # any number (even "1.5" or "nan") is data, to be checked
-    except ValueError:
-        return True
-    return False
-
-
-def parse_grade(text: str, path, number: int) -> int:
-    """A relevance grade: an integer (``"2"``, ``"-1"``; ``"1.0"`` is accepted as 1)."""
-    try:
-        value = float(text)  # exact for every int32 value
-    except ValueError:
-        raise DataFormatError(path, f"relevance {text!r} is not a number", number) from None
-    if not value.is_integer():
-        raise DataFormatError(path, f"relevance {text!r} is not an integer grade", number)
-    if not -(2**31) <= value < 2**31:  # the relevance column is int32
-        raise DataFormatError(path, f"relevance {text!r} is outside the int32 range", number)
-    return int(value)
+    """Whether the first line is a header row: BEIR's ``query-id, corpus-id, score`` or a
+    common variant of these names (any case); any other first line is data, so that a bad
+    grade there is reported rather than dropped as a header."""
+    return all(
+        field.strip().lower() in names for field, names in zip(fields, _HEADER_NAMES, strict=True)
+    )
 
 
 class BeirFolder:
@@ -132,6 +144,15 @@ class BeirFolder:
         if split is None:
             return self._all_queries
         return self._all_queries.select(self.qrels(split).query_ids)
+
+    def fingerprint(self, split: str) -> str:
+        """Digest of what a run on ``split`` reads: ``corpus.jsonl``'s bytes and the split's
+        queries (ids and texts); cache keys include it, so an edited file is noticed."""
+        corpus = self.path / "corpus.jsonl"
+        if not corpus.is_file():
+            raise DataFormatError(corpus, "no such file")
+        queries = table_digest(self.queries(split).table)
+        return digest_json({"corpus": file_digest(corpus), "queries": queries})
 
 
 def write_beir(

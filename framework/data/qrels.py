@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 import pyarrow as pa
 
 from rankarena.data import schemas
-from rankarena.data.jsonl import FirstLines
-from rankarena.data.table import ArrowTable
+from rankarena.data.jsonl import FirstLines, check_id_columns
+from rankarena.data.table import ArrowTable, read_parquet
 
 
 class Qrels(ArrowTable):
@@ -33,6 +33,14 @@ class Qrels(ArrowTable):
                 d.append(did)
                 r.append(grade)
         return cls(pa.table({"query_id": q, "doc_id": d, "relevance": pa.array(r, pa.int32())}))
+
+    @classmethod
+    def from_parquet(cls, path) -> Qrels:
+        """Read Parquet qrels (``query_id, doc_id, relevance``); an id holding whitespace,
+        which no TREC qrels file could carry, is an error naming its row."""
+        table = read_parquet(path)
+        check_id_columns(table, ("query_id", "doc_id"), path)
+        return cls(table, source=path)
 
     def to_dict(self) -> dict[str, dict[str, int]]:
         """``{query_id: {doc_id: grade}}``."""

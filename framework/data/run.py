@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rankarena.data import schemas
+from rankarena.data.jsonl import check_id_columns
 from rankarena.data.ordering import (
     Encoded,
     encode,
@@ -23,7 +24,7 @@ from rankarena.data.ordering import (
     string_hashes,
     trec_order,
 )
-from rankarena.data.table import ArrowTable
+from rankarena.data.table import ArrowTable, read_parquet
 from rankarena.errors import DataFormatError, ParameterError
 
 
@@ -83,6 +84,14 @@ class Run(ArrowTable):
     def encoded_queries(self) -> Encoded:
         """The query ids of the sorted rows as dictionary codes."""
         return self._queries
+
+    @classmethod
+    def from_parquet(cls, path) -> Run:
+        """Read a Parquet run (``query_id, doc_id, score``); an id holding whitespace, which
+        no TREC run file could carry, is an error naming its row."""
+        table = read_parquet(path)
+        check_id_columns(table, ("query_id", "doc_id"), path)
+        return cls(table, source=path)
 
     @classmethod
     def from_arrays(

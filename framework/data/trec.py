@@ -1,12 +1,17 @@
 """TREC run files (``qid Q0 docno rank score tag``) and qrels files (``qid 0 docno grade``).
 
-Fields are separated by any whitespace. The rank field of a run file is read but not
-trusted: the ``Run`` re-sorts by score as trec_eval does.
+Fields are separated by C whitespace (space, tab, ``\\v``, ``\\f``, CR), as trec_eval
+separates them; an id holding other whitespace (``\\xa0``, ``\\u3000``) is refused. Scores
+and grades follow trec_eval's ``atof`` and ``atol`` (``rankarena.data.jsonl``): ``1_0`` is
+not a number, ``1e2`` is not a grade. The rank field of a run file is read but not
+trusted: the ``Run`` re-sorts by score as trec_eval does. Writing a table whose ids hold
+whitespace is refused too, since the file could not be read back.
 
 Run files are first read with Arrow's multi-threaded CSV reader (single-space separated,
 the common layout); any file it cannot take as a valid run (other separators, bad values,
-NaN scores, duplicates, bad bytes) is read again line by line, which either accepts it or
-fails with the exact line and reason.
+NaN scores, duplicates, bad bytes, whitespace inside an id) is read again line by line,
+which either accepts it or fails with the exact line and reason. Arrow's float parser
+takes no more than the C syntax (no ``1_0``, no non-ASCII digits), so both paths agree.
 """
 
 from __future__ import annotations
@@ -20,8 +25,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from rankarena.data.atomic import atomic_write
-from rankarena.data.beir import parse_grade
-from rankarena.data.jsonl import FirstLines, read_lines
+from rankarena.data.jsonl import (
+    WHITESPACE_RE2,
+    FirstLines,
+    check_id,
+    check_id_columns,
+    parse_grade,
+    parse_score,
+    read_lines,
+    split_fields,
+)
 from rankarena.data.qrels import Qrels
 from rankarena.data.run import Run
 from rankarena.errors import DataFormatError
@@ -58,7 +71,7 @@ def _read_trec_run_fast(path: str | os.PathLike[str]) -> Run | None:
             column = table.column(name)
             if pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():  # doubled separators
                 return None
-            if pc.any(pc.match_substring_regex(column, r"\s")).as_py():  # tabs, CR
+            if pc.any(pc.match_substring_regex(column, WHITESPACE_RE2)).as_py():  # any blank
                 return None
         return Run(table.select(["query_id", "doc_id", "score"]), source=path)
     except (pa.ArrowException, DataFormatError, OSError, UnicodeDecodeError):
@@ -76,16 +89,15 @@ def _read_trec_run_lines(path: str | os.PathLike[str]) -> Run:
     q, d, s = [], [], []
     seen = FirstLines(path)
     for number, line in read_lines(path):
-        fields = line.split()
+        fields = split_fields(line)
         if len(fields) != 6:
             raise DataFormatError(
                 path, f"expected 6 fields (qid Q0 docno rank score tag), got {len(fields)}", number
             )
         qid, _, docno, _, score_text, _ = fields
-        try:
-            score = float(score_text)
-        except ValueError:
-            raise DataFormatError(path, f"score {score_text!r} is not a number", number) from None
+        score = parse_score(score_text, path, number)
+        check_id(qid, "query id", path, number)
+        check_id(docno, "docno", path, number)
         if math.isnan(score):
             raise DataFormatError(path, "score is NaN", number)
         seen.add((qid, docno), number, f"document {docno!r} for query {qid!r}")
@@ -99,6 +111,7 @@ def _read_trec_run_lines(path: str | os.PathLike[str]) -> Run:
 
 def write_trec_run(run: Run, path: str | os.PathLike[str], tag: str = "rankarena") -> None:
     """Write a run in TREC format (atomically); scores keep full float precision."""
+    check_id_columns(run.table, ("query_id", "doc_id"), path)
     cols = [run.table.column(c).to_pylist() for c in ("query_id", "doc_id", "rank", "score")]
     with atomic_write(path) as out:
         for qid, did, rank, score in zip(*cols, strict=False):
@@ -112,17 +125,21 @@ def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
 
 def _trec_judgements(path) -> Iterator[tuple[int, str, str, int]]:
     for number, line in read_lines(path):
-        fields = line.split()
+        fields = split_fields(line)
         if len(fields) != 4:
             raise DataFormatError(
                 path, f"expected 4 fields (qid iter docno grade), got {len(fields)}", number
             )
         qid, _, docno, grade_text = fields
-        yield number, qid, docno, parse_grade(grade_text, path, number)
+        grade = parse_grade(grade_text, path, number)
+        check_id(qid, "query id", path, number)
+        check_id(docno, "docno", path, number)
+        yield number, qid, docno, grade
 
 
 def write_trec_qrels(qrels: Qrels, path: str | os.PathLike[str]) -> None:
     """Write qrels in TREC format (atomically)."""
+    check_id_columns(qrels.table, ("query_id", "doc_id"), path)
     cols = [qrels.table.column(c).to_pylist() for c in ("query_id", "doc_id", "relevance")]
     with atomic_write(path) as out:
         for qid, did, grade in zip(*cols, strict=False):
