@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rankarena.data import Queries, Results, Run
+from rankarena.errors import DataFormatError, ParameterError
 from rankarena.evaluate import evaluate
 from rankarena.executors import Executor, Resources, current_executor, make_executor, use_executor
 from rankarena.system_search import PatchedDataset, SystemSearch
@@ -45,14 +46,15 @@ class View:
 @dataclass
 class Cell:
     """One (system, dataset[, view]) of a run config, with the input runs a fusion needs, or
-    the cached run when only its evaluation is missing."""
+    the cached run when only its evaluation is missing; ``metrics``: the metrics to
+    evaluate (those not stored under their current evaluation key; empty: none)."""
 
     system: str
     dataset: str
     key: str
     inputs: dict[str, Run] = field(default_factory=dict)
     run: Run | None = None
-    evaluate: bool = True
+    metrics: tuple[str, ...] = ()
     view: View | None = None
 
     def __repr__(self) -> str:
@@ -150,9 +152,14 @@ class CellWork:
             search = self.searcher(host)
             run = search.run(cell.system, searched, queries, cell.inputs.__getitem__)
         results = None
-        if cell.evaluate:
+        if cell.metrics:
             qrels = dataset.qrels(self.config.split)
-            evaluation = evaluate(run, qrels, self.config.metrics, host=host)
+            try:
+                evaluation = evaluate(run, qrels, list(cell.metrics), host=host)
+            except DataFormatError as exc:  # e.g. no query in common: say whose run it was
+                what = f"{cell.system} on {dataset.name}/{self.config.split}: {exc.reason}"
+                error = DataFormatError(exc.source, what) if exc.source else ParameterError(what)
+                raise error from None
             results = evaluation.to_results(
                 cell.system, dataset.name, self.config.split, run_id=cell.key
             )

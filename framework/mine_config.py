@@ -27,7 +27,6 @@ resumes.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from rankarena.catalog import resolve_dataset
 from rankarena.errors import DataFormatError, RankarenaError, reject_unknown_keys
 from rankarena.registry import check_parameters
+from rankarena.toml_config import read_toml, table, typed
 
 MINE_KEYS = {
     "dataset",
@@ -71,12 +71,8 @@ class MineConfig:
 def load_mine_config(path: str | Path, host) -> MineConfig:
     """Read and check a mining config; errors name the file and the key."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFormatError(path, "no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFormatError(path, f"invalid TOML ({exc})") from None
+    raw = read_toml(path)
+    reject_unknown_keys(path, "config:", raw, {"mine", "samplers"})
     mine = raw.get("mine")
     if not isinstance(mine, dict) or "dataset" not in mine:
         raise DataFormatError(path, "missing [mine] table with a dataset")
@@ -85,30 +81,34 @@ def load_mine_config(path: str | Path, host) -> MineConfig:
     if not isinstance(samplers, dict) or not samplers:
         raise DataFormatError(path, "no [samplers.NAME] tables")
     for name, entry in samplers.items():
-        if set(entry) - {"sampler", "params"} or "sampler" not in entry:
-            raise DataFormatError(path, f"[samplers.{name}] needs sampler (and optional params)")
+        where = f"[samplers.{name}]"
+        if not isinstance(entry, dict) or set(entry) - {"sampler", "params"}:
+            raise DataFormatError(path, f"{where} needs sampler (and optional params)")
+        typed(path, where, entry, "sampler", str)
         try:
-            check_parameters(host.samplers.get(entry["sampler"]), dict(entry.get("params", {})))
+            check_parameters(
+                host.samplers.get(entry["sampler"]), dict(table(path, where, entry, "params"))
+            )
         except RankarenaError as exc:
-            raise DataFormatError(path, f"[samplers.{name}] {exc}") from None
+            raise DataFormatError(path, f"{where} {exc}") from None
     base = path.parent
     try:
-        dataset = str(resolve_dataset(str(mine["dataset"]), base=base))
+        dataset = str(resolve_dataset(typed(path, "[mine]", mine, "dataset", str), base=base))
     except RankarenaError as exc:
         raise DataFormatError(path, f"[mine] dataset: {exc}") from None
-    output = Path(mine.get("output", "negatives"))
+    output = Path(typed(path, "[mine]", mine, "output", str, "negatives"))
     return MineConfig(
         path=path,
         dataset=dataset,
-        split=str(mine.get("split", "train")),
-        num_negatives=int(mine.get("num_negatives", 8)),
-        holdout=float(mine.get("holdout", 0.0)),
-        seed=int(mine.get("seed", 0)),
+        split=typed(path, "[mine]", mine, "split", str, "train"),
+        num_negatives=typed(path, "[mine]", mine, "num_negatives", int, 8, minimum=1),
+        holdout=typed(path, "[mine]", mine, "holdout", float, 0.0, minimum=0.0, maximum=1.0),
+        seed=typed(path, "[mine]", mine, "seed", int, 0),
         output=output if output.is_absolute() else base / output,
-        scorer=str(mine.get("scorer", "dense")),
-        scorer_params=dict(mine.get("scorer_params", {})),
-        histogram=mine.get("histogram"),
-        margin=float(mine.get("margin", 0.1)),
+        scorer=typed(path, "[mine]", mine, "scorer", str, "dense"),
+        scorer_params=dict(table(path, "[mine]", mine, "scorer_params")),
+        histogram=typed(path, "[mine]", mine, "histogram", str, None),
+        margin=typed(path, "[mine]", mine, "margin", float, 0.1),
         samplers=samplers,
     )
 

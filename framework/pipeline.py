@@ -52,10 +52,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import pyarrow.compute as pc
 
 from rankarena.catalog import expand_suites, resolve_dataset
 from rankarena.cells import (
@@ -69,6 +71,8 @@ from rankarena.cells import (
     system_uses_device,
 )
 from rankarena.data import Results, Run
+from rankarena.data.fingerprint import dataset_fingerprint
+from rankarena.data.locks import output_lock
 from rankarena.errors import (
     DataFormatError,
     ParameterError,
@@ -76,11 +80,13 @@ from rankarena.errors import (
     did_you_mean,
     reject_unknown_keys,
 )
+from rankarena.evaluate import evaluation_key
 from rankarena.executors import EXECUTORS, Executor, run_executor
 from rankarena.fusion import FUSION_METHODS
 from rankarena.observe import RunInfo
 from rankarena.registry import check_parameters
 from rankarena.system_search import PatchedDataset, SystemSearch
+from rankarena.toml_config import read_toml, table, typed
 
 __all__ = [
     "Cell",
@@ -109,6 +115,8 @@ SYSTEM_KEYS = {
     "reranker_params",
     "rerank_k",
 }
+TOP_LEVEL_KEYS = {"run", "systems", "robustness"}  # [robustness]: rankarena robustness
+RUN_KEYS = {"name", "datasets", "split", "metrics", "k", "output", "executor", "ray"}
 RAY_KEYS = {
     "address": str,
     "num_cpus": int,
@@ -134,52 +142,70 @@ class RunConfig:
 
 
 def load_config(path: str | Path) -> RunConfig:
-    """Read and check a run config; errors name the file and the offending key."""
+    """Read and check a run config; errors name the file and the offending key.
+
+    Strict: an unknown key anywhere is an error that lists the valid keys, and every value
+    is type-checked (``k`` an integer >= 1, never rounded).
+    """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFormatError(path, "no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFormatError(path, f"invalid TOML ({exc})") from None
+    raw = read_toml(path)
+    reject_unknown_keys(path, "config:", raw, TOP_LEVEL_KEYS)
     run = raw.get("run")
     if not isinstance(run, dict):
         raise DataFormatError(path, "missing [run] table")
+    reject_unknown_keys(path, "[run]", run, RUN_KEYS)
     for key in ("datasets", "metrics"):
-        if not isinstance(run.get(key), list) or not run[key]:
-            raise DataFormatError(path, f"[run] {key} must be a non-empty list")
+        typed(path, "[run]", run, key, list, items=str)
     systems = raw.get("systems")
     if not isinstance(systems, dict) or not systems:
         raise DataFormatError(path, "no [systems.NAME] tables")
     for name, system in systems.items():
-        reject_unknown_keys(path, f"[systems.{name}]", system, SYSTEM_KEYS)
-        if ("retriever" in system) == ("inputs" in system):
-            raise DataFormatError(path, f"[systems.{name}] needs either retriever or inputs")
-        for source in system.get("inputs", []):
-            if source not in systems or source == name:
-                raise DataFormatError(
-                    path,
-                    f"[systems.{name}] input {source!r} is not another system; "
-                    f"systems: {', '.join(systems)}",
-                )
+        _check_system(path, name, system, systems)
     base = path.parent
     for system in systems.values():  # model folders are relative to the config file too
         model = (system.get("params") or {}).get("model")
         if isinstance(model, str) and model.startswith(".") and (base / model).is_dir():
             system["params"] = {**system["params"], "model": str((base / model).resolve())}
-    output = Path(run.get("output", f"runs/{run.get('name', path.stem)}"))
+    name = typed(path, "[run]", run, "name", str, path.stem)
+    output = Path(typed(path, "[run]", run, "output", str, f"runs/{name}"))
+    output = output if output.is_absolute() else (base / output).resolve()
+    if output.exists() and not output.is_dir():
+        raise DataFormatError(path, f"[run] output {str(output)!r} is a file, not a folder")
     executor, ray = _config_executor(path, run)
     return RunConfig(
-        name=str(run.get("name", path.stem)),
+        name=name,
         datasets=_config_datasets(path, run["datasets"]),
-        split=str(run.get("split", "test")),
-        metrics=[str(m) for m in run["metrics"]],
-        k=int(run.get("k", 1000)),
-        output=output if output.is_absolute() else (base / output).resolve(),
+        split=typed(path, "[run]", run, "split", str, "test"),
+        metrics=list(run["metrics"]),
+        k=typed(path, "[run]", run, "k", int, 1000, minimum=1),
+        output=output,
         systems=systems,
         executor=executor,
         ray=ray,
     )
+
+
+def _check_system(path: Path, name: str, system: Any, systems: dict[str, Any]) -> None:
+    """One ``[systems.NAME]`` table: known keys of the right types, retriever xor inputs."""
+    where = f"[systems.{name}]"
+    if not isinstance(system, dict):
+        raise DataFormatError(
+            path, f"{where} must be a table (e.g. [systems.{name}] retriever = ...), got {system!r}"
+        )
+    reject_unknown_keys(path, where, system, SYSTEM_KEYS)
+    if ("retriever" in system) == ("inputs" in system):
+        raise DataFormatError(path, f"{where} needs either retriever or inputs")
+    for key in ("retriever", "fusion", "reranker"):
+        typed(path, where, system, key, str, None)
+    for key in ("params", "fusion_params", "reranker_params"):
+        table(path, where, system, key)
+    typed(path, where, system, "rerank_k", int, None, minimum=1)
+    for source in typed(path, where, system, "inputs", list, [], items=str):
+        if source not in systems or source == name:
+            raise DataFormatError(
+                path,
+                f"{where} input {source!r} is not another system; systems: {', '.join(systems)}",
+            )
 
 
 def _config_executor(path: Path, run: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -222,12 +248,16 @@ def _config_datasets(path: Path, items: list[Any]) -> list[str]:
     return folders
 
 
-def system_key(config: RunConfig, name: str, dataset: str) -> str:
-    """Cache key of one (system, dataset) run: its definition, inputs included.
+def system_key(config: RunConfig, name: str, dataset: str, content: str = "") -> str:
+    """Cache key of one (system, dataset) run: its definition, inputs included, and
+    ``content``, the digest of what the run reads (``dataset_fingerprint``: the corpus and
+    the split's queries), so an edited corpus or query file is a new key.
 
     ``Runner`` keys runs by the definitions with every component default filled in and the
     parameters that do not change results left out (``resolve_defaults``), so that a
-    changed default is a changed key and ``device`` or ``shards`` is not.
+    changed default is a changed key and ``device`` or ``shards`` is not; a component's
+    ``run_key_content(params)`` (the digest of a model folder's weights, say) is part of
+    its definition.
     """
 
     def definition(system_name: str) -> dict[str, Any]:
@@ -236,6 +266,8 @@ def system_key(config: RunConfig, name: str, dataset: str) -> str:
         return system
 
     payload = {"system": definition(name), "dataset": dataset, "split": config.split, "k": config.k}
+    if content:
+        payload["content"] = content
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -284,7 +316,9 @@ def check_systems(config: RunConfig, host) -> None:
 def resolve_defaults(config: RunConfig, host) -> RunConfig:
     """A copy of ``config`` whose component parameters include every default value and
     leave out the parameters that do not change results (``not_in_key``): the form that
-    cache keys hash. Components are built from the config as written."""
+    cache keys hash. A component class with ``run_key_content(params)`` adds what it
+    returns (a digest of files it reads, such as a model folder) under
+    ``<params key>_content``. Components are built from the config as written."""
     systems = {}
     for name, system in config.systems.items():
         system = dict(system)
@@ -295,6 +329,9 @@ def resolve_defaults(config: RunConfig, host) -> RunConfig:
                 defaults = {p.name: p.default for p in spec.parameters if not p.required}
                 params = {**defaults, **system.get(params_key, {})}
                 system[params_key] = {k: v for k, v in params.items() if k not in neutral}
+                content = getattr(spec.factory, "run_key_content", None)
+                if callable(content) and (digest := content(params)):
+                    system[f"{params_key}_content"] = str(digest)
         systems[name] = system
     return replace(config, systems=systems)
 
@@ -330,38 +367,49 @@ class Runner:
         self.computed = 0
         self.reused = 0
         self.waves = system_waves(config)
+        self._content: dict[str, str] = {}
+        self._eval_keys: dict[str, dict[str, str]] = {}
 
     def execute(self) -> Results:
-        """Produce (or reuse) every run, evaluate it, and return all results of this config."""
-        info = RunInfo("run", {"name": self.config.name, "config": str(self.config.output)})
-        self.host.notify_run_start(info)
-        done = self._done_keys()
-        with run_executor(self.executor, self.config.ray) as executor:
-            work = cell_work(
-                self.config, self.definition, executor, self.host, self.device, self.log
-            )
-            resources = cell_resources(self.config, self.host, self.device)
-            for wave in self.waves:
-                cells = self._cells(wave, done)
-                for cell, result in executor.map(work, cells, resources):
-                    self._store(cell, result)
-        all_results = self.results()
-        self.host.notify_run_end(info, all_results)
+        """Produce (or reuse) every run, evaluate what is not stored under the current
+        evaluation keys, and return all results of this config.
+
+        The output folder is locked for the whole call: a second ``rankarena run`` on the
+        same folder waits, then reuses what this one computed (nothing is computed or
+        stored twice)."""
+        with output_lock(self.config.output, self.log):
+            info = RunInfo("run", {"name": self.config.name, "config": str(self.config.output)})
+            self.host.notify_run_start(info)
+            done = self._stored_keys()
+            with run_executor(self.executor, self.config.ray) as executor:
+                work = cell_work(
+                    self.config, self.definition, executor, self.host, self.device, self.log
+                )
+                resources = cell_resources(self.config, self.host, self.device)
+                for wave in self.waves:
+                    cells = self._cells(wave, done)
+                    for cell, result in executor.map(work, cells, resources):
+                        self._store(cell, result)
+            all_results = self.results()
+            self.host.notify_run_end(info, all_results)
         return all_results
 
-    def _cells(self, wave: list[str], done: set[str]):
+    def _cells(self, wave: list[str], done: set[tuple[str, str, str]]):
         """The cells of one wave still to compute or evaluate (a generator: a sequential
         executor loads each cell's input runs only when it gets to it)."""
         for dataset_path in self.config.datasets:
+            eval_keys = self.eval_keys(dataset_path)
             for name in wave:
                 key = self.key(name, dataset_path)
                 path = self.run_dir / f"{key}.parquet"
-                cached = path.exists()
-                self.reused += cached
-                if key in done and cached:  # evaluated before: nothing to load
-                    continue
-                if cached:  # computed, but its results were lost: evaluate only
-                    yield Cell(name, dataset_path, key, run=Run.from_parquet(path))
+                missing = tuple(
+                    m for m in self.config.metrics if (key, m, eval_keys[m]) not in done
+                )
+                cached = self._readable_run(path)
+                self.reused += cached is not None
+                if cached is not None:
+                    if missing:  # computed, but (some) results are missing: evaluate only
+                        yield Cell(name, dataset_path, key, run=cached, metrics=missing)
                     continue
                 inputs = {
                     source: Run.from_parquet(
@@ -369,7 +417,19 @@ class Runner:
                     )
                     for source in self.config.systems[name].get("inputs", [])
                 }
-                yield Cell(name, dataset_path, key, inputs=inputs, evaluate=key not in done)
+                yield Cell(name, dataset_path, key, inputs=inputs, metrics=missing)
+
+    def _readable_run(self, path: Path) -> Run | None:
+        """The cached run at ``path``; an unreadable one is discarded (and recomputed)."""
+        if not path.exists():
+            return None
+        try:
+            return Run.from_parquet(path)
+        except DataFormatError as exc:
+            warnings.warn(f"{exc}; discarding the cached run and computing it again", stacklevel=2)
+            self.log(f"warning: {exc}; computing it again")
+            path.unlink(missing_ok=True)
+            return None
 
     def _store(self, cell: Cell, result: CellResult) -> None:
         """Write a finished cell's run and append its results (in the driver process)."""
@@ -383,26 +443,50 @@ class Runner:
             result.results.append_to(self.store)
 
     def results(self) -> Results:
-        """The stored results of this config's runs."""
+        """The stored results of this config's runs under the current evaluation keys
+        (the newest row of each; rows of other qrels or runs are history, not shown)."""
         if not self.store.exists():
             return Results.empty()
-        keys = {
-            system_key(self.config, name, d)
+        wanted = {
+            (self.key(name, d), metric, self.eval_keys(d)[metric])
             for name in self.config.systems
             for d in self.config.datasets
+            for metric in self.config.metrics
         }
-        table = Results.from_parquet(self.store).table
-        mask = [run_id in keys for run_id in table.column("run_id").to_pylist()]
+        table = Results.from_parquet(self.store).deduplicated().table
+        columns = [table.column(c).to_pylist() for c in ("run_id", "metric", "eval_key")]
+        mask = [tuple(row) in wanted for row in zip(*columns, strict=True)]
         return Results(table.filter(mask))
 
     def key(self, name: str, dataset: str) -> str:
-        """The cache key of system ``name`` on ``dataset`` (defaults resolved)."""
-        return system_key(self.config, name, dataset)
+        """The cache key of system ``name`` on ``dataset`` (defaults resolved, content
+        fingerprinted)."""
+        return system_key(self.config, name, dataset, self.content(dataset))
 
-    def _done_keys(self) -> set[str]:
+    def content(self, dataset: str) -> str:
+        """The fingerprint of what runs on ``dataset`` read (computed once per dataset)."""
+        if dataset not in self._content:
+            source = self.host.datasets.create("beir", path=dataset)
+            self._content[dataset] = dataset_fingerprint(source, self.config.split)
+        return self._content[dataset]
+
+    def eval_keys(self, dataset: str) -> dict[str, str]:
+        """``{metric: evaluation key}`` of this config's metrics on ``dataset``'s qrels."""
+        if dataset not in self._eval_keys:
+            qrels = self.host.datasets.create("beir", path=dataset).qrels(self.config.split)
+            self._eval_keys[dataset] = {
+                metric: evaluation_key(qrels, metric) for metric in self.config.metrics
+            }
+        return self._eval_keys[dataset]
+
+    def _stored_keys(self) -> set[tuple[str, str, str]]:
+        """``(run_id, metric, eval_key)`` of every mean stored for an unperturbed run."""
         if not self.store.exists():
             return set()
-        return set(Results.from_parquet(self.store).table.column("run_id").to_pylist())
+        table = Results.from_parquet(self.store).means().table
+        table = table.filter(pc.equal(table.column("variant"), ""))
+        columns = [table.column(c).to_pylist() for c in ("run_id", "metric", "eval_key")]
+        return set(zip(*columns, strict=True))
 
 
 def system_waves(config: RunConfig) -> list[list[str]]:

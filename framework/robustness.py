@@ -64,7 +64,6 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +73,8 @@ import numpy as np
 
 from rankarena.cells import Cell, CellWork, View, cell_resources, cell_work
 from rankarena.data import Results, Run
+from rankarena.data.fingerprint import dataset_fingerprint, digest_json
+from rankarena.data.locks import output_lock
 from rankarena.errors import (
     DataFormatError,
     ParameterError,
@@ -82,6 +83,7 @@ from rankarena.errors import (
 )
 from rankarena.evaluate import evaluate
 from rankarena.executors import Executor, run_executor
+from rankarena.observe import RunInfo
 from rankarena.pipeline import (
     RunConfig,
     check_systems,
@@ -94,6 +96,7 @@ from rankarena.rank_agreement import per_query_tau, top_lists
 from rankarena.registry import check_parameters
 from rankarena.system_search import SystemSearch
 from rankarena.text_noise import query_terms
+from rankarena.toml_config import read_toml, table, typed
 from rankarena.topic_attack import (
     AttackConfig,
     SurrogateOracle,
@@ -145,25 +148,32 @@ class RobustnessConfig:
 
 
 def load_robustness_config(path: str | Path) -> RobustnessConfig:
-    """Read a run config with a ``[robustness]`` table; errors name the file and the key."""
+    """Read a run config with a ``[robustness]`` table; errors name the file and the key.
+    Unknown keys are errors and every value is type-checked, as in ``load_config``."""
     path = Path(path)
     run = load_config(path)
-    raw = tomllib.loads(path.read_text(encoding="utf-8")).get("robustness")
+    raw = read_toml(path).get("robustness")
     if not isinstance(raw, dict):
         raise DataFormatError(path, "missing [robustness] table")
     reject_unknown_keys(path, "[robustness]", raw, ROBUSTNESS_KEYS)
+    seed = typed(path, "[robustness]", raw, "seed", int, 0)
     specs = []
-    for number, item in enumerate(raw.get("perturbations", []), start=1):
+    items = raw.get("perturbations", [])
+    if not isinstance(items, list):
+        raise DataFormatError(
+            path, "[robustness] perturbations must be [[robustness.perturbations]]"
+        )
+    for number, item in enumerate(items, start=1):
         where = f"[[robustness.perturbations]] #{number}"
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise DataFormatError(path, f"{where} needs a name")
+        reject_unknown_keys(path, where, item, PERTURBATION_KEYS)
         levels = item.get("intensities")
         if not isinstance(levels, list) or not levels:
             raise DataFormatError(path, f"{where} ({item['name']}) needs a list of intensities")
-        if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in levels):
+        if not all(_is_number(v) and 0 <= v <= 1 for v in levels):
             raise DataFormatError(path, f"{where} ({item['name']}): intensities must be in [0, 1]")
-        reject_unknown_keys(path, where, item, PERTURBATION_KEYS)
-        reference = item.get("reference")
+        reference = typed(path, where, item, "reference", str, None)
         if reference is not None and reference not in run.systems:
             raise DataFormatError(
                 path, f"{where} reference {reference!r} is not a system: {', '.join(run.systems)}"
@@ -172,15 +182,17 @@ def load_robustness_config(path: str | Path) -> RobustnessConfig:
             PerturbationSpec(
                 item["name"],
                 tuple(float(v) for v in levels),
-                dict(item.get("params", {})),
+                dict(table(path, where, item, "params")),
                 reference,
-                int(item.get("depth", 10)),
+                typed(path, where, item, "depth", int, 10, minimum=1),
             )
         )
-    tuned_on = {str(k): str(v) for k, v in dict(raw.get("tuned_on", {})).items()}
-    multiplicity = {
-        str(k): [str(s) for s in v] for k, v in dict(raw.get("multiplicity", {})).items()
-    }
+    tuned_on = table(path, "[robustness]", raw, "tuned_on")
+    multiplicity = table(path, "[robustness]", raw, "multiplicity")
+    for system in tuned_on:
+        typed(path, "[robustness.tuned_on]", tuned_on, system, str)
+    for group in multiplicity:
+        typed(path, "[robustness.multiplicity]", multiplicity, group, list, items=str)
     for system in [*tuned_on, *itertools.chain(*multiplicity.values())]:
         if system not in run.systems:
             raise DataFormatError(
@@ -189,39 +201,40 @@ def load_robustness_config(path: str | Path) -> RobustnessConfig:
     for group, members in multiplicity.items():
         if len(members) < 2:
             raise DataFormatError(path, f"[robustness.multiplicity] {group} needs two systems")
-    attack = None
-    if "attack" in raw:
-        settings = dict(raw["attack"])
-        names = set(AttackConfig.__dataclass_fields__)
-        if set(settings) - names or "surrogate" not in settings:
-            raise DataFormatError(
-                path,
-                "[robustness.attack] needs surrogate = SYSTEM; valid keys: "
-                + ", ".join(sorted(names)),
-            )
-        if settings["surrogate"] not in run.systems:
-            raise DataFormatError(
-                path, f"[robustness.attack] surrogate {settings['surrogate']!r} is not a system"
-            )
-        settings.setdefault("seed", int(raw.get("seed", 0)))
-        attack = AttackConfig(**settings)
-        try:
-            attack.check()
-        except ParameterError as exc:
-            raise DataFormatError(path, str(exc)) from None
-    config = RobustnessConfig(
+    attack = _attack_config(path, raw, run, seed) if "attack" in raw else None
+    return RobustnessConfig(
         run=run,
         attack=attack,
         perturbations=specs,
-        seed=int(raw.get("seed", 0)),
-        bootstrap=int(raw.get("bootstrap", 1000)),
-        tau_k=int(raw.get("tau_k", 100)),
-        tuned_on=tuned_on,
-        multiplicity=multiplicity,
+        seed=seed,
+        bootstrap=typed(path, "[robustness]", raw, "bootstrap", int, 1000, minimum=0),
+        tau_k=typed(path, "[robustness]", raw, "tau_k", int, 100, minimum=1),
+        tuned_on={str(k): str(v) for k, v in tuned_on.items()},
+        multiplicity={str(k): list(v) for k, v in multiplicity.items()},
     )
-    if config.bootstrap < 0 or config.tau_k < 1:
-        raise DataFormatError(path, "[robustness] bootstrap must be >= 0 and tau_k >= 1")
-    return config
+
+
+def _attack_config(path: Path, raw: dict[str, Any], run: RunConfig, seed: int) -> AttackConfig:
+    """``[robustness.attack]``, checked: known keys, integer settings, a dense surrogate."""
+    settings = dict(table(path, "[robustness]", raw, "attack"))
+    names = set(AttackConfig.__dataclass_fields__)
+    reject_unknown_keys(path, "[robustness.attack]", settings, names)
+    surrogate = typed(path, "[robustness.attack]", settings, "surrogate", str)
+    if surrogate not in run.systems:
+        raise DataFormatError(path, f"[robustness.attack] surrogate {surrogate!r} is not a system")
+    for name in names - {"surrogate"}:
+        typed(path, "[robustness.attack]", settings, name, int, None)
+    settings.setdefault("seed", seed)
+    attack = AttackConfig(**settings)
+    try:
+        attack.check()
+    except ParameterError as exc:
+        raise DataFormatError(path, str(exc)) from None
+    return attack
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_perturbations(config: RobustnessConfig, host) -> None:
@@ -307,21 +320,29 @@ class RobustnessRunner:
         self.store = config.run.output / "results.parquet"
         self.computed = 0
         self.reused = 0
+        self._content: dict[str, str] = {}
+        self._view_digests: dict[tuple[str, str], str] = {}
 
     def execute(self) -> RobustnessReport:
-        """Compute (or reuse) every run, store the evaluations, return the tables."""
-        with run_executor(self.executor, self.run_config.ray) as executor:
-            work = cell_work(
-                self.run_config,
-                self.definition,
-                executor,
-                self.host,
-                self.device,
-                self.log,
-                keep_indexes=True,
-            )
-            resources = cell_resources(self.run_config, self.host, self.device)
-            return self._execute(_Grid(self, executor, work, resources), work)
+        """Compute (or reuse) every run, store the evaluations, return the tables (the
+        output folder is locked meanwhile, as by ``rankarena run``)."""
+        info = RunInfo("robustness", {"config": str(self.config.run.output)})
+        with output_lock(self.config.run.output, self.log):
+            self.host.notify_run_start(info)
+            with run_executor(self.executor, self.run_config.ray) as executor:
+                work = cell_work(
+                    self.run_config,
+                    self.definition,
+                    executor,
+                    self.host,
+                    self.device,
+                    self.log,
+                    keep_indexes=True,
+                )
+                resources = cell_resources(self.run_config, self.host, self.device)
+                report = self._execute(_Grid(self, executor, work, resources), work)
+            self.host.notify_run_end(info, Results.empty())
+        return report
 
     def _execute(self, grid: _Grid, work: CellWork) -> RobustnessReport:
         metrics = self.config.run.metrics
@@ -360,7 +381,11 @@ class RobustnessRunner:
             reference = {name: originals[name, path] for name in systems}
             for spec in self.config.perturbations:
                 for intensity in spec.intensities:
-                    jobs.append((path, self._view(spec, intensity, dataset, queries, reference)))
+                    view = self._view(spec, intensity, dataset, queries, reference)
+                    self._view_digests[path, view.variant] = digest_json(
+                        [view.queries, view.changed]
+                    )
+                    jobs.append((path, view))
         drops: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for name, path, variant, run in grid.runs(jobs):
             dataset = datasets[path]
@@ -429,12 +454,27 @@ class RobustnessRunner:
 
     # ------------------------------------------------------------------ runs
     def _key(self, name: str, dataset_path: str, variant: str) -> str:
-        base = system_key(self.run_config, name, dataset_path)
+        """A run's cache key: the system's key on the dataset (its content included) and,
+        for a perturbed run, the perturbation and the digest of the view it searched (the
+        perturbed texts: a view that depends on the qrels, like term stuffing, changes
+        with them)."""
+        if dataset_path not in self._content:
+            source = self.host.datasets.create("beir", path=dataset_path)
+            self._content[dataset_path] = dataset_fingerprint(source, self.config.run.split)
+        base = system_key(self.run_config, name, dataset_path, self._content[dataset_path])
         if not variant:
             return base
         spec = next(s for s in self.config.perturbations if variant.startswith(s.name + "@"))
         payload = json.dumps(
-            [base, variant, spec.params, spec.reference, spec.depth, self.config.seed],
+            [
+                base,
+                variant,
+                spec.params,
+                spec.reference,
+                spec.depth,
+                self.config.seed,
+                self._view_digests[dataset_path, variant],
+            ],
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
@@ -532,11 +572,12 @@ class RobustnessRunner:
         return np.random.default_rng([self.config.seed, zlib.crc32("|".join(parts).encode())])
 
     def _store(self, results: Results) -> None:
-        done = set()
-        if self.store.exists():
-            done = set(Results.from_parquet(self.store).table.column("run_id").to_pylist())
-        if results.table.num_rows and results.table.column("run_id")[0].as_py() not in done:
-            results.append_to(self.store)
+        """Append to the store; rows of the same run, metric and evaluation key replace the
+        stored ones (``Results.append_to``), so a rerun never duplicates and a changed
+        qrels file or metric is stored anew."""
+        for row in results.table.to_pylist():
+            self.host.notify_result(row)
+        results.append_to(self.store)
 
     def _iid_rows(self, name: str, dataset: str, evaluation) -> list[dict[str, Any]]:
         rows = []
@@ -701,7 +742,7 @@ class _Grid:
                         for source in systems[name].get("inputs", [])
                     }
                     key = runner._key(name, path, view.variant) if cached else ""
-                    cells.append(Cell(name, path, key, inputs, evaluate=False, view=view))
+                    cells.append(Cell(name, path, key, inputs, view=view))
             for cell, result in self.executor.map(self.work, cells, self.resources):
                 variant = cell.view.variant
                 run = result.run

@@ -520,7 +520,9 @@ def test_results_append_to(tmp_path):
     assert stored == combined
     assert stored.table.slice(0, 3).equals(first.table)
     assert stored.table.slice(3).equals(second.table)
-    assert sorted(p.name for p in store.parent.iterdir()) == ["results.parquet"]
+    # no temporary file left; the lock file stays (deleting it would race with a waiter)
+    names = sorted(p.name for p in store.parent.iterdir())
+    assert names == [".results.parquet.lock", "results.parquet"]
 
 
 def test_results_append_to_bad_store(tmp_path):

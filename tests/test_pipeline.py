@@ -156,15 +156,58 @@ def test_dense_settings_that_keep_results_are_not_in_the_key(config_file):
         (('"{data}"', '"no-such-dataset"'), "unknown dataset 'no-such-dataset'"),
         (('"{data}"', '"./missing/folder"'), "not a folder"),
         (("k1 = 1.2", "k1 = 'high'"), "parameter 'k1' must be float"),
+        # strict [run]: unknown keys are named with the valid ones, values are type-checked
+        (
+            ("k = 100", 'k = 100\nsplt = "train"'),
+            "[run] unknown key(s) splt (did you mean 'split'?); valid: datasets, executor, k, "
+            "metrics, name, output, ray, split",
+        ),
+        (('output = "out"', 'ouptut = "elsewhere"'), "unknown key(s) ouptut (did you mean"),
+        (("k = 100", "k = 2.7"), "[run] k must be an integer >= 1, got 2.7"),
+        (("k = 100", 'k = "abc"'), "[run] k must be an integer >= 1, got 'abc'"),
+        (("k = 100", "k = 0"), "[run] k must be an integer >= 1, got 0"),
+        (("k = 100", "k = true"), "[run] k must be an integer >= 1, got True"),
+        (('name = "t"', "name = 3"), "[run] name must be a string, got 3"),
+        (
+            ('params = {{ method = "robertson", k1 = 1.2, b = 0.75 }}', 'params = "x"'),
+            "[systems.robertson] params must be a table, got 'x'",
+        ),
+        (("[systems.bm25]", "[systems]\nx = 1\n[systems.bm25]"), "[systems.x] must be a table"),
+        (("[run]", "[runn]\n[run]"), "config: unknown key(s) runn (did you mean 'run'?)"),
+        (('fusion = "combsum"', "fusion = 3"), "[systems.fused] fusion must be a string"),
+        (('inputs = ["bm25", "robertson"]', 'inputs = "bm25"'), "inputs must be a non-empty"),
     ],
 )
 def test_bad_config_is_one_line_and_runs_nothing(tmp_path, scifact_dir, capsys, replace, message):
     path = tmp_path / "run.toml"
-    path.write_text(CONFIG.replace(*replace).format(data=scifact_dir))
+    text = CONFIG.replace(*replace)
+    assert text != CONFIG
+    path.write_text(text.format(data=scifact_dir))
     assert main(["run", str(path)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_config_files_that_cannot_be_read_are_one_line(tmp_path, capsys):
+    folder = tmp_path / "a-folder.toml"
+    folder.mkdir()
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b'[run]\nname = "caf\xe9"\n')
+    for path, message in [
+        (folder, f"{folder}: is a folder, not a TOML config file"),
+        (latin1, f"{latin1}: not valid UTF-8 (byte 17: b'\\xe9')"),
+        (tmp_path / "missing.toml", f"{tmp_path / 'missing.toml'}: no such file"),
+    ]:
+        assert main(["run", str(path)]) == 2
+        assert capsys.readouterr().err == f"rankarena: error: {message}\n"
+
+
+def test_an_output_that_is_a_file_is_refused(config_file, capsys):
+    (config_file.parent / "out").write_text("not a folder")
+    assert main(["run", str(config_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[run] output" in err and "is a file, not a folder" in err
 
 
 def test_adaptive_rrf_system(tmp_path, scifact_dir, scifact):
@@ -252,7 +295,9 @@ def test_killed_run_resumes_to_the_same_results(tmp_path, scifact):
     resumed_results = resumed.execute()
     assert (resumed.computed, resumed.reused) == (2, 1)
     assert written[0].stat().st_mtime_ns == stamp  # bm25 was not recomputed
-    assert not [p for p in (tmp_path / "killed").rglob("*") if p.name.startswith(".")]
+    # no temporary file left behind (lock files stay: deleting one would race a waiter)
+    hidden = [p for p in (tmp_path / "killed").rglob("*") if p.name.startswith(".")]
+    assert not [p for p in hidden if not p.name.endswith(".lock")]
 
     fresh = Runner(load_config(config("fresh")), host, log=lambda *a: None).execute()
 

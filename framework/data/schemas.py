@@ -26,5 +26,8 @@ RESULTS = pa.schema(
         ("query_id", pa.string()),
         ("run_id", pa.string()),
         ("created_at", pa.timestamp("us", tz="UTC")),
+        # what the value was computed from besides the run: the qrels' content, the metric
+        # and the evaluation options (rankarena.evaluate.evaluation_key); null when unknown
+        ("eval_key", pa.string()),
     ]
 )

@@ -19,17 +19,19 @@ T = TypeVar("T", bound="ArrowTable")
 class ArrowTable:
     """A ``pyarrow.Table`` with a fixed schema, checked on construction.
 
-    Subclasses set ``SCHEMA``, ``NOT_NULL`` (columns that may hold no nulls) and ``KEY``
-    (columns whose combination must be unique), and may extend ``_check``.
+    Subclasses set ``SCHEMA``, ``NOT_NULL`` (columns that may hold no nulls), ``KEY``
+    (columns whose combination must be unique) and ``OPTIONAL`` (columns that tables
+    written before they existed lack: read as nulls), and may extend ``_check``.
     """
 
     SCHEMA: ClassVar[pa.Schema]
     NOT_NULL: ClassVar[tuple[str, ...]] = ()
     KEY: ClassVar[tuple[str, ...]] = ()
+    OPTIONAL: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, table: pa.Table, *, source: str | os.PathLike[str] | None = None):
         self.source = str(source) if source is not None else None
-        self.table = conform(table, self.SCHEMA, self.source)
+        self.table = conform(table, self.SCHEMA, self.source, self.OPTIONAL)
         self._check()
 
     def _check(self) -> None:
@@ -68,20 +70,35 @@ class ArrowTable:
 
 
 def read_parquet(path: str | os.PathLike[str]) -> pa.Table:
-    """Read a Parquet file; an unreadable or non-Parquet file is a ``DataFormatError``."""
+    """Read a Parquet file; an unreadable or non-Parquet file is a ``DataFormatError``.
+
+    The file is opened once and read through that handle, so a concurrent atomic
+    replacement (``os.replace`` by another writer) never yields a torn read: the reader
+    sees the old file or the new one, whole.
+    """
     if not os.path.exists(path):
         raise DataFormatError(path, "no such file")
     try:
-        return pq.read_table(path)
+        with open(path, "rb") as handle:
+            return pq.read_table(handle)
     except (pa.ArrowException, OSError) as exc:
         raise DataFormatError(path, f"not a readable Parquet file ({exc})") from None
 
 
-def conform(table: pa.Table, schema: pa.Schema, source: str | None = None) -> pa.Table:
-    """Select and cast ``schema``'s columns from ``table``; missing columns are an error."""
+def conform(
+    table: pa.Table,
+    schema: pa.Schema,
+    source: str | None = None,
+    optional: tuple[str, ...] = (),
+) -> pa.Table:
+    """Select and cast ``schema``'s columns from ``table``; a missing column is an error,
+    except an ``optional`` one, which is filled with nulls."""
     columns = []
     for field in schema:
         if field.name not in table.column_names:
+            if field.name in optional:
+                columns.append(pa.nulls(table.num_rows, field.type))
+                continue
             raise DataFormatError(source, f"missing column {field.name!r}")
         column = table.column(field.name)
         if column.type != field.type:

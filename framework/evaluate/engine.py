@@ -1,4 +1,10 @@
-"""``evaluate(run, qrels, metrics)``: per-query and mean values of any registered metrics."""
+"""``evaluate(run, qrels, metrics)``: per-query and mean values of any registered metrics.
+
+Every value carries an *evaluation key* (``evaluation_key``): a digest of the qrels'
+content, the metric's name and parameters and the evaluation options. Together with the
+run's key it says exactly what a stored value was computed from, so a store reuses a value
+only when none of these changed.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
+import pyarrow.compute as pc
 
+from rankarena.data.fingerprint import digest_json, qrels_fingerprint
 from rankarena.data.qrels import Qrels
 from rankarena.data.results import Results
 from rankarena.data.run import Run
-from rankarena.errors import ParameterError
+from rankarena.data.table import table_from_columns
+from rankarena.errors import DataFormatError, ParameterError
 from rankarena.evaluate.judged import JudgedRun
 from rankarena.evaluate.metric import MetricLike, parse_metric_name
 
@@ -24,11 +32,13 @@ class Evaluation:
     """Per-query values (``per_query[name]`` aligned with ``query_ids``) and their means.
 
     The mean of a metric is the arithmetic mean over the evaluated queries (0 if none).
+    ``keys[name]`` is the metric's evaluation key (``evaluation_key``).
     """
 
     query_ids: list[str]
     per_query: dict[str, np.ndarray]
     metrics: list[str] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def mean(self) -> dict[str, float]:
@@ -50,31 +60,48 @@ class Evaluation:
         """The means (and per-query values if asked) as a long ``Results`` table."""
         run_id = run_id or uuid.uuid4().hex
         now = dt.datetime.now(dt.UTC)
-        names, values, queries = [], [], []
+        names, values, queries, keys = [], [], [], []
         means = self.mean
         for name in self.metrics:
-            names.append(name)
+            count = 1 + (len(self.query_ids) if per_query else 0)
+            names.extend([name] * count)
+            keys.extend([self.keys.get(name)] * count)
             values.append(means[name])
             queries.append(None)
             if per_query:
-                names.extend([name] * len(self.query_ids))
                 values.extend(self.per_query[name].tolist())
                 queries.extend(self.query_ids)
         n = len(names)
-        table = pa.table(
-            {
-                "system": [system] * n,
-                "dataset": [dataset] * n,
-                "split": [split] * n,
-                "variant": [variant] * n,
-                "metric": names,
-                "value": pa.array(values, pa.float64()),
-                "query_id": pa.array(queries, pa.string()),
-                "run_id": [run_id] * n,
-                "created_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
-            }
+        return Results(
+            table_from_columns(
+                Results.SCHEMA,
+                system=[system] * n,
+                dataset=[dataset] * n,
+                split=[split] * n,
+                variant=[variant] * n,
+                metric=names,
+                value=values,
+                query_id=queries,
+                run_id=[run_id] * n,
+                created_at=[now] * n,
+                eval_key=keys,
+            )
         )
-        return Results(table)
+
+
+def evaluation_key(qrels: Qrels, metric: str | MetricLike, **options: Any) -> str:
+    """What a metric's value depends on besides the run: a digest of the qrels' content,
+    the metric (name and parameters, ``ndcg@10`` → ``ndcg``, ``{k: 10}``) and the
+    evaluation options (``relevance_level``, ``complete``, ``ignore_identical_ids``)."""
+    name = metric if isinstance(metric, str) else metric.name
+    settings = {"relevance_level": 1, "complete": False, "ignore_identical_ids": False}
+    unknown = set(options) - set(settings)
+    if unknown:
+        raise ParameterError(f"unknown evaluation option(s): {', '.join(sorted(unknown))}")
+    settings.update(options)
+    return digest_json(
+        {"qrels": qrels_fingerprint(qrels), "metric": parse_metric_name(name), **settings}
+    )
 
 
 def resolve_metrics(metrics: Sequence[str | MetricLike], host: Any = None) -> list[MetricLike]:
@@ -118,6 +145,9 @@ def evaluate(
     :param ignore_identical_ids: drop retrieved documents whose id equals the query id
         (BEIR's option), before ranks are counted.
     :param host: the ``PluginHost`` whose metrics registry resolves names.
+
+    A run none of whose queries is in the qrels (a split or id mismatch) is an error, not
+    a score of 0: ``FILE: 0 of 300 run queries are in the qrels``.
     """
     resolved = resolve_metrics(metrics, host)
     judged = JudgedRun(
@@ -127,6 +157,8 @@ def evaluate(
         complete=complete,
         ignore_identical_ids=ignore_identical_ids,
     )
+    if judged.n_queries == 0:
+        raise _no_overlap(run, qrels)
     per_query = {}
     for metric in resolved:
         values = np.asarray(metric.per_query(judged), dtype=np.float64)
@@ -136,4 +168,26 @@ def evaluate(
                 f"expected ({judged.n_queries},)"
             )
         per_query[metric.name] = values
-    return Evaluation(judged.query_ids.to_pylist(), per_query, [m.name for m in resolved])
+    options = {
+        "relevance_level": relevance_level,
+        "complete": complete,
+        "ignore_identical_ids": ignore_identical_ids,
+    }
+    names = [m.name for m in resolved]
+    keys = {name: evaluation_key(qrels, name, **options) for name in names}
+    return Evaluation(judged.query_ids.to_pylist(), per_query, names, keys)
+
+
+def _no_overlap(run: Run, qrels: Qrels) -> DataFormatError:
+    """The error for an evaluation with no query in common."""
+    if not len(qrels):
+        return DataFormatError(qrels.source, "the qrels hold no judgement")
+    if not len(run):
+        return DataFormatError(run.source, "the run has no rows: nothing to evaluate")
+    queries = len(pc.unique(run.table.column("query_id")))
+    return DataFormatError(
+        qrels.source,
+        f"0 of {queries} run queries are in the qrels "
+        f"(first run query: {run.table.column('query_id')[0].as_py()!r}); "
+        "check the split and the query ids",
+    )

@@ -1,0 +1,152 @@
+"""``rankarena run`` reuses a result only while everything it depends on is unchanged:
+the run (system, corpus, queries), the qrels' content, the metric and its options."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import rankarena
+from rankarena.data import BeirFolder, Results, write_beir
+from rankarena.evaluate import evaluate
+from rankarena.pipeline import Runner, load_config
+
+CONFIG = """
+[run]
+name = "stale"
+datasets = ["{data}"]
+metrics = {metrics}
+k = 100
+output = "out"
+
+[systems.bm25]
+retriever = "bm25"
+"""
+
+
+@pytest.fixture
+def small_scifact(tmp_path, scifact_subset):
+    """A BEIR folder of 30 SciFact test queries and 300 other documents (editable)."""
+    corpus, queries, qrels = scifact_subset(30, 300, split="test")
+    return write_beir(tmp_path / "small", corpus, queries, {"test": qrels})
+
+
+def _config(tmp_path, folder, metrics=("ndcg@10",)):
+    path = tmp_path / "run.toml"
+    path.write_text(CONFIG.format(data=folder, metrics=list(metrics)).replace("'", '"'))
+    return load_config(path)
+
+
+def _execute(config):
+    runner = Runner(config, rankarena.plugin_manager(), log=lambda *a: None)
+    results = runner.execute()
+    values = {(r["system"], r["metric"]): r["value"] for r in results.table.to_pylist()}
+    return runner, values
+
+
+def test_a_new_metric_is_computed_without_retrieving_again(tmp_path, small_scifact):
+    _first, values = _execute(_config(tmp_path, small_scifact))
+    assert set(values) == {("bm25", "ndcg@10")}
+    second, values = _execute(_config(tmp_path, small_scifact, ("ndcg@10", "recall@100")))
+    assert (second.computed, second.reused) == (0, 1)  # the run is reused
+    assert set(values) == {("bm25", "ndcg@10"), ("bm25", "recall@100")}
+    run = rankarena.Run.from_parquet(
+        second.run_dir / f"{second.key('bm25', str(small_scifact))}.parquet"
+    )
+    folder = BeirFolder(small_scifact)
+    expected = evaluate(run, folder.qrels("test"), ["recall@100"]).mean["recall@100"]
+    assert values["bm25", "recall@100"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_edited_qrels_are_picked_up_on_the_next_run(tmp_path, small_scifact):
+    _first, before = _execute(_config(tmp_path, small_scifact))
+    qrels_file = small_scifact / "qrels" / "test.tsv"
+    lines = qrels_file.read_text().splitlines()
+    # drop half of the judgements: the same run now scores differently
+    qrels_file.write_text("\n".join(lines[: 1 + (len(lines) - 1) // 2]) + "\n")
+    folder = BeirFolder(small_scifact)
+    second, after = _execute(_config(tmp_path, small_scifact))
+    run = rankarena.Run.from_parquet(
+        second.run_dir / f"{second.key('bm25', str(small_scifact))}.parquet"
+    )
+    expected = evaluate(run, folder.qrels("test"), ["ndcg@10"]).mean["ndcg@10"]
+    assert after["bm25", "ndcg@10"] == pytest.approx(expected, abs=1e-12)
+    assert after["bm25", "ndcg@10"] != pytest.approx(before["bm25", "ndcg@10"])
+    # the split's query set shrank, so the run itself was recomputed for the new queries
+    assert second.computed == 1
+    # both evaluations stay in the store as history; the run shows only the current one
+    stored = Results.from_parquet(second.store).table
+    assert stored.num_rows == 2 and len(set(stored.column("eval_key").to_pylist())) == 2
+
+
+def test_same_queries_other_grades_reuse_the_run_and_evaluate_again(tmp_path, small_scifact):
+    _first, before = _execute(_config(tmp_path, small_scifact))
+    qrels_file = small_scifact / "qrels" / "test.tsv"
+    header, *rows = qrels_file.read_text().splitlines()
+    rows = [r.rsplit("\t", 1)[0] + "\t2" if i % 2 else r for i, r in enumerate(rows)]
+    qrels_file.write_text("\n".join([header, *rows]) + "\n")
+    second, after = _execute(_config(tmp_path, small_scifact))
+    assert (second.computed, second.reused) == (0, 1)
+    folder = BeirFolder(small_scifact)
+    run = rankarena.Run.from_parquet(
+        second.run_dir / f"{second.key('bm25', str(small_scifact))}.parquet"
+    )
+    expected = evaluate(run, folder.qrels("test"), ["ndcg@10"]).mean["ndcg@10"]
+    assert after["bm25", "ndcg@10"] == pytest.approx(expected, abs=1e-12)
+    assert after != before
+
+
+def test_an_edited_corpus_is_a_new_run(tmp_path, small_scifact):
+    _first, _ = _execute(_config(tmp_path, small_scifact))
+    corpus_file = small_scifact / "corpus.jsonl"
+    lines = corpus_file.read_text().splitlines()
+    corpus_file.write_text("\n".join(lines[:-10]) + "\n")  # ten documents fewer
+    second, _ = _execute(_config(tmp_path, small_scifact))
+    assert (second.computed, second.reused) == (1, 0)
+    third, _ = _execute(_config(tmp_path, small_scifact))
+    assert (third.computed, third.reused) == (0, 1)
+
+
+def test_an_unreadable_cached_run_is_computed_again(tmp_path, small_scifact):
+    first, before = _execute(_config(tmp_path, small_scifact))
+    cached = first.run_dir / f"{first.key('bm25', str(small_scifact))}.parquet"
+    cached.write_bytes(cached.read_bytes()[:100])  # truncated
+    (first.config.output / "results.parquet").unlink()
+    with pytest.warns(UserWarning, match="discarding the cached run"):
+        second, after = _execute(_config(tmp_path, small_scifact))
+    assert second.computed == 1 and after == before
+
+
+def test_queries_that_retrieve_nothing_are_an_error_not_a_zero(tmp_path, small_scifact, capsys):
+    from rankarena.cli import main
+
+    folder = BeirFolder(small_scifact)
+    queries = folder.queries("test")
+    stopwords = pa.table({"_id": queries.ids, "text": ["the of and"] * len(queries.ids)})
+    write_beir(
+        tmp_path / "stopwords",
+        folder.corpus,
+        rankarena.Queries(stopwords),
+        {"test": folder.qrels("test")},
+    )
+    path = tmp_path / "stopwords.toml"
+    path.write_text(CONFIG.format(data=tmp_path / "stopwords", metrics='["ndcg@10"]'))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rankarena: error: ")
+    assert "bm25 on stopwords/test: the run has no rows" in err[0]
+    assert not (tmp_path / "out" / "results.parquet").exists()
+
+
+def test_eval_of_a_run_of_another_split_is_an_error(tmp_path, scifact_dir, capsys):
+    from rankarena.cli import main
+
+    run = tmp_path / "test.run"
+    assert main(["retrieve", "--dataset", str(scifact_dir), "--k", "10", "--output", str(run)]) == 0
+    capsys.readouterr()
+    code = main(["eval", "--dataset", str(scifact_dir), "--split", "train", "--run", str(run)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"rankarena: error: {scifact_dir / 'qrels' / 'train.tsv'}: ")
+    assert "0 of 300 run queries are in the qrels" in err[0]
