@@ -15,6 +15,10 @@ The output folder is a sentence-transformers model (safetensors), usable as
 ``dense``'s ``model`` by path. Checkpoints (model, optimiser, scheduler, RNG states) are
 written atomically every ``save_steps`` steps and at the end of each epoch; rerunning the
 same command resumes from the latest one and gives the same model as an uninterrupted run.
+A checkpoint is safetensors and JSON only (nothing in it is unpickled, so nothing in it can
+run code); its configuration fingerprint is compared before any tensor is read, and one
+that cannot be read or does not fit the run is skipped with a warning (an older one, else
+a fresh start, takes its place).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -37,14 +42,20 @@ import numpy as np
 import torch
 
 from rankarena.data import atomic_write
+from rankarena.data.locks import output_lock
 from rankarena.devices import choose_dtype
-from rankarena.errors import ParameterError, RankarenaError
+from rankarena.errors import DataFormatError, ParameterError, RankarenaError
 from rankarena.grad_cache import cached_backward, uncached_backward
 from rankarena.sentence_encoder import SentenceEncoder
 from rankarena.train_batches import LAYOUTS, build_batch, epoch_order
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-STATE_FILE = "trainer_state.pt"
+STATE_FILE = "trainer_state.json"  # a checkpoint's step, fingerprint, optimiser groups, RNG
+TENSORS_FILE = "trainer_state.safetensors"  # its optimiser moments, loss and torch RNG states
+CHECKPOINT_FORMAT = 2  # 1: a pickled LEGACY_STATE_FILE (earlier releases; never loaded)
+LEGACY_STATE_FILE = "trainer_state.pt"
+_STEP = re.compile(r"step-\d+")
+_OPTIMIZER_KEY = re.compile(r"optimizer\.(\d+)\.(\w+)")
 DONE_FILE = "training.json"
 
 
@@ -209,18 +220,34 @@ class Trainer:
         return dataset, context, examples
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, model: str, system: str, variant: str) -> dict[str, dict[str, float]]:
-        """Mean metrics of ``model`` (dense retrieval) on the eval split of every dataset."""
+    def evaluate(
+        self, model: str, system: str, variant: str, known: dict[str, Any] | None = None
+    ) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+        """Mean metrics of ``model`` (dense retrieval) on the eval split of every dataset,
+        and each dataset's evaluation key.
+
+        The key digests what the means depend on: the model's content, the dataset's corpus
+        and queries, the qrels, the metrics and the search depth. ``known`` (``{"keys":
+        ..., "means": ...}`` of an earlier call) is reused for every dataset whose key is
+        unchanged; any other dataset is evaluated again.
+        """
         from rankarena.catalog import resolve_dataset
         from rankarena.evaluate import evaluate
         from rankarena.observe import RunInfo
 
         if not self.config.eval_split:
-            return {}
+            return {}, {}
+        known = known or {}
         means: dict[str, dict[str, float]] = {}
+        keys: dict[str, str] = {}
         depth = max([100] + [_metric_depth(m) for m in self.config.metrics])
         for name in [self.config.dataset, *self.config.eval_datasets]:
             dataset = self.host.datasets.create("beir", path=str(resolve_dataset(name)))
+            key = self._evaluation_key(model, dataset, depth)
+            if known.get("keys", {}).get(dataset.name) == key:
+                means[dataset.name] = known["means"][dataset.name]
+                keys[dataset.name] = key
+                continue
             started = time.perf_counter()
             retriever = self.host.retrievers.create(
                 "dense",
@@ -235,34 +262,63 @@ class Trainer:
                 run, dataset.qrels(self.config.eval_split), self.config.metrics, host=self.host
             )
             info = RunInfo("train-eval", {"model": model, "dataset": dataset.name})
+            self.host.notify_run_start(info)
             results = evaluation.to_results(
-                system, dataset.name, self.config.eval_split, variant, run_id=info.run_id
+                system, dataset.name, self.config.eval_split, variant, run_id=key
             )
+            for row in results.table.to_pylist():
+                self.host.notify_result(row)
             if self.results_path is not None:
                 results.append_to(self.results_path)
+            self.host.notify_run_end(info, results)
             means[dataset.name] = evaluation.mean
+            keys[dataset.name] = key
             shown = ", ".join(f"{k} {v:.4f}" for k, v in evaluation.mean.items())
             self.log(
                 f"{variant} {system} on {dataset.name}/{self.config.eval_split}: {shown} "
                 f"({time.perf_counter() - started:.0f} s)"
             )
-        return means
+        return means, keys
+
+    def _evaluation_key(self, model: str, dataset, depth: int) -> str:
+        """Digest of what an evaluation of ``model`` on ``dataset`` depends on."""
+        from rankarena.data.fingerprint import dataset_fingerprint, digest_json
+        from rankarena.evaluate import evaluation_key
+
+        split = self.config.eval_split
+        qrels = dataset.qrels(split)
+        factory = self.host.retrievers.get("dense").factory
+        content = getattr(factory, "run_key_content", None)
+        return digest_json(
+            {
+                "model": model,
+                "model_content": content({"model": model}) if callable(content) else None,
+                "dataset": dataset_fingerprint(dataset, split),
+                "metrics": [evaluation_key(qrels, m) for m in self.config.metrics],
+                "depth": depth,
+                "batch_size": self.config.eval_batch_size,
+            }
+        )
 
     # ------------------------------------------------------------------ training
     def run(self) -> TrainReport:
         """Evaluate, train (resuming if a checkpoint exists), save, evaluate again."""
+        with output_lock(self.output, self.log):
+            return self._run()
+
+    def _run(self) -> TrainReport:
+        if self.results_path is None:
+            self.results_path = self.output / "results.parquet"
         done = self.output / DONE_FILE
         if done.is_file():
-            record = json.loads(done.read_text())
+            record = _read_json(done)
             if record.get("fingerprint") == self.config.fingerprint():
                 self.log(f"{self.output}: already trained with this configuration")
-                return TrainReport(**record["report"])
+                return self._reevaluated(record)
             raise RankarenaError(
                 f"{self.output} holds a model trained with another configuration; "
                 "choose another --output or delete it"
             )
-        if self.results_path is None:
-            self.results_path = self.output / "results.parquet"
         before = self._before()
         seed_everything(self.config.seed)
         _, context, examples = self.load_examples()
@@ -271,17 +327,34 @@ class Trainer:
         report = self._train(encoder, context, examples)
         report.before = before
         self._save_final(encoder, report)
-        report.after = self.evaluate(str(self.output.resolve()), self.name, "after")
-        self._write_done(report)
+        report.after, after_keys = self.evaluate(str(self.output.resolve()), self.name, "after")
+        self._write_done(report, after_keys)
+        return report
+
+    def _reevaluated(self, record: dict[str, Any]) -> TrainReport:
+        """The stored report of a finished training, with the before/after evaluations
+        redone where their inputs changed (qrels, metrics, datasets) since it was written."""
+        report = TrainReport(**record["report"])
+        known = {"keys": record.get("after_keys", {}), "means": report.after}
+        report.before = self._before()
+        report.after, after_keys = self.evaluate(
+            str(self.output.resolve()), self.name, "after", known
+        )
+        if after_keys != known["keys"]:
+            self._write_done(report, after_keys)
         return report
 
     def _before(self) -> dict[str, dict[str, float]]:
+        """The start model's evaluation, reused from ``eval-before.json`` for every dataset
+        whose evaluation key is unchanged."""
         path = self.output / "eval-before.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-        before = self.evaluate(self.config.model, self.name, "before")
-        with atomic_write(path) as handle:
-            json.dump(before, handle, indent=2)
+        known = _read_json(path) if path.is_file() else {}
+        if "keys" not in known:  # a record without keys (an older release): evaluate again
+            known = {}
+        before, keys = self.evaluate(self.config.model, self.name, "before", known)
+        if keys != known.get("keys"):
+            with atomic_write(path) as handle:
+                json.dump({"keys": keys, "means": before}, handle, indent=2)
         return before
 
     def _train(self, encoder: SentenceEncoder, context, examples) -> TrainReport:
@@ -410,29 +483,29 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, encoder, optimizer, scheduler, scaler, step: int, losses) -> None:
-        """Write checkpoints/step-N atomically (temp folder, rename), then drop older ones."""
+        """Write checkpoints/step-N atomically (temp folder, rename), then drop older ones.
+
+        The folder holds the model (safetensors), ``trainer_state.json`` and
+        ``trainer_state.safetensors`` (see ``checkpoint_state``): nothing in it is a pickle.
+        """
+        from safetensors.torch import save_file
+
         root = self.output / "checkpoints"
         root.mkdir(parents=True, exist_ok=True)
         tmp = root / f".step-{step}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         encoder.save(tmp)
-        state = {
-            "step": step,
-            "losses": losses,
-            "fingerprint": self.config.fingerprint(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
-            "loss": self.loss_fn.state_dict(),
-            "done_before": self._done_before,
-            "rng": {
-                "python": random.getstate(),
-                "numpy": np.random.get_state(),
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            },
-        }
-        torch.save(state, tmp / STATE_FILE)
+        parts = TrainingParts(encoder, optimizer, scheduler, scaler, self.loss_fn)
+        record, tensors = checkpoint_state(parts)
+        record.update(
+            format=CHECKPOINT_FORMAT,
+            step=step,
+            losses=list(losses),
+            fingerprint=self.config.fingerprint(),
+            done_before=list(self._done_before),
+        )
+        save_file(tensors, str(tmp / TENSORS_FILE))
+        (tmp / STATE_FILE).write_text(json.dumps(record))
         final = root / f"step-{step}"
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
@@ -440,40 +513,40 @@ class Trainer:
             if old != final:
                 shutil.rmtree(old, ignore_errors=True)
 
-    def _latest_checkpoint(self) -> Path | None:
+    def _checkpoints(self) -> list[Path]:
+        """The ``checkpoints/step-N`` folders, newest (highest N) first."""
         root = self.output / "checkpoints"
-        found = sorted(root.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
-        found = [p for p in found if (p / STATE_FILE).is_file()]
-        return found[-1] if found else None
+        found = [p for p in root.glob("step-*") if p.is_dir() and _STEP.fullmatch(p.name)]
+        return sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True)
 
     def _resume(self, encoder, optimizer, scheduler, scaler) -> tuple[int, list[float]]:
-        latest = self._latest_checkpoint()
-        self._done_before = (0, 0.0)
-        if latest is None:
-            return 0, []
-        state = torch.load(latest / STATE_FILE, weights_only=False, map_location="cpu")
-        if state["fingerprint"] != self.config.fingerprint():
-            raise RankarenaError(
-                f"{latest} is a checkpoint of another configuration; choose another --output "
-                "or delete it"
-            )
-        from safetensors.torch import load_file
+        """Restore the newest readable checkpoint; (0, []) when there is none.
 
-        weights = load_file(str(latest / "model.safetensors"), device=str(self.device))
-        encoder.network.load_state_dict(weights, strict=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        self.loss_fn.load_state_dict(state["loss"])
-        self._done_before = tuple(state["done_before"])
-        rng = state["rng"]
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
-        torch.set_rng_state(rng["torch"])
-        if rng["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        self.log(f"resuming from {latest} (step {state['step']})")
-        return int(state["step"]), list(state["losses"])
+        The configuration fingerprint (JSON) is compared before any tensor is read: a
+        checkpoint of another configuration is a one-line error. An unreadable or
+        inconsistent checkpoint (truncated, tampered, or a pickled ``trainer_state.pt`` of
+        an earlier release, which is never loaded) is skipped with a warning in favour of an
+        older one, else training starts over.
+        """
+        self._done_before = (0, 0.0)
+        parts = TrainingParts(encoder, optimizer, scheduler, scaler, self.loss_fn)
+        for folder in self._checkpoints():
+            try:
+                record = read_checkpoint_record(folder)
+                if record["fingerprint"] != self.config.fingerprint():
+                    raise RankarenaError(
+                        f"{folder} is a checkpoint of another configuration; choose another "
+                        "--output or delete it"
+                    )
+                state = read_checkpoint(folder, record, parts)
+            except UnreadableCheckpoint as exc:
+                self.log(f"warning: {folder}: skipped, not a usable checkpoint ({exc})")
+                continue
+            state.apply(parts)
+            self._done_before = (int(record["done_before"][0]), float(record["done_before"][1]))
+            self.log(f"resuming from {folder} (step {record['step']})")
+            return int(record["step"]), list(record["losses"])
+        return 0, []
 
     def _save_final(self, encoder: SentenceEncoder, report: TrainReport) -> None:
         """The model files into the output folder, each replaced atomically."""
@@ -491,9 +564,10 @@ class Trainer:
             f"model in {self.output}"
         )
 
-    def _write_done(self, report: TrainReport) -> None:
+    def _write_done(self, report: TrainReport, after_keys: dict[str, str]) -> None:
         record = {
             "fingerprint": self.config.fingerprint(),
+            "after_keys": after_keys,
             "config": asdict(self.config),
             "device": self.report.name,
             "precision": self.precision,
@@ -502,6 +576,304 @@ class Trainer:
         with atomic_write(self.output / DONE_FILE) as handle:
             json.dump(record, handle, indent=2, default=str)
         shutil.rmtree(self.output / "checkpoints", ignore_errors=True)
+
+
+class UnreadableCheckpoint(Exception):
+    """A checkpoint folder whose files cannot be read or do not fit this run (skipped)."""
+
+
+@dataclass
+class TrainingParts:
+    """What a checkpoint saves and restores besides the step count and losses."""
+
+    encoder: SentenceEncoder
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    loss_fn: torch.nn.Module
+
+
+@dataclass
+class RngState:
+    """The Python, NumPy, torch CPU and CUDA generator states of a checkpoint."""
+
+    python: tuple
+    numpy: tuple
+    cpu: torch.Tensor
+    cuda: list[torch.Tensor]
+
+    def apply(self) -> None:
+        random.setstate(self.python)
+        np.random.set_state(self.numpy)
+        torch.set_rng_state(self.cpu)
+        if self.cuda and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(self.cuda[: torch.cuda.device_count()])
+
+
+@dataclass
+class CheckpointState:
+    """A checkpoint read from disk and checked against the run's parts, ready to apply."""
+
+    folder: Path
+    weights: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    scaler: dict[str, Any]
+    loss: dict[str, torch.Tensor]
+    rng: RngState
+
+    def apply(self, parts: TrainingParts) -> None:
+        """Load every state into ``parts`` and the global generators."""
+        try:
+            parts.encoder.network.load_state_dict(self.weights, strict=False)
+            parts.optimizer.load_state_dict(self.optimizer)
+            parts.scheduler.load_state_dict(self.scheduler)
+            parts.scaler.load_state_dict(self.scaler)
+            parts.loss_fn.load_state_dict(self.loss)
+            self.rng.apply()
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise RankarenaError(
+                f"{self.folder}: cannot resume from this checkpoint ({_first_line(exc)}); delete it"
+            ) from None
+
+
+def checkpoint_state(parts: TrainingParts) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(JSON record, tensors) of what a resumed run needs besides the model; no pickle.
+
+    Tensors (``trainer_state.safetensors``): the optimiser's moments and step counts
+    (``optimizer.<param id>.<name>``), the loss's parameters (``loss.<name>``), the torch
+    CPU and CUDA generator states (``rng.cpu``, ``rng.cuda.<device>``). JSON: the
+    optimiser's parameter groups, the scheduler's and GradScaler's state dicts, the Python
+    and NumPy generator states.
+    """
+    optimizer = parts.optimizer.state_dict()
+    tensors = {
+        f"optimizer.{pid}.{name}": _plain(value)
+        for pid, entry in optimizer["state"].items()
+        for name, value in entry.items()
+    }
+    tensors |= {f"loss.{name}": _plain(value) for name, value in parts.loss_fn.state_dict().items()}
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for device, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{device}"] = state
+    version, internal, gauss = random.getstate()
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    record = {
+        "optimizer_groups": optimizer["param_groups"],
+        "scheduler": parts.scheduler.state_dict(),
+        "scaler": parts.scaler.state_dict(),
+        "rng": {
+            "python": [version, list(internal), gauss],
+            "numpy": [kind, keys.tolist(), int(position), int(has_gauss), float(cached)],
+        },
+    }
+    return record, tensors
+
+
+def _plain(tensor: torch.Tensor) -> torch.Tensor:
+    """Detached, on the CPU and contiguous, as safetensors stores tensors."""
+    return tensor.detach().cpu().contiguous()
+
+
+def read_checkpoint_record(folder: Path) -> dict[str, Any]:
+    """A checkpoint's JSON record, checked for what resuming reads from it."""
+    path = folder / STATE_FILE
+    if not path.is_file():
+        legacy = ""
+        if (folder / LEGACY_STATE_FILE).exists():
+            legacy = f"; its pickled {LEGACY_STATE_FILE} (an earlier release's) is never loaded"
+        raise UnreadableCheckpoint(f"no {STATE_FILE}{legacy}")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or not UTF-8
+        raise UnreadableCheckpoint(f"{STATE_FILE}: {_first_line(exc)}") from None
+    _check_record(record)
+    return record
+
+
+def _check_record(record: Any) -> None:
+    """The record's format, fingerprint, step, losses and done_before are usable."""
+    _require(isinstance(record, dict), f"{STATE_FILE} is not a JSON object")
+    _require(record.get("format") == CHECKPOINT_FORMAT, f"{STATE_FILE}: unknown format")
+    _require(isinstance(record.get("fingerprint"), str), f"{STATE_FILE}: no fingerprint")
+    step, losses = record.get("step"), record.get("losses")
+    _require(type(step) is int and step > 0, f"{STATE_FILE}: bad step")
+    _require(
+        isinstance(losses, list) and len(losses) == step and all(map(_is_number, losses)),
+        f"{STATE_FILE}: losses are not {step} numbers",
+    )
+    done = record.get("done_before")
+    _require(
+        isinstance(done, list) and len(done) == 2 and all(map(_is_number, done)),
+        f"{STATE_FILE}: bad done_before",
+    )
+
+
+def read_checkpoint(folder: Path, record: dict[str, Any], parts: TrainingParts) -> CheckpointState:
+    """Read a checkpoint's tensors (safetensors) and check everything against ``parts``.
+
+    Nothing is applied: a checkpoint that does not fit raises ``UnreadableCheckpoint``
+    before the run's state changes.
+    """
+    tensors = _read_tensors(folder / TENSORS_FILE)
+    weights = _read_tensors(folder / "model.safetensors")
+    _check_shapes("model.safetensors", weights, parts.encoder.network.state_dict(), partial=True)
+    loss = {k.removeprefix("loss."): v for k, v in tensors.items() if k.startswith("loss.")}
+    _check_shapes(TENSORS_FILE, loss, parts.loss_fn.state_dict())
+    scaler = parts.scaler.state_dict()
+    return CheckpointState(
+        folder=folder,
+        weights=weights,
+        optimizer=_optimizer_state(record, tensors, parts.optimizer),
+        scheduler=_checked("scheduler", record.get("scheduler"), parts.scheduler.state_dict()),
+        scaler=_checked("scaler", record.get("scaler"), scaler) if scaler else {},
+        loss=loss,
+        rng=_rng_state(record.get("rng"), tensors),
+    )
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors on the CPU (safetensors never runs code)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UnreadableCheckpoint(f"{path.name}: {_first_line(exc)}") from None
+
+
+def _check_shapes(
+    name: str,
+    found: dict[str, torch.Tensor],
+    expected: dict[str, torch.Tensor],
+    partial: bool = False,
+) -> None:
+    """``found`` has only keys of ``expected``, each of its shape (all of them, unless
+    ``partial``)."""
+    unknown = sorted(set(found) - set(expected))
+    missing = [] if partial else sorted(set(expected) - set(found))
+    shaped = sorted(k for k in set(found) & set(expected) if found[k].shape != expected[k].shape)
+    for what, keys in (("unknown", unknown), ("missing", missing), ("wrongly shaped", shaped)):
+        _require(not keys, f"{name}: {what} tensor(s) {', '.join(keys[:3])}")
+
+
+def _optimizer_state(
+    record: dict[str, Any], tensors: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """The optimiser's state dict: parameter groups (JSON) checked against the current ones,
+    per-parameter tensors checked against the parameters' shapes."""
+    current = optimizer.state_dict()["param_groups"]
+    saved = record.get("optimizer_groups")
+    _require(
+        isinstance(saved, list) and len(saved) == len(current), "optimizer: other parameter groups"
+    )
+    groups = []
+    for old, now in zip(saved, current, strict=True):
+        _require(
+            isinstance(old, dict) and old.get("params") == now["params"],
+            "optimizer: other parameters",
+        )
+        settings = {k: v for k, v in now.items() if k != "params"}
+        given = {k: v for k, v in old.items() if k != "params"}
+        groups.append({**_checked("optimizer", given, settings), "params": now["params"]})
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, tensor in tensors.items():
+        if not key.startswith("optimizer."):
+            continue
+        match = _OPTIMIZER_KEY.fullmatch(key)
+        _require(match is not None and int(match[1]) < len(params), f"optimizer: bad key {key}")
+        pid = int(match[1])
+        _require(tensor.ndim == 0 or tensor.shape == params[pid].shape, f"optimizer: {key} shape")
+        state.setdefault(pid, {})[match[2]] = tensor
+    names = {frozenset(entry) for entry in state.values()}
+    _require(len(names) <= 1, "optimizer: parameters with different state")
+    return {"state": state, "param_groups": groups}
+
+
+def _checked(what: str, saved: Any, current: Any) -> Any:
+    """``saved`` (JSON) with ``current``'s structure and kinds of values, lists made tuples
+    where ``current`` has tuples; ``UnreadableCheckpoint`` if it does not fit."""
+    _require(_fits(saved, current), f"{STATE_FILE}: the {what} state does not fit this run")
+    return _like(saved, current)
+
+
+def _fits(saved: Any, current: Any) -> bool:
+    """Whether a JSON value has ``current``'s structure (keys, lengths) and kinds of values."""
+    if isinstance(current, bool) or current is None or isinstance(current, str):
+        return type(saved) is type(current)
+    if isinstance(current, int | float):
+        return _is_number(saved)
+    if isinstance(current, list | tuple):
+        return (
+            isinstance(saved, list)
+            and len(saved) == len(current)
+            and all(_fits(s, c) for s, c in zip(saved, current, strict=True))
+        )
+    if isinstance(current, dict):
+        return (
+            isinstance(saved, dict)
+            and set(saved) == set(current)
+            and all(_fits(saved[k], v) for k, v in current.items())
+        )
+    return False
+
+
+def _like(saved: Any, current: Any) -> Any:
+    """``saved`` with tuples where ``current`` has them (JSON only knows lists)."""
+    if isinstance(current, dict):
+        return {k: _like(saved[k], v) for k, v in current.items()}
+    if isinstance(current, list | tuple):
+        items = [_like(s, c) for s, c in zip(saved, current, strict=True)]
+        return tuple(items) if isinstance(current, tuple) else items
+    return saved
+
+
+def _rng_state(record: Any, tensors: dict[str, torch.Tensor]) -> RngState:
+    """The generator states, each tried on a scratch generator first."""
+    try:
+        version, internal, gauss = record["python"]
+        python = (
+            int(version),
+            tuple(int(x) for x in internal),
+            None if gauss is None else float(gauss),
+        )
+        random.Random().setstate(python)
+        kind, keys, position, has_gauss, cached = record["numpy"]
+        keys = np.asarray(keys, dtype=np.uint32)
+        numpy = (str(kind), keys, int(position), int(has_gauss), float(cached))
+        np.random.RandomState().set_state(numpy)
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise UnreadableCheckpoint(f"{STATE_FILE}: bad RNG state ({_first_line(exc)})") from None
+    cpu = tensors.get("rng.cpu")
+    cuda: list[torch.Tensor] = []
+    while f"rng.cuda.{len(cuda)}" in tensors:
+        cuda.append(tensors[f"rng.cuda.{len(cuda)}"])
+    reference = torch.get_rng_state()
+    _require(
+        cpu is not None and cpu.dtype == torch.uint8 and cpu.shape == reference.shape,
+        f"{TENSORS_FILE}: bad torch RNG state",
+    )
+    _require(all(s.dtype == torch.uint8 for s in cuda), f"{TENSORS_FILE}: bad CUDA RNG state")
+    return RngState(python, numpy, cpu, cuda)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise UnreadableCheckpoint(reason)
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's first message line (its type name when it has none), at most 200
+    characters."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _parameter_groups(encoder: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -517,3 +889,14 @@ def _parameter_groups(encoder: torch.nn.Module, weight_decay: float) -> list[dic
 def _metric_depth(metric: str) -> int:
     _, _, k = metric.partition("@")
     return int(k) if k.isdigit() else 100
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON record the trainer wrote; an unreadable one is a one-line error."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(path, f"unreadable trainer record ({exc}); delete it") from None
+    if not isinstance(record, dict):
+        raise DataFormatError(path, "unreadable trainer record (not a JSON object); delete it")
+    return record

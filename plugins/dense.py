@@ -19,7 +19,9 @@ import functools
 import hashlib
 import os
 import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,7 @@ from rankarena.data import atomic_path
 from rankarena.devices import choose_dtype
 from rankarena.errors import did_you_mean
 from rankarena.executors import EncoderSpec, current_executor, encode_sharded
-from rankarena.models import load_pretrained
+from rankarena.models import load_pretrained, resolve_model
 from rankarena.plugins.vector_search import FaissIndex, check_backend, exact_search
 from rankarena.sentence_encoder import pool, read_max_length, read_pooling
 
@@ -167,7 +169,10 @@ class DenseRetriever:
     :param cache_dir: where document embeddings are kept (default:
         ``$RANKARENA_CACHE_DIR/embeddings`` if that variable is set, else no cache), keyed
         by (model weights hash, corpus fingerprint incl. the document prefix, max length,
-        pooling, dtype); reused memory-mapped.
+        pooling, dtype); reused memory-mapped. Entries are ``.npy`` files read without
+        pickle and written atomically; one that cannot be read (truncated, pickled) or
+        does not fit (rows ≠ documents, another dimension or dtype) is rebuilt with a
+        ``RuntimeWarning``. Query embeddings are cached the same way (``q-*.npy``).
     :param backend: ``exact`` (chunked matrix product + top-k on the device), ``faiss-flat``
         (FAISS ``IndexFlatIP``, exact) or ``faiss-hnsw`` (FAISS HNSW, approximate).
     :param chunk_size: documents scored at once by exact search (bounds memory).
@@ -186,6 +191,14 @@ class DenseRetriever:
 
     # parameters that change where or how the work is done, not the run (cache keys)
     not_in_run_key = frozenset({"cache_dir", "shards"})
+
+    @staticmethod
+    def run_key_content(params: dict[str, Any]) -> str:
+        """What run cache keys add to the parameters: the digest of the model's weight and
+        config files (a folder trained again is a new key), or of its id when remote."""
+        source = resolve_model(str(params.get("model", "minilm")))
+        folder = Path(source.location) if source.local else None
+        return model_fingerprint(folder, source.location)
 
     def __init__(
         self,
@@ -237,13 +250,10 @@ class DenseRetriever:
             path = self._cache_path([f"query:{i}" for i in range(len(prefixed))], prefixed)
             if path is not None:
                 path = path.with_name("q-" + path.name)
-            if path is not None and path.is_file():
-                vectors = np.load(path)
-            else:
+            vectors = self._load_cached(path, len(prefixed))
+            if vectors is None:
                 vectors = self.encoder.encode(prefixed, self.show_progress, "encoding queries")
-                if path is not None:
-                    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-                        np.save(handle, vectors)
+                write_cached(path, vectors)
             self._query_vectors.update(zip(missing, vectors, strict=True))
         if not texts:
             return np.zeros((0, self.encoder.network.config.hidden_size), np.float32)
@@ -254,21 +264,35 @@ class DenseRetriever:
         texts = [self.doc_prefix + t for t in corpus.texts(with_title=self.with_title)]
         self._doc_ids = np.array(corpus.ids, dtype=object)
         path = self._cache_path(corpus.ids, texts)
-        if path is not None and path.is_file():
-            self.embeddings = np.load(path, mmap_mode="r")
-            self.cache_hit = True
-        else:
-            self.cache_hit = False
+        self.embeddings = self._load_cached(path, len(texts), mmap=True)
+        self.cache_hit = self.embeddings is not None
+        if self.embeddings is None:
             self.embeddings = self._encode_corpus(texts)
-            if path is not None:
-                with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-                    np.save(handle, self.embeddings)
+            write_cached(path, self.embeddings)
         if self.backend != "exact":
             kind = self.backend.removeprefix("faiss-")
             self._faiss = FaissIndex(
                 self.embeddings, kind, hnsw_m=self.hnsw_m, ef_search=self.ef_search
             )
         return self
+
+    def _load_cached(self, path: Path | None, rows: int, mmap: bool = False) -> np.ndarray | None:
+        """The cached embeddings at ``path`` if it holds ``rows`` × the model's dimension
+        float32 values; None when there is no entry, or with a warning when the entry is
+        unreadable or does not fit (it is then rebuilt and replaced)."""
+        if path is None or not path.is_file():
+            return None
+        expected = (rows, int(self.encoder.network.config.hidden_size))
+        try:
+            vectors = read_cache_entry(path, mmap)
+        except ValueError as exc:
+            _discard(path, f"unreadable ({exc})")
+            return None
+        if vectors.dtype != np.float32 or vectors.shape != expected:
+            found = f"{vectors.dtype} {'x'.join(map(str, vectors.shape))}"
+            _discard(path, f"holds {found}, not float32 {expected[0]}x{expected[1]}")
+            return None
+        return vectors
 
     def _encode_corpus(self, texts: list[str]) -> np.ndarray:
         """The corpus embeddings: sharded over the active remote executor's workers when
@@ -365,6 +389,38 @@ class DenseRetriever:
         docs = np.asarray(self.embeddings[[position[d] for d in doc_ids]], dtype=np.float32)
         q = encoded[[row[x] for x in query_ids]]
         return np.einsum("ij,ij->i", q, docs).astype(np.float64)
+
+
+def write_cached(path: Path | None, vectors: np.ndarray) -> None:
+    """Write a cache entry atomically (a reader never sees a partial file); no-op without
+    a path."""
+    if path is None:
+        return
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.asarray(vectors), allow_pickle=False)
+
+
+def read_cache_entry(path: Path, mmap: bool = False) -> np.ndarray:
+    """A ``.npy`` cache entry, read without unpickling anything (memory-mapped with
+    ``mmap``); a ``ValueError`` saying why when it cannot be read."""
+    try:
+        vectors = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:  # truncated, pickled, unreadable
+        text = str(exc).strip()
+        raise ValueError(text.splitlines()[0] if text else type(exc).__name__) from None
+    if not isinstance(vectors, np.ndarray):  # a zip archive loads as an (unread) NpzFile
+        vectors.close()
+        raise ValueError("a zip archive, not a .npy array")
+    return vectors
+
+
+def _discard(path: Path, reason: str) -> None:
+    """Warn that a cache entry is not used; it is rebuilt and overwritten."""
+    warnings.warn(
+        f"{path}: embedding cache entry {reason}; discarded and rebuilt",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def check_dtype(dtype: str, report) -> str:

@@ -161,3 +161,66 @@ def test_sizes_below_one_are_one_line_errors(params):
     host = rankarena.plugin_manager()
     with pytest.raises(ParameterError, match="batch_size, chunk_size and shards must be >= 1"):
         host.retrievers.create("dense", device="cpu", **params)
+
+
+@pytest.fixture(scope="module")
+def corpus_200(scifact):
+    return Corpus(scifact.corpus.table.slice(0, 200))
+
+
+def cached_retriever(cache_dir):
+    return rankarena.plugin_manager().retrievers.create(
+        "dense", device="cpu", cache_dir=str(cache_dir), max_length=32, show_progress=False
+    )
+
+
+def entry_of(retriever, corpus):
+    texts = corpus.texts(with_title=True)
+    return retriever._cache_path(corpus.ids, texts)
+
+
+def assert_rebuilt(cache_dir, corpus, match):
+    """Indexing warns, encodes the corpus again, and leaves a valid entry that the next
+    retriever reuses."""
+    retriever = cached_retriever(cache_dir)
+    with pytest.warns(RuntimeWarning, match=match):
+        retriever.index(corpus)
+    assert not retriever.cache_hit and retriever.embeddings.shape == (len(corpus), 384)
+    again = cached_retriever(cache_dir).index(corpus)
+    assert again.cache_hit
+    np.testing.assert_array_equal(np.asarray(again.embeddings), retriever.embeddings)
+
+
+def test_cache_entry_with_a_row_missing_is_rebuilt(corpus_200, tmp_path):
+    path = entry_of(cached_retriever(tmp_path), corpus_200)
+    np.save(path, np.ones((199, 384), np.float32))  # 199 rows for 200 documents
+    assert_rebuilt(tmp_path, corpus_200, r"holds float32 199x384, not float32 200x384")
+
+
+def test_cache_entry_of_another_dimension_is_rebuilt(corpus_200, tmp_path):
+    path = entry_of(cached_retriever(tmp_path), corpus_200)
+    np.save(path, np.ones((200, 768), np.float32))
+    assert_rebuilt(tmp_path, corpus_200, r"200x768, not float32 200x384")
+
+
+@pytest.mark.parametrize("keep", [0, 60, 0.5])
+def test_truncated_cache_entry_is_rebuilt_with_a_warning(corpus_200, tmp_path, keep):
+    first = cached_retriever(tmp_path).index(corpus_200)
+    path = entry_of(first, corpus_200)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep) if isinstance(keep, float) else keep])
+    assert_rebuilt(tmp_path, corpus_200, "unreadable")
+
+
+def test_unreadable_query_cache_entry_is_rebuilt(subset, tmp_path):
+    corpus, queries = subset
+    small = Corpus(corpus.table.slice(0, 10))
+    run = cached_retriever(tmp_path).index(small).search(queries, k=5)
+    (entry,) = tmp_path.glob("q-*.npy")
+    np.save(entry, np.ones((len(queries) - 1, 384), np.float32))
+    with pytest.warns(RuntimeWarning, match=r"q-.*holds float32 11x384, not float32 12x384"):
+        assert cached_retriever(tmp_path).index(small).search(queries, k=5) == run
+    entry.write_bytes(entry.read_bytes()[:100])
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        assert cached_retriever(tmp_path).index(small).search(queries, k=5) == run
+    assert np.load(entry, allow_pickle=False).shape == (12, 384)  # rewritten whole

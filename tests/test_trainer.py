@@ -131,6 +131,77 @@ def test_seeded_and_resumes_to_the_same_model(subset_dir, tmp_path):
     assert any(not torch.equal(a[k], other[k]) for k in a)
 
 
+def test_resumes_a_learnable_loss_from_safetensors_and_json(subset_dir, tmp_path):
+    """AMCL's learnable scales (loss tensors, an extra optimiser group) and the RNG states
+    round-trip through a checkpoint that holds no pickle."""
+    common = dict(max_steps=3, save_steps=1, seed=3, loss="amcl")
+    whole = run(config(subset_dir, tmp_path / "whole", **common))
+    with pytest.raises(KeyboardInterrupt):
+        run(config(subset_dir, tmp_path / "cut", **common), Interrupted)
+    folder = tmp_path / "cut" / "checkpoints" / "step-2"
+    assert sorted(p.name for p in folder.glob("trainer_state*")) == [
+        "trainer_state.json",
+        "trainer_state.safetensors",
+    ]
+    assert any(k.startswith("loss.") for k in load_file(str(folder / "trainer_state.safetensors")))
+    resumed = run(config(subset_dir, tmp_path / "cut", **common))
+    assert resumed.resumed_from == 2
+    assert resumed.losses == pytest.approx(whole.losses, abs=1e-6)
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "cut")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0, msg=key)
+
+
+def test_checkpoint_state_round_trips_without_pickle(tmp_path):
+    """An enabled GradScaler, AdamW's tuple betas, a loss parameter and every RNG state
+    come back from safetensors + JSON as they were (no model download: a tiny network)."""
+    import random
+    from types import SimpleNamespace
+
+    from safetensors.torch import save_file
+    from transformers import get_linear_schedule_with_warmup
+
+    from rankarena.trainer import TrainingParts, checkpoint_state, read_checkpoint
+
+    def parts() -> TrainingParts:
+        torch.manual_seed(0)
+        network, loss = torch.nn.Linear(3, 2), torch.nn.Linear(1, 1)
+        optimizer = torch.optim.AdamW([*network.parameters(), *loss.parameters()], lr=0.1)
+        scheduler = get_linear_schedule_with_warmup(optimizer, 1, 10)
+        scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+        return TrainingParts(SimpleNamespace(network=network), optimizer, scheduler, scaler, loss)
+
+    saved = parts()
+    saved.optimizer.zero_grad()
+    out = saved.encoder.network(torch.ones(1, 3)).sum() + saved.loss_fn(torch.ones(1, 1)).sum()
+    saved.scaler.scale(out).backward()
+    saved.scaler.step(saved.optimizer)
+    saved.scaler.update()
+    saved.scheduler.step()
+    random.seed(7)
+    record, tensors = checkpoint_state(saved)
+    record.update(format=2, step=1, losses=[0.5], fingerprint="f", done_before=[4, 1.0])
+    (tmp_path / "trainer_state.json").write_text(json.dumps(record))
+    save_file(tensors, str(tmp_path / "trainer_state.safetensors"))
+    save_file(saved.encoder.network.state_dict(), str(tmp_path / "model.safetensors"))
+    expected = (random.random(), np.random.rand(), torch.rand(1))
+    restored = parts()
+    read_checkpoint(tmp_path, json.loads(json.dumps(record)), restored).apply(restored)
+    assert (random.random(), np.random.rand(), torch.rand(1)) == expected
+    assert restored.scaler.state_dict() == saved.scaler.state_dict()
+    assert restored.scheduler.state_dict() == saved.scheduler.state_dict()
+    a, b = saved.optimizer.state_dict(), restored.optimizer.state_dict()
+    assert a["param_groups"] == b["param_groups"] and b["param_groups"][0]["betas"] == (0.9, 0.999)
+    for pid, entry in a["state"].items():
+        for name, value in entry.items():
+            torch.testing.assert_close(b["state"][pid][name], value, atol=0, rtol=0)
+    modules = [(saved.encoder.network, restored.encoder.network)]
+    modules.append((saved.loss_fn, restored.loss_fn))
+    for one, other in modules:
+        for key, value in one.state_dict().items():
+            torch.testing.assert_close(other.state_dict()[key], value, atol=0, rtol=0)
+
+
 def weights_after(subset_dir, out, changes):
     run(config(subset_dir, out, **changes))
     return weights(out)
