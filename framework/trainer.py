@@ -187,6 +187,7 @@ class Trainer:
         self.output = Path(config.output)
         self.results_path = Path(config.results) if config.results else None
         self.name = config.name or self.output.name
+        self._data_fingerprint: str | None = None
 
     # ------------------------------------------------------------------ data
     def load_examples(self):
@@ -280,6 +281,37 @@ class Trainer:
             )
         return means, keys
 
+    def data_fingerprint(self) -> str:
+        """Digest of the training data: the dataset's corpus and training queries, the
+        training qrels and, if given, the examples file (computed once)."""
+        if self._data_fingerprint is None:
+            from rankarena.catalog import resolve_dataset
+            from rankarena.data.fingerprint import (
+                dataset_fingerprint,
+                digest_json,
+                file_digest,
+                qrels_fingerprint,
+            )
+
+            path = str(resolve_dataset(self.config.dataset))
+            dataset = self.host.datasets.create("beir", path=path)
+            split = self.config.split
+            examples = self.config.examples
+            self._data_fingerprint = digest_json(
+                {
+                    "dataset": dataset_fingerprint(dataset, split),
+                    "qrels": qrels_fingerprint(dataset.qrels(split)),
+                    "examples": file_digest(examples) if examples else None,
+                }
+            )
+        return self._data_fingerprint
+
+    def checkpoint_fingerprint(self) -> str:
+        """What a checkpoint must match to be resumed: the configuration and the data."""
+        from rankarena.data.fingerprint import digest_json
+
+        return digest_json([self.config.fingerprint(), self.data_fingerprint()])
+
     def _evaluation_key(self, model: str, dataset, depth: int) -> str:
         """Digest of what an evaluation of ``model`` on ``dataset`` depends on."""
         from rankarena.data.fingerprint import dataset_fingerprint, digest_json
@@ -312,13 +344,19 @@ class Trainer:
         done = self.output / DONE_FILE
         if done.is_file():
             record = _read_json(done)
-            if record.get("fingerprint") == self.config.fingerprint():
-                self.log(f"{self.output}: already trained with this configuration")
-                return self._reevaluated(record)
-            raise RankarenaError(
-                f"{self.output} holds a model trained with another configuration; "
-                "choose another --output or delete it"
-            )
+            if record.get("fingerprint") != self.config.fingerprint():
+                raise RankarenaError(
+                    f"{self.output} holds a model trained with another configuration; "
+                    "choose another --output or delete it"
+                )
+            if record.get("data", self.data_fingerprint()) != self.data_fingerprint():
+                raise RankarenaError(
+                    f"{self.output} holds a model trained on other data (the dataset, its "
+                    f"{self.config.split} qrels or the examples changed since); choose "
+                    "another --output or delete it"
+                )
+            self.log(f"{self.output}: already trained with this configuration")
+            return self._reevaluated(record)
         before = self._before()
         seed_everything(self.config.seed)
         _, context, examples = self.load_examples()
@@ -501,7 +539,7 @@ class Trainer:
             format=CHECKPOINT_FORMAT,
             step=step,
             losses=list(losses),
-            fingerprint=self.config.fingerprint(),
+            fingerprint=self.checkpoint_fingerprint(),
             done_before=list(self._done_before),
         )
         save_file(tensors, str(tmp / TENSORS_FILE))
@@ -533,10 +571,10 @@ class Trainer:
         for folder in self._checkpoints():
             try:
                 record = read_checkpoint_record(folder)
-                if record["fingerprint"] != self.config.fingerprint():
+                if record["fingerprint"] != self.checkpoint_fingerprint():
                     raise RankarenaError(
-                        f"{folder} is a checkpoint of another configuration; choose another "
-                        "--output or delete it"
+                        f"{folder} is a checkpoint of another configuration or other data; "
+                        "choose another --output or delete it"
                     )
                 state = read_checkpoint(folder, record, parts)
             except UnreadableCheckpoint as exc:
@@ -567,6 +605,7 @@ class Trainer:
     def _write_done(self, report: TrainReport, after_keys: dict[str, str]) -> None:
         record = {
             "fingerprint": self.config.fingerprint(),
+            "data": self.data_fingerprint(),
             "after_keys": after_keys,
             "config": asdict(self.config),
             "device": self.report.name,

@@ -286,3 +286,36 @@ def test_cli_unknown_sampler_is_one_line(subset_dir, tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "positive-aware" in err
+
+
+def test_before_and_after_follow_edited_qrels_and_new_metrics(scifact_subset, tmp_path):
+    """A finished training is not redone, but its evaluations are: an edited eval qrels file
+    or a metric added is evaluated again (equal to evaluating the saved model afresh)."""
+    from rankarena.evaluate import evaluate
+
+    corpus, queries, qrels = scifact_subset(24, 60)
+    folder = write_beir(tmp_path / "data", corpus, queries, {"train": qrels, "test": qrels})
+    out = tmp_path / "model"
+    first = run(config(folder, out, max_steps=1, eval_split="test", metrics=["ndcg@10"]))
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    header, *rows = (folder / "qrels" / "test.tsv").read_text().splitlines()
+    (folder / "qrels" / "test.tsv").write_text("\n".join([header, *rows[::2]]) + "\n")
+    again = run(config(folder, out, max_steps=1, eval_split="test", metrics=["ndcg@10", "mrr@10"]))
+    assert (out / "model.safetensors").stat().st_mtime_ns == stamp  # not trained again
+    assert again.losses == first.losses
+    host = plugin_manager()
+    dataset = host.datasets.create("beir", path=str(folder))
+    for model, means in ((str(out), again.after), ("minilm", again.before)):
+        dense = host.retrievers.create("dense", model=model, show_progress=False)
+        run_ = dense.index(dataset.corpus).search(dataset.queries("test"), k=100)
+        fresh = evaluate(run_, dataset.qrels("test"), ["ndcg@10", "mrr@10"]).mean
+        assert means[folder.name] == pytest.approx(fresh, abs=1e-9)
+    assert again.after[folder.name]["ndcg@10"] != pytest.approx(first.after[folder.name]["ndcg@10"])
+    # a third run changes nothing and evaluates nothing: the stored keys match
+    stored = pq.read_table(out / "results.parquet").num_rows
+    third = run(config(folder, out, max_steps=1, eval_split="test", metrics=["ndcg@10", "mrr@10"]))
+    assert third.after == again.after and pq.read_table(out / "results.parquet").num_rows == stored
+    # edited training qrels: the model was trained on other data
+    (folder / "qrels" / "train.tsv").write_text("\n".join([header, *rows[1::2]]) + "\n")
+    with pytest.raises(RankarenaError, match="trained on other data"):
+        run(config(folder, out, max_steps=1, eval_split="test", metrics=["ndcg@10"]))
