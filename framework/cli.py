@@ -6,45 +6,152 @@ and which device a run would use), ``eval`` (score a run file on a dataset), ``r
 (a TOML config of datasets × systems), ``aggregate`` (a leaderboard under several rules),
 ``mine`` and ``negatives`` (hard negatives), ``train`` (fine-tune a bi-encoder) and
 ``robustness`` (perturbations, attacks, out-of-domain and multiplicity tables).
-Bad input ends with one line ``rankarena: error: ...`` on stderr and exit status 2.
+Every foreseeable failure (bad input, a path that cannot be read or written, a full disk,
+a file in the wrong encoding, a memory refusal; ``rankarena.error_lines``) ends with one line
+``rankarena: error: ...`` on stderr and exit status 2; ``--debug`` (or ``RANKARENA_DEBUG=1``)
+shows its traceback instead. Other exceptions are bugs and keep their traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
+import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from rankarena.error_lines import error_line, single_line
 from rankarena.errors import ParameterError, RankarenaError
+
+FORESEEABLE = (RankarenaError, OSError, UnicodeDecodeError, csv.Error, RecursionError, MemoryError)
+"""The exception classes ``main`` says in one line (``rankarena.error_lines.error_line``)."""
+DEBUG_ENV = "RANKARENA_DEBUG"
+EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 130, 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``rankarena`` console script."""
+    """Entry point of the ``rankarena`` console script; returns the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad argument (2, said in one line)
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     if not getattr(args, "command", None):
         parser.print_help()
-        return 2
+        return EXIT_ERROR
     try:
-        return args.handler(args)
-    except RankarenaError as exc:
-        print(f"rankarena: error: {exc}", file=sys.stderr)
-        return 2
+        with warnings.catch_warnings():
+            if not _debug(args):
+                warnings.showwarning = _warning_line
+            return args.handler(args)
     except KeyboardInterrupt:
         print("rankarena: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output went away (``| head``): say nothing
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except FORESEEABLE as exc:
+        line = error_line(exc)
+        if line is None or _debug(args):
+            raise
+        print(f"rankarena: error: {line}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Say a warning (a damaged cache rebuilt, say) in one line: ``rankarena: warning: ...``
+    (``--debug`` shows Python's usual form, with the file and line that warned)."""
+    print(f"rankarena: warning: {single_line(str(message))}", file=file or sys.stderr)
+
+
+def _debug(args: argparse.Namespace) -> bool:
+    """``--debug`` given, or ``RANKARENA_DEBUG`` set to something other than 0/empty."""
+    return args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0", "false", "no")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (tests capture it)
+        pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """``argparse`` that says a bad argument in one line: ``rankarena: error: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"rankarena: error: {single_line(message)}\n")
+
+
+# ------------------------------------------------------------------- argument checkers
+
+
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type=``: an integer >= ``minimum``, else ``must be >= N, got X``."""
+
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return check
+
+
+positive_int = _whole_number(1)
+"""``type=`` for counts that must be at least one (``--k``, ``--epochs``, ``--tournaments``)."""
+non_negative_int = _whole_number(0)
+"""``type=`` for counts where 0 means none or off (``--bootstrap``, ``--top``, seeds)."""
+
+
+def _fraction(low_open: bool, high_open: bool) -> Callable[[str], float]:
+    """An argparse ``type=``: a number in [0, 1], each end excluded when ``*_open``."""
+    shown = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+
+    def check(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        low_ok = value > 0 if low_open else value >= 0
+        high_ok = value < 1 if high_open else value <= 1
+        if not (low_ok and high_ok and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be in {shown}, got {text}")
+        return value
+
+    return check
+
+
+probability = _fraction(low_open=True, high_open=True)
+"""``type=`` for a level strictly between 0 and 1 (``--alpha``)."""
+share = _fraction(low_open=False, high_open=False)
+"""``type=`` for a share from 0 to 1 (``--min-coverage``, ``--holdout``)."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rankarena", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="rankarena", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--device", help="run torch work on this device (default: the hooks' top priority)"
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show the traceback of an error instead of one line (also {DEBUG_ENV}=1)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -89,7 +196,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a retriever parameter, e.g. --param k1=1.2 (repeatable)",
     )
-    p.add_argument("--k", type=int, default=1000, help="documents per query (default: 1000)")
+    p.add_argument(
+        "--k", type=positive_int, default=1000, help="documents per query (default: 1000)"
+    )
     p.add_argument("--output", required=True, help="the run file: TREC text, or .parquet")
     p.add_argument("--metrics", help="also evaluate, e.g. ndcg@10,recall@100")
     p.add_argument("--results", help="append the evaluation to this Parquet results store")
@@ -144,12 +253,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--num-negatives", type=int, default=8, help="per query (default: 8)")
     p.add_argument(
         "--holdout",
-        type=float,
+        type=share,
         default=0.0,
         help="hide this share of the extra positives of multi-positive queries, to measure "
         "false negatives with `rankarena negatives stats` (default: 0)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed (default: 0)")
     p.add_argument("--output", help="TrainingExamples Parquet file")
     p.add_argument("--ntuples", help="also write sentence-transformers n-tuples (.jsonl)")
     p.set_defaults(handler=cmd_mine)
@@ -167,7 +276,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a sampler parameter, e.g. --sampler-param retriever=bm25 (repeatable)",
     )
     p.add_argument("--examples", help="a TrainingExamples Parquet file instead of mining")
-    p.add_argument("--num-negatives", type=int, default=1, help="mined negatives per row (1)")
+    p.add_argument(
+        "--num-negatives", type=non_negative_int, default=1, help="mined negatives per row (1)"
+    )
     p.add_argument("--loss", default="infonce", help="a registered loss (default: infonce)")
     p.add_argument(
         "--loss-param",
@@ -183,20 +294,24 @@ def _parser() -> argparse.ArgumentParser:
         "teacher scores, for distillation losses)",
     )
     p.add_argument("--scale", type=float, default=20.0, help="scores = scale*cos (default: 20)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs (default: 1)")
-    p.add_argument("--batch-size", type=int, default=32, help="rows per step (default: 32)")
+    p.add_argument("--epochs", type=positive_int, default=1, help="epochs (default: 1)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=32, help="rows per step (default: 32)"
+    )
     p.add_argument(
         "--chunk-size",
-        type=int,
+        type=positive_int,
         help="gradient caching: texts per forward pass (default: no caching)",
     )
     p.add_argument("--lr", type=float, default=2e-5, help="learning rate (default: 2e-5)")
     p.add_argument("--warmup-ratio", type=float, default=0.1, help="warm-up share (0.1)")
-    p.add_argument("--max-length", type=int, help="tokens per text (default: the model's)")
+    p.add_argument("--max-length", type=positive_int, help="tokens per text (default: the model's)")
     p.add_argument("--precision", default="auto", help="auto (device report), fp32, bf16 or fp16")
-    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    p.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps too")
-    p.add_argument("--max-steps", type=int, help="stop after N steps")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed (default: 0)")
+    p.add_argument(
+        "--save-steps", type=non_negative_int, default=0, help="checkpoint every N steps too"
+    )
+    p.add_argument("--max-steps", type=positive_int, help="stop after N steps")
     p.add_argument(
         "--eval-split", default="test", help="evaluated before and after ('' = none; test)"
     )
@@ -235,18 +350,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--method", help="aggregators, comma-separated (default: every registered one)")
     p.add_argument(
         "--tournaments",
-        type=int,
+        type=positive_int,
         default=2000,
         help="Swiss tournaments, leaderboard and sensitivity (default: %(default)s)",
     )
     p.add_argument(
-        "--depth", type=int, default=100, help="top-k per query for histograms/ROC (100)"
+        "--depth", type=positive_int, default=100, help="top-k per query for histograms/ROC (100)"
     )
     p.add_argument(
-        "--alpha", type=float, default=0.05, help="significance level, Holm-corrected (0.05)"
+        "--alpha", type=probability, default=0.05, help="significance level, Holm-corrected (0.05)"
     )
     p.add_argument("--data-dir", help="folder of dataset folders (default: $RANKARENA_DATA_DIR)")
-    p.add_argument("--seed", type=int, default=0, help="Swiss seed (default: 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="Swiss seed (default: 0)")
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("negatives", help="diagnostics of mined negative sets")
@@ -283,20 +398,22 @@ def _aggregate_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--bootstrap",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="resample the tasks N times for 95%% rank intervals (default: 0, none)",
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed (default: 0)")
     p.add_argument(
         "--min-coverage",
-        type=float,
+        type=share,
         default=0.0,
         metavar="F",
         help="keep only systems with a score on at least this share of the tasks (1 = all)",
     )
-    p.add_argument("--top", type=int, default=30, help="rows to print (default: 30; 0 = all)")
+    p.add_argument(
+        "--top", type=non_negative_int, default=30, help="rows to print (default: 30; 0 = all)"
+    )
     p.add_argument("--output", help="write the whole leaderboard: .parquet or .csv")
 
 
@@ -522,11 +639,10 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
             )
         params.setdefault(method, {})[key] = value
     table = read_scores(args.scores, benchmark=args.benchmark, metric=args.metric)
-    if not 0.0 <= args.min_coverage <= 1.0:
-        raise ParameterError(f"--min-coverage must be in [0, 1], got {args.min_coverage}")
     table = table.with_coverage(args.min_coverage)
     console = _console()
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    stderr = Console(stderr=True)  # no bar (and no blank line) where stderr is not a terminal
+    with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
         task = bar.add_task("aggregating", total=len(methods))
 
         def advance(method: str) -> None:

@@ -4,6 +4,10 @@ Resample the tasks with replacement (Efron & Tibshirani, "An Introduction to the
 Bootstrap", 1993), aggregate each resampled table with the same rule, and report per system
 the (α/2, 1 − α/2) percentiles of its rank over the resamples (95% by default). A task
 drawn twice appears twice, under the names ``task#1``, ``task#2`` (its type kept).
+
+The ranks of every resample are kept (8 bytes per resample and system, and two float
+copies for the percentiles); that estimate is checked against
+``rankarena.pairwise.memory_limit`` before the first resample.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rankarena.pairwise import require_memory
 from rankarena.scoretable import Ranking, ScoreTable
+
+RANK_COPIES = 3
+"""int64 ranks plus the two float64 copies ``np.quantile`` sorts: bytes = 8 × this × B × S."""
 
 
 def resample_tasks(table: ScoreTable, columns: np.ndarray) -> ScoreTable:
@@ -38,6 +46,8 @@ def bootstrap_ranks(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(low, high): per system the percentile interval of its rank over ``samples``
     bootstrap resamples of the tasks (``level`` coverage, nearest-rank percentiles)."""
+    needed = 8 * RANK_COPIES * samples * len(table.systems)
+    require_memory("bootstrap", needed, table, f"the ranks of {samples} resamples")
     rng = np.random.default_rng(seed)
     n_tasks = len(table.tasks)
     ranks = np.empty((samples, len(table.systems)), dtype=np.int64)

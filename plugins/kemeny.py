@@ -23,7 +23,7 @@ from rankarena.plugins.social_choice import (
     Scored,
     VotingRule,
     Weights,
-    majority,
+    majority_of,
     tolerance,
 )
 
@@ -186,7 +186,7 @@ class Kemeny(VotingRule):
     ) -> list[np.ndarray]:
         """Borda order, Copeland order (Borda breaking ties), then seeded random orders."""
         borda = prefs.sum(axis=1)
-        beats = majority(table, weights)
+        beats = majority_of(prefs, tolerance(weights))
         copeland = beats.sum(axis=1)
         starts = [np.lexsort((-borda,)), np.lexsort((-borda, -copeland))]
         rng = np.random.default_rng(self.seed)
@@ -194,7 +194,7 @@ class Kemeny(VotingRule):
         return starts
 
     def _score(self, table: ScoreTable, weights: np.ndarray) -> Scored:
-        prefs = preference_matrix(table, weights)
+        prefs = preference_matrix(table, weights, who=self._where)
         n = len(table.systems)
         exact = n <= self.exact_max
         if exact:

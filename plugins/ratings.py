@@ -11,7 +11,8 @@ missing score does not play.
   random orders (seeded). An order here is: the tasks in random order; within a task, every
   pair once, scheduled as a round-robin (circle method) under a random seating, the rounds in
   random order. The matches of one round share no system, so each round is one vectorised
-  update, exactly equal to playing its matches one after another.
+  update, exactly equal to playing its matches one after another. Each match reads the two
+  scores it compares, so memory stays O(orders × systems), whatever the number of tasks.
 * ``bradley-terry`` (Bradley & Terry, Biometrika 1952; Zermelo 1929): P(i beats j) =
   σ(β_i − β_j). β maximises the log-likelihood Σ_{i≠j} W_ij log σ(β_i − β_j) − (λ/2)‖β‖²
   with W_ij the (weighted) number of tasks i beats j (draws count ½ to each), under
@@ -30,7 +31,11 @@ from scipy.optimize import minimize
 
 import rankarena
 from rankarena import ParameterError, Ranking, ScoreTable
-from rankarena.pairwise import compared, outcomes, preference_matrix
+from rankarena.pairwise import preference_matrix, require_memory
+
+FIT_MATRICES = 12
+"""systems × systems float64 matrices ``BradleyTerry.fit`` holds at once (objective terms,
+Hessian, its pseudo-inverse), for the memory estimate."""
 
 
 class Elo:
@@ -58,13 +63,11 @@ class Elo:
         """Final ratings, one row per random order: [orders, systems]."""
         n = len(scores.systems)
         rng = np.random.default_rng(self.seed)
-        n_tasks = len(scores.tasks)
-        # per (i, j, task): 0 = no match, 1 = i lost, 2 = draw, 3 = i won; flat for one take
-        code = np.where(compared(scores), outcomes(scores) + 2, 0).astype(np.int8).ravel()
         # one extra column: the bye seat of an odd field, never read back
         ratings = np.full((self.orders, n + 1), self.initial)
         if n < 2:
             return ratings[:, :n]
+        by_task = np.ascontiguousarray(scores.scores.T).ravel()  # [task * n + system]
         rows = np.arange(self.orders)[:, None]
         for task in _task_orders(rng, len(scores.tasks), self.orders).T:  # one task per order
             seats = np.argsort(rng.random((self.orders, n + n % 2)), axis=1)
@@ -72,15 +75,26 @@ class Elo:
                 np.tile(np.arange(n + n % 2 - 1), (self.orders, 1)), axis=1
             ).T:
                 a, b = _round_pairs(seats, round_number)  # disjoint: plain += is exact
-                t = task[:, None]
-                match = code[(np.minimum(a, n - 1) * n + np.minimum(b, n - 1)) * n_tasks + t]
-                valid = (a < n) & (b < n) & (match > 0)
-                won = (match - 1) / 2.0  # 1, ½, 0
+                won, played = _match(by_task, task[:, None] * n, a, b, n)
                 expected = 1.0 / (1.0 + 10.0 ** ((ratings[rows, b] - ratings[rows, a]) / 400.0))
-                step = np.where(valid, self.k * (won - expected), 0.0)
+                step = np.where(played, self.k * (won - expected), 0.0)
                 ratings[rows, a] += step
                 ratings[rows, b] -= step
         return ratings[:, :n]
+
+
+def _match(
+    by_task: np.ndarray, offset: np.ndarray, a: np.ndarray, b: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(S, played) of the matches a vs b: S = 1, ½, 0 as a's score on the task is higher,
+    equal or lower than b's; played where both are systems (< n, not the bye) with a score.
+    The scores are read per match (``by_task[task · n + system]``), never as a systems ×
+    systems × tasks array."""
+    first = by_task[offset + np.minimum(a, n - 1)]
+    second = by_task[offset + np.minimum(b, n - 1)]
+    won = (np.greater(first, second).astype(np.float64) + np.greater_equal(first, second)) / 2
+    played = (a < n) & (b < n) & ~np.isnan(first) & ~np.isnan(second)
+    return won, played
 
 
 def _task_orders(rng: np.random.Generator, n_tasks: int, orders: int) -> np.ndarray:
@@ -115,7 +129,10 @@ class BradleyTerry:
 
     def aggregate(self, scores: ScoreTable) -> Ranking:
         """Rank by strength β; extras: ``se`` (standard error of β)."""
-        beta, se = self.fit(preference_matrix(scores, self.task_weights))
+        who = "aggregator 'bradley-terry'"
+        n = len(scores.systems)
+        require_memory(who, FIT_MATRICES * 8 * n * n, scores, "likelihood and Hessian")
+        beta, se = self.fit(preference_matrix(scores, self.task_weights, who=who))
         return Ranking.from_scores("bradley-terry", scores.systems, beta, se=se.tolist())
 
     def fit(self, wins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -42,9 +42,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 import rankarena
-from rankarena import ParameterError, Ranking, ScoreTable
+from rankarena import ParameterError, Ranking, ScoreTable, pairwise
 from rankarena.errors import did_you_mean
-from rankarena.pairwise import outcomes, preference_matrix
+from rankarena.pairwise import preference_matrix
 
 __all__ = [
     "Baldwin",
@@ -59,6 +59,7 @@ __all__ = [
     "VotingRule",
     "Weights",
     "majority",
+    "majority_of",
     "rank_lexicographic",
     "snap",
     "strict_wins",
@@ -138,23 +139,30 @@ def task_positions(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return best, worst, present_mask.sum(axis=0)
 
 
-def strict_wins(table: ScoreTable, weights: np.ndarray) -> np.ndarray:
+def strict_wins(table: ScoreTable, weights: np.ndarray, who: str = "pairwise wins") -> np.ndarray:
     """``W[i, j]`` = Σ_t w_t [i scores strictly higher than j on t], over tasks with both.
 
-    ``W[i, j]`` is the weighted number of voters preferring i to j; ties count for neither.
+    ``W[i, j]`` is the weighted number of voters preferring i to j; ties count for neither
+    (``rankarena.pairwise.strict_wins``: built by blocks of systems; ``who`` names the
+    caller in the one-line refusal when the matrices would not fit in memory).
     """
-    wins = (outcomes(table) > 0).astype(np.float64)
-    return np.einsum("ijt,t->ij", wins, weights)
+    return pairwise.strict_wins(table, weights, who=who)
 
 
-def majority(table: ScoreTable, weights: np.ndarray) -> np.ndarray:
+def majority(table: ScoreTable, weights: np.ndarray, who: str = "pairwise majority") -> np.ndarray:
     """Pairwise majority as int8: ``+1`` where i beats j (more weight prefers i to j than j
     to i, over the tasks comparing them), ``−1`` where j beats i, 0 for a tie or no task
-    comparing them (and on the diagonal)."""
-    prefs = preference_matrix(table, weights)
+    comparing them (and on the diagonal). ``who`` names the caller in a memory refusal."""
+    return majority_of(preference_matrix(table, weights, who=who), tolerance(weights))
+
+
+def majority_of(prefs: np.ndarray, tol: float) -> np.ndarray:
+    """``majority`` from the preference matrix P: with margin = P − Pᵀ, +1 where
+    margin > tol, −1 where margin < −tol, else 0 (int8)."""
     margin = prefs - prefs.T
-    tol = tolerance(weights)
-    return np.where(margin > tol, 1, np.where(margin < -tol, -1, 0)).astype(np.int8)
+    beats = np.greater(margin, tol).view(np.int8)
+    beats -= np.less(margin, -tol).view(np.int8)
+    return beats
 
 
 def rank_lexicographic(keys: np.ndarray) -> np.ndarray:
@@ -471,7 +479,7 @@ class Baldwin(VotingRule):
     method = "baldwin"
 
     def _score(self, table: ScoreTable, weights: np.ndarray) -> Scored:
-        wins = strict_wins(table, weights)
+        wins = strict_wins(table, weights, self._where)
         tol = tolerance(weights)
         remaining = np.ones(len(table.systems), dtype=bool)
         rounds = np.zeros(len(table.systems))
@@ -510,7 +518,7 @@ class Condorcet(VotingRule):
     method = "condorcet"
 
     def _score(self, table: ScoreTable, weights: np.ndarray) -> Scored:
-        beats = majority(table, weights)
+        beats = majority(table, weights, self._where)
         wins = (beats > 0).sum(axis=1)
         losses = (beats < 0).sum(axis=1)
         winner = wins == len(table.systems) - 1
@@ -533,7 +541,7 @@ class Copeland(VotingRule):
     method = "copeland"
 
     def _score(self, table: ScoreTable, weights: np.ndarray) -> Scored:
-        beats = majority(table, weights)
+        beats = majority(table, weights, self._where)
         wins = (beats > 0).sum(axis=1)
         losses = (beats < 0).sum(axis=1)
         return (wins - losses).astype(np.float64), {
@@ -588,7 +596,7 @@ class Minimax(VotingRule):
         self.variant = variant
 
     def _score(self, table: ScoreTable, weights: np.ndarray) -> Scored:
-        wins = strict_wins(table, weights)  # wins[j, i]: weight preferring j to i
+        wins = strict_wins(table, weights, self._where)  # wins[j, i]: weight preferring j to i
         against = wins - wins.T
         tol = tolerance(weights)
         if self.variant == "winning_votes":

@@ -4,10 +4,11 @@ After J. Liu et al. (ByteDance Seed), "LLM Swiss Round: Aggregating Multi-Benchm
 Performance via Competitive Swiss-System Dynamics", arXiv:2512.21010 (2025). The paper's code
 is not public; every choice below is ours and is also written down in ``docs/swiss.md``.
 
-**Matches.** From the raw scores, the win tensor ``W[i, j, k] = 1`` when system i beats j on
-task k (both scores present and ``s[i, k] > s[j, k]``; ``rankarena.pairwise.outcomes``). A
-match between i and j in a round played on task k goes to i when ``W[i, j, k]``, to j when
-``W[j, i, k]``; otherwise (equal scores, or either score missing) the ``ties`` rule decides:
+**Matches.** From the raw scores: system i beats j on task k when both scores are present
+and ``s[i, k] > s[j, k]`` (``rankarena.pairwise.outcomes``; ``win_tensor`` gives the whole
+``W[i, j, k]``). A match between i and j in a round played on task k goes to i when i beats
+j on k, to j when j beats i; otherwise (equal scores, or either score missing) the ``ties``
+rule decides:
 ``coin`` (default) a fair coin drawn per match, so every match has exactly one winner;
 ``half`` half a point each; ``zero`` no point for either. The winner gets 1 point.
 
@@ -55,7 +56,11 @@ cut of the previous round (the tail) and the pairing of this round (neighbours).
 sorted neighbours meet is known in advance for ``byes='float'`` (every even position) and
 for ``byes='group'`` with ``ties='coin'`` (a group of g systems sends ⌊g/2⌋ winners up, so
 the group sizes do not depend on the draws); otherwise it is found per tournament with a
-flat scan of the score-group starts. Block b draws from ``SeedSequence(seed,
+flat scan of the score-group starts. A match reads the two scores it compares (as per-task
+ranks, ``rankarena.pairwise.task_ranks``: the same order, half the bytes) from a tasks ×
+systems table, so memory is ≈ ``BYTES_PER_GAME`` × block × systems whatever the
+number of tasks (no systems × systems × tasks array; checked against
+``rankarena.pairwise.memory_limit``). Block b draws from ``SeedSequence(seed,
 spawn_key=(b,))``, so results depend on ``seed``, ``tournaments`` and ``block`` only.
 ``_reference_tournaments`` plays the same rules with a plain per-tournament Python loop
 (for the tests and ``benchmarks/bench_swiss.py``).
@@ -75,7 +80,7 @@ import pyarrow as pa
 import rankarena
 from rankarena import DataFormatError, ParameterError, Ranking, ScoreTable
 from rankarena.errors import did_you_mean
-from rankarena.pairwise import outcomes
+from rankarena.pairwise import outcomes, require_memory, task_ranks
 
 __all__ = [
     "DEFAULT_SWEEP",
@@ -103,6 +108,8 @@ _SCORE_SHIFT = np.uint64(48)
 _RANDOM_BITS = np.uint64(0x0000_FFFF_FFFF_0000)
 _KEEP_BITS = np.uint64(0xFFFF_0000_0000_FFFF)
 _ID_BITS = np.uint64(0xFFFF)
+BYTES_PER_GAME = 80
+"""Bytes per (tournament, system) of a block in play: keys, sort, points (measured 55-64)."""
 
 Elimination = str | list[int]
 TaskOrder = str | list[str]
@@ -125,7 +132,7 @@ def win_tensor(table: ScoreTable) -> np.ndarray:
     ``W[i, j, k]`` and ``W[j, i, k]`` are both False on a tie or a missing score; the ``ties``
     rule then decides the match.
     """
-    return outcomes(table) > 0
+    return outcomes(table, who=f"aggregator {NAME!r}") > 0
 
 
 def _check_elimination(spec: object) -> None:
@@ -213,7 +220,7 @@ class _Plan:
     """Everything a tournament needs, checked: sizes, task sequence, schedule, rules."""
 
     systems: tuple[str, ...]
-    table: np.ndarray  # int8 [T, S, S]: outcome of (a, b) on task t, +1 a wins, -1 b wins
+    scores: np.ndarray  # float32 [T, S]: per task the systems' ranks (NaN: missing score)
     rounds: int
     tasks: np.ndarray | None  # [R] task indices per round, or None: random per tournament
     schedule: tuple[int, ...]  # R-1 elimination counts
@@ -280,10 +287,10 @@ def _plan(
     if count > MAX_ROUNDS:
         raise _error(f"at most {MAX_ROUNDS} rounds, got {count}")
     schedule = elimination_schedule(elimination, size, count)
-    table_int8 = np.ascontiguousarray(outcomes(table).transpose(2, 0, 1))
+    by_task = np.ascontiguousarray(task_ranks(table.scores).T)
     tasks = None if sequence is None else sequence[:count]
     pairs = _known_pairs(size, schedule, count, ties, byes)
-    return _Plan(table.systems, table_int8, count, tasks, schedule, ties, byes, pairs)
+    return _Plan(table.systems, by_task, count, tasks, schedule, ties, byes, pairs)
 
 
 # --------------------------------------------------------------------- per-tournament results
@@ -452,8 +459,8 @@ def _play_block(plan: _Plan, n: int, rng: np.random.Generator) -> _Tournaments:
     matches = np.zeros(n, dtype=np.int64)
     offset = None  # random order: per tournament, the flat offset of its round's task
     if plan.tasks is None:
-        orders = rng.permuted(np.tile(np.arange(plan.table.shape[0]), (n, 1)), axis=1)
-        offset = orders * (size * size)
+        orders = rng.permuted(np.tile(np.arange(plan.scores.shape[0]), (n, 1)), axis=1)
+        offset = orders * size
     active = size
     for r in range(rounds):
         key = _shuffled_keys(rng, base)
@@ -467,13 +474,10 @@ def _play_block(plan: _Plan, n: int, rng: np.random.Generator) -> _Tournaments:
             continue
         pairs = plan.pairs[r] if plan.pairs is not None else _pair_starts(key >> _SCORE_SHIFT)
         system = _system_ids(key)
-        cell = np.multiply(system[:, :-1], size, dtype=np.intp)
-        cell += system[:, 1:]
         if offset is None:
-            result = plan.table[plan.tasks[r]].ravel().take(cell)
+            result = _outcome(plan.scores[plan.tasks[r]].take(system))
         else:
-            cell += offset[:, r : r + 1]
-            result = plan.table.ravel().take(cell)
+            result = _outcome(plan.scores.ravel().take(offset[:, r : r + 1] + system))
         base &= _KEEP_BITS
         base -= _half_points_won(pairs, result, plan.ties, rng) * _HALF
         if pairs.ndim == 1:
@@ -484,6 +488,16 @@ def _play_block(plan: _Plan, n: int, rng: np.random.Generator) -> _Tournaments:
     points = points2 / 2.0
     first_place = _first_share(points, exit_round == rounds)
     return _Tournaments(points, exit_round, first_place, matches)
+
+
+def _outcome(scores: np.ndarray) -> np.ndarray:
+    """int8 [n, A-1]: the outcome for sorted position j against j+1, from the scores of
+    the systems in sorted order: [s_j > s_j+1] − [s_j < s_j+1] (+1 win, −1 loss, 0 tie or
+    missing score: NaN compares false), as ``rankarena.pairwise.outcomes``."""
+    first, second = scores[:, :-1], scores[:, 1:]
+    result = np.greater(first, second).view(np.int8)
+    result -= np.less(first, second).view(np.int8)
+    return result
 
 
 def _record_exit(
@@ -511,7 +525,7 @@ def _reference_tournaments(plan: _Plan, n: int, seed: int) -> _Tournaments:
     """
     rnd = random.Random(seed)
     size, rounds = plan.size, plan.rounds
-    result = plan.table.tolist()  # result[t][a][b]
+    score_of = plan.scores.tolist()  # score_of[t][m]
     points = np.zeros((n, size))
     exit_round = np.full((n, size), rounds, dtype=np.int64)
     matches = np.zeros(n, dtype=np.int64)
@@ -519,7 +533,7 @@ def _reference_tournaments(plan: _Plan, n: int, seed: int) -> _Tournaments:
         tasks = (
             plan.tasks.tolist()
             if plan.tasks is not None
-            else rnd.sample(range(len(result)), rounds)
+            else rnd.sample(range(len(score_of)), rounds)
         )
         score = [0.0] * size
         active = list(range(size))
@@ -532,7 +546,8 @@ def _reference_tournaments(plan: _Plan, n: int, seed: int) -> _Tournaments:
                 active = [m for m in active if m not in out]
             for a, b in _reference_pairs(active, score, plan.byes, rnd):
                 matches[game] += 1
-                outcome = result[tasks[r]][a][b]
+                first, second = score_of[tasks[r]][a], score_of[tasks[r]][b]
+                outcome = (first > second) - (first < second)  # NaN: 0
                 if outcome == 0 and plan.ties == "coin":
                     outcome = 1 if rnd.random() < 0.5 else -1
                 if outcome > 0:
@@ -675,7 +690,7 @@ def simulate(
 ) -> SwissResult:
     """Play ``tournaments`` Swiss tournaments on ``table`` (see the module docstring).
 
-    Blocks of ``block`` tournaments are played at once (memory ≈ 100 bytes × block ×
+    Blocks of ``block`` tournaments are played at once (memory ≈ ``BYTES_PER_GAME`` × block ×
     systems); block b draws from ``SeedSequence(seed, spawn_key=(b,))``.
     """
     return SwissTournament(
@@ -748,6 +763,13 @@ class SwissTournament:
     def simulate(self, scores: ScoreTable, elimination: Elimination | None = None) -> SwissResult:
         """The Monte Carlo estimates (``elimination`` overrides the instance's schedule)."""
         plan = self._plan(scores, elimination)
+        games = min(self.block, self.tournaments)
+        require_memory(
+            f"aggregator {NAME!r}",
+            BYTES_PER_GAME * games * plan.size,
+            scores,
+            f"{games} tournaments played at once; a smaller block needs less",
+        )
         totals = _Totals(plan.size)
         for number, start in enumerate(range(0, self.tournaments, self.block)):
             n = min(self.block, self.tournaments - start)

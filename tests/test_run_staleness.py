@@ -150,3 +150,17 @@ def test_eval_of_a_run_of_another_split_is_an_error(tmp_path, scifact_dir, capsy
     assert len(err) == 1
     assert err[0].startswith(f"rankarena: error: {scifact_dir / 'qrels' / 'train.tsv'}: ")
     assert "0 of 300 run queries are in the qrels" in err[0]
+
+
+def test_the_cli_says_a_discarded_cache_entry_in_one_warning_line(tmp_path, small_scifact, capsys):
+    from rankarena.cli import main
+
+    config = _config(tmp_path, small_scifact)
+    first, _ = _execute(config)
+    cached = first.run_dir / f"{first.key('bm25', str(small_scifact))}.parquet"
+    cached.write_bytes(b"PAR1 not really")
+    (first.config.output / "results.parquet").unlink()
+    assert main(["run", str(tmp_path / "run.toml")]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith(f"rankarena: warning: {cached}: ")
+    assert err[0].endswith("discarding the cached run and computing it again")

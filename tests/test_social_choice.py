@@ -1,13 +1,16 @@
 """The social-choice aggregators (Vote'n'Rank, Rofin et al., EACL 2023) and ``kemeny``.
 
 Hand-computed textbook profiles, hypothesis properties (Condorcet consistency, task
-weights as duplicated tasks, two-step mode), missing scores, parameter errors, and the
-real MTEB(eng, v2) table.
+weights as duplicated tasks, two-step mode), missing scores, the pairwise matrices built
+in blocks (bit for bit the unblocked ones; 5,000 systems × 200 tasks; memory refusals),
+parameter errors, and the real MTEB(eng, v2) table.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import tracemalloc
 
 import numpy as np
 import pyarrow.compute as pc
@@ -19,7 +22,7 @@ from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
 import rankarena
-from rankarena import ParameterError, Ranking, ScoreTable
+from rankarena import ParameterError, Ranking, ScoreTable, pairwise
 
 RULES = ("plurality", "dowdall", "threshold", "baldwin", "condorcet", "copeland", "minimax")
 ALL_RULES = (*RULES, "kemeny")
@@ -445,6 +448,100 @@ def test_one_system_and_degenerate_tables(name):
 def test_a_single_system_is_the_condorcet_winner():
     one = ScoreTable(("only",), ("t",), np.array([[0.5]]))
     assert run("condorcet", one).extras["condorcet_winner"] == [True]
+
+
+# --------------------------------------------------------------- pairwise matrices, memory
+
+
+def make_table(scores: np.ndarray) -> ScoreTable:
+    systems, tasks = scores.shape
+    return ScoreTable(
+        tuple(f"s{i}" for i in range(systems)), tuple(f"t{k}" for k in range(tasks)), scores
+    )
+
+
+def _unblocked(table: ScoreTable, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The systems × systems × tasks computation as it was before blocks: (P, W)."""
+    diff = table.scores[:, None, :] - table.scores[None, :, :]
+    result = np.nan_to_num(np.sign(diff), nan=0.0).astype(np.int8)
+    present = ~np.isnan(table.scores)
+    both = present[:, None, :] & present[None, :, :]
+    both[np.arange(len(table.systems)), np.arange(len(table.systems)), :] = False
+    wins = (result > 0) + 0.5 * ((result == 0) & both)
+    prefs = np.einsum("ijt,t->ij", wins.astype(np.float64), w)
+    strict = np.einsum("ijt,t->ij", (result > 0).astype(np.float64), w)
+    return prefs, strict
+
+
+@pytest.mark.parametrize(("systems", "tasks"), [(13, 7), (9, 40), (3, pairwise.EINSUM_BUFFER + 5)])
+def test_blocked_pairwise_sums_equal_the_whole_array_bit_for_bit(systems, tasks):
+    rng = np.random.default_rng(systems)
+    scores = np.round(rng.standard_normal((systems, tasks)), 1)  # many ties
+    scores[rng.random(scores.shape) < 0.25] = np.nan
+    scores[0, :] = np.nan  # a system without any score
+    scores[1, ::2] = -0.0  # equal to 0.0
+    table = make_table(scores)
+    w = rng.random(tasks) * 3.7  # rounding would show a different summation order
+    prefs, strict = _unblocked(table, w)
+    for rows in (None, 1, 2, 5):
+        assert np.array_equal(pairwise.preference_matrix(table, w, rows=rows), prefs)
+        assert np.array_equal(pairwise.strict_wins(table, w, rows=rows), strict)
+        assert np.array_equal(pairwise.outcomes(table, rows=rows), pairwise.outcomes(table))
+        assert np.array_equal(pairwise.compared(table, rows=rows), pairwise.compared(table))
+    diff = np.sign(table.scores[:, None, :] - table.scores[None, :, :])
+    assert np.array_equal(pairwise.outcomes(table), np.nan_to_num(diff, nan=0).astype(np.int8))
+
+
+def test_copeland_on_5000_systems_x_200_tasks_works_in_blocks():
+    rng = np.random.default_rng(0)
+    scores = rng.random((5000, 200))
+    scores[rng.random(scores.shape) < 0.02] = np.nan
+    scores[7] = 2.0  # beats everyone on every task
+    table = make_table(scores)
+    tracemalloc.start()
+    try:
+        ranking = run("copeland", table)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**30  # the systems × systems × tasks array alone would be 37 GiB
+    assert ranking.ranks[7] == 1 and ranking.scores[7] == 4999
+    assert ranking.scores.sum() == 0  # every majority win is someone's loss
+
+
+def test_pairwise_rules_refuse_what_does_not_fit_in_one_line(monkeypatch):
+    monkeypatch.setenv(pairwise.MEMORY_ENV, "64M")
+    table = make_table(np.random.default_rng(0).random((5000, 200)))
+    for name in ("copeland", "condorcet", "minimax", "baldwin", "kemeny"):
+        with pytest.raises(rankarena.RankarenaError) as caught:
+            run(name, table)
+        assert str(caught.value) == (
+            f"aggregator {name!r} needs 794.9 MiB for 5000 systems x 200 tasks (pairwise "
+            f"matrices); limit: 64.0 MiB (RANKARENA_MAX_MEMORY=64M)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("1000", 1000), ("8G", 8 * 2**30), ("512 MiB", 512 * 2**20), ("1.5k", 1536), ("2T", 2**41)],
+)
+def test_memory_limit_from_the_environment(monkeypatch, given, expected):
+    monkeypatch.setenv(pairwise.MEMORY_ENV, given)
+    assert pairwise.memory_limit() == (expected, f"RANKARENA_MAX_MEMORY={given}")
+
+
+@pytest.mark.parametrize("given", ["lots", "-1G", "0", "inf", "G"])
+def test_bad_memory_limit_is_a_one_line_error(monkeypatch, given):
+    monkeypatch.setenv(pairwise.MEMORY_ENV, given)
+    with pytest.raises(ParameterError, match="RANKARENA_MAX_MEMORY must be a positive size"):
+        pairwise.memory_limit()
+
+
+def test_default_memory_limit_is_half_the_physical_memory(monkeypatch):
+    monkeypatch.delenv(pairwise.MEMORY_ENV, raising=False)
+    limit, source = pairwise.memory_limit()
+    assert limit == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    assert source == "half the physical memory; set RANKARENA_MAX_MEMORY to change"
 
 
 # ---------------------------------------------------------------------- parameter errors

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tracemalloc
 
 import numpy as np
 import pyarrow.compute as pc
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 import rankarena
 from rankarena import ParameterError, ScoreTable
+from rankarena.pairwise import outcomes as pairwise_outcomes
 from rankarena.plugins import swiss
 from rankarena.plugins.swiss import (
     SwissTournament,
@@ -484,6 +486,51 @@ def test_one_system_plays_no_match():
 def test_empty_table_is_a_data_error():
     with pytest.raises(rankarena.DataFormatError, match="at least one system and one task"):
         simulate(ScoreTable(("a",), (), np.zeros((1, 0))), tournaments=10)
+
+
+# ------------------------------------------------------------------------------ memory
+
+
+def test_matches_read_the_two_scores_as_the_win_tensor_says():
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.standard_normal((9, 6)), 1)
+    scores[rng.random(scores.shape) < 0.3] = np.nan
+    table = make_table(scores)
+    plan = plan_of(table)
+    outcome = pairwise_outcomes(table)
+    pairs = np.array([(a, b) for a in range(9) for b in range(9)])  # rows: a then b
+    for t in range(6):
+        result = swiss._outcome(plan.scores[t].take(pairs))[:, 0]
+        assert np.array_equal(result, outcome[pairs[:, 0], pairs[:, 1], t])
+
+
+def test_5000_systems_x_200_tasks_without_a_systems_squared_array():
+    rng = np.random.default_rng(0)
+    scores = rng.random((5000, 200))
+    scores[rng.random(scores.shape) < 0.02] = np.nan
+    scores[11] = 2.0  # wins every match it plays
+    table = make_table(scores)
+    tracemalloc.start()
+    try:
+        result = simulate(table, tournaments=20, block=20, seed=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20  # the int8 win tensor alone would be 4.7 GiB
+    assert result.to_ranking().ranks[11] == 1
+    assert result.expected.sum() == pytest.approx(match_count(5000, (0,) * 199, 200))
+
+
+def test_a_block_too_large_for_memory_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "1M")
+    table = strength_table(100, 5)
+    with pytest.raises(rankarena.RankarenaError) as caught:
+        SwissTournament(tournaments=500).aggregate(table)
+    assert str(caught.value) == (
+        "aggregator 'swiss' needs 3.8 MiB for 100 systems x 5 tasks (500 tournaments played "
+        "at once; a smaller block needs less); limit: 1.0 MiB (RANKARENA_MAX_MEMORY=1M)"
+    )
+    assert SwissTournament(tournaments=500, block=100).aggregate(table).method == "swiss"
 
 
 # ----------------------------------------------------------------------- real MTEB table
