@@ -164,3 +164,42 @@ def test_the_cli_says_a_discarded_cache_entry_in_one_warning_line(tmp_path, smal
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith(f"rankarena: warning: {cached}: ")
     assert err[0].endswith("discarding the cached run and computing it again")
+
+
+def test_a_full_disk_during_run_is_one_line_and_keeps_the_store(
+    tmp_path, small_scifact, capsys, monkeypatch
+):
+    from test_cli_errors import full_disk_parquet, one_error
+
+    from rankarena.cli import main
+
+    _execute(_config(tmp_path, small_scifact))  # a store and a cached run exist
+    store = tmp_path / "out" / "results.parquet"
+    before = store.read_bytes()
+    _config(tmp_path, small_scifact, ("ndcg@10", "recall@100"))  # more to write
+    text = (tmp_path / "run.toml").read_text()
+    (tmp_path / "run.toml").write_text(
+        text + '\n[systems.robertson]\nretriever = "bm25"\nparams = { method = "robertson" }\n'
+    )
+    full_disk_parquet(monkeypatch)
+    assert main(["run", str(tmp_path / "run.toml")]) == 2
+    line = one_error(capsys)
+    assert line.startswith("cannot write ") and line.endswith(": No space left on device")
+    assert str(tmp_path / "out") in line
+    assert store.read_bytes() == before  # the store is intact
+    assert not [p for p in (tmp_path / "out").rglob("*.tmp")]
+
+
+def test_header_only_qrels_are_an_error_not_a_zero(tmp_path, small_scifact, capsys):
+    from rankarena.cli import main
+
+    run = tmp_path / "t.run"
+    assert (
+        main(["retrieve", "--dataset", str(small_scifact), "--k", "10", "--output", str(run)]) == 0
+    )
+    (small_scifact / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n")
+    capsys.readouterr()
+    assert main(["eval", "--dataset", str(small_scifact), "--run", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rankarena: error: ")
+    assert "test.tsv" in err
