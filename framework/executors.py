@@ -256,7 +256,7 @@ class EncoderSpec:
     dtype: str = "fp32"
 
     def build(self):
-        from rankarena.plugins.dense import BiEncoder
+        from rankarena.bi_encoder import BiEncoder
 
         return BiEncoder(self.model, self.device, self.max_length, self.batch_size, self.dtype)
 

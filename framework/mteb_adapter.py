@@ -2,12 +2,14 @@
 
 ``mteb_model(model, **dense_params)`` wraps the ``dense`` retriever's model (a catalog alias
 such as ``minilm``, a Hugging Face id, or a folder, including checkpoints that ``rankarena
-train`` writes) in ``RankarenaMtebEncoder``, which implements mteb's ``EncoderProtocol``
+train`` writes; the retriever is built through the plugin registry, and any retriever with
+an ``encoder`` that has ``encode`` will do) in ``RankarenaMtebEncoder``, which implements
+mteb's ``EncoderProtocol``
 (``mteb/models/models_protocols.py``):
 
 * ``encode(inputs, *, task_metadata, hf_split, hf_subset, prompt_type, **kwargs)`` takes
-  mteb's ``DataLoader`` of batches (``{"text": [...], ...}``), runs rankarena's ``BiEncoder``
-  (the forward pass, pooling and normalisation of ``rankarena.plugins.dense``) on all texts
+  mteb's ``DataLoader`` of batches (``{"text": [...], ...}``), runs the ``dense`` retriever's
+  ``BiEncoder`` (``rankarena.bi_encoder``: forward pass, pooling, normalisation) on all texts
   at once (sorted by length there, so batches pad little) and returns a float32
   ``[n, dim]`` array. ``query_prefix`` goes before queries (``prompt_type == "query"``),
   ``doc_prefix`` before documents; mteb joins a document's title and text itself
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +46,6 @@ from rankarena.models import model_catalog, resolve_model
 
 if TYPE_CHECKING:
     from types import ModuleType
-
-    from rankarena.plugins.dense import DenseRetriever
 
 INSTALL_HINT = "pip install 'rankarena[mteb]'"
 
@@ -73,12 +72,12 @@ class RankarenaMtebEncoder:
 
     def __init__(self, model: str = "minilm", revision: str | None = None, **dense_params: Any):
         require_mteb()
-        from rankarena.plugins.dense import DenseRetriever
+        from rankarena.host import plugin_manager
 
         dense_params.setdefault("show_progress", False)
         self.model_name = model
-        self.retriever: DenseRetriever = DenseRetriever(model=model, **dense_params)
-        self.encoder = self.retriever.encoder
+        self.retriever = plugin_manager().retrievers.create("dense", model=model, **dense_params)
+        self.encoder = dense_encoder(self.retriever)
         self.dense_params = dense_params
         self.mteb_model_meta = build_model_meta(model, self.retriever, dense_params)
 
@@ -158,12 +157,24 @@ def _load_for_mteb(model_name: str, revision: str | None = None, **kwargs: Any):
     return RankarenaMtebEncoder(model, revision, **kwargs)
 
 
-def build_model_meta(model: str, retriever: DenseRetriever, dense_params: dict[str, Any]) -> Any:
-    """The ``mteb.ModelMeta`` of ``model`` as ``retriever`` runs it (see the module docstring)."""
+def dense_encoder(retriever: Any) -> Any:
+    """``retriever.encoder``, checked to be a bi-encoder (it has ``encode``), else one line."""
+    encoder = getattr(retriever, "encoder", None)
+    if not callable(getattr(encoder, "encode", None)):
+        raise RankarenaError(
+            f"{type(retriever).__name__} has no bi-encoder (an 'encoder' attribute with "
+            "'encode'); the mteb adapter needs a dense retriever"
+        )
+    return encoder
+
+
+def build_model_meta(model: str, retriever: Any, dense_params: dict[str, Any]) -> Any:
+    """The ``mteb.ModelMeta`` of ``model`` as ``retriever`` (a dense retriever: its
+    ``encoder``, a ``rankarena.bi_encoder.BiEncoder``) runs it (see the module docstring)."""
     mteb = require_mteb()
     from mteb.models.model_meta import ModelMeta, ScoringFunction
 
-    encoder = retriever.encoder
+    encoder = dense_encoder(retriever)
     source = resolve_model(model)
     folder = Path(source.location) if source.local else None
     network = encoder.network
@@ -220,13 +231,13 @@ def build_model_meta(model: str, retriever: DenseRetriever, dense_params: dict[s
 
 
 def _experiment_kwargs(dense_params: dict[str, Any]) -> dict[str, Any]:
-    """The dense parameters that differ from ``DenseRetriever``'s defaults (and matter)."""
-    from rankarena.plugins.dense import DenseRetriever
+    """The dense parameters that differ from the ``dense`` retriever's defaults (and matter)."""
+    from rankarena.host import plugin_manager
 
     defaults = {
-        name: p.default
-        for name, p in inspect.signature(DenseRetriever.__init__).parameters.items()
-        if p.default is not inspect.Parameter.empty
+        p.name: p.default
+        for p in plugin_manager().retrievers.get("dense").parameters
+        if not p.required
     }
     ignored = {
         "model",

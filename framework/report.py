@@ -21,7 +21,7 @@ fonts or images from elsewhere), in five sections:
 4. **Score distributions and ROC** — per dataset and system, histograms of the scores of the
    judged-relevant vs the other documents of each query's top ``depth``, and the ROC curve
    with its AUC (the Mann–Whitney U over n_pos·n_neg, pooled over the queries).
-5. **Swiss failure sensitivity** — ``rankarena.plugins.swiss.sensitivity`` on the leaderboard
+5. **Swiss failure sensitivity** — the ``swiss`` aggregator's ``sensitivity`` on the leaderboard
    table: each system's rank under harsher and harsher elimination schedules.
 
 A section whose inputs are missing says why instead of failing; bad input (no such path,
@@ -452,7 +452,7 @@ def build_report(
     parts["scores"] = _scores_section(cells, metric, datasets, runs, depth, notes)
 
     say("swiss sensitivity")
-    parts["swiss"] = _swiss_section(table, tournaments, seed)
+    parts["swiss"] = _swiss_section(table, tournaments, seed, host)
 
     seconds = time.perf_counter() - started
     page = _page(src, metric, table, parts, notes, seconds)
@@ -843,8 +843,7 @@ def _scores_section(cells, metric, datasets, runs, depth, notes) -> str:
     return out
 
 
-def _swiss_section(table, tournaments: int, seed: int) -> str:
-    from rankarena.plugins.swiss import DEFAULT_SWEEP, sensitivity
+def _swiss_section(table, tournaments: int, seed: int, host) -> str:
     from rankarena.report_figures import figures_available, sensitivity_figure
 
     out = _what(
@@ -854,14 +853,23 @@ def _swiss_section(table, tournaments: int, seed: int) -> str:
         "mildest first. A large spread marks a specialist that fails early tasks; a flat line a "
         "robust generalist (Liu et al., arXiv:2512.21010)."
     )
+    if "swiss" not in host.aggregators:
+        return out + _note("skipped: no aggregator named 'swiss' is registered")
     if len(table.systems) < 2 or len(table.tasks) < 2:
         return out + _note("skipped: needs at least two systems and two tasks (rounds)")
     try:
-        sweep = sensitivity(table, DEFAULT_SWEEP, tournaments=tournaments, seed=seed)
+        swiss = host.aggregators.create("swiss", tournaments=tournaments, seed=seed)
+        schedules = getattr(swiss, "DEFAULT_SWEEP", None)
+        if schedules is None or not callable(getattr(swiss, "sensitivity", None)):
+            return out + _note(
+                "skipped: the registered 'swiss' aggregator has no sensitivity(scores, "
+                "schedules) and DEFAULT_SWEEP"
+            )
+        sweep = swiss.sensitivity(table, schedules)
     except RankarenaError as exc:
         return out + _note(f"skipped: {exc}")
     rows = sweep.to_pylist()
-    labels = list(DEFAULT_SWEEP)
+    labels = list(schedules)
     if figures_available():
         ranks = np.array([[row[f"rank:{label}"] for label in labels] for row in rows])
         out += _img(sensitivity_figure([r["system"] for r in rows], labels, ranks), "sensitivity")

@@ -1,7 +1,8 @@
 """Built-in reranker ``bi-encoder``: rescore a run's top k by bi-encoder cosine similarity.
 
 The query and each document are embedded separately by a sentence-transformers bi-encoder
-(``BiEncoder`` of ``rankarena.plugins.dense``: the model's own pooling) and a pair scores
+(``rankarena.bi_encoder.BiEncoder``, as in the ``dense`` retriever: the model's own pooling)
+and a pair scores
 
     s(q, d) = cos(e(q), e(d)) = e(q) · e(d) / (‖e(q)‖ ‖e(d)‖)   ∈ [−1, 1]
 
@@ -23,7 +24,7 @@ import numpy as np
 
 import rankarena
 from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
-from rankarena.plugins.dense import BiEncoder
+from rankarena.bi_encoder import BiEncoder
 
 
 class BiEncoderReranker:

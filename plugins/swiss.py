@@ -727,7 +727,12 @@ class SwissTournament:
     :param byes: ``group`` (every odd score group gives a random member a 0-point bye) or
         ``float`` (odd members float down to the next group; one bye at the bottom).
     :param block: tournaments played at once (bounds memory).
+
+    ``DEFAULT_SWEEP`` and ``sensitivity`` are public plugin API: the report's Swiss
+    failure-sensitivity section reaches them through the aggregator registry.
     """
+
+    DEFAULT_SWEEP: tuple[str, ...] = DEFAULT_SWEEP
 
     def __init__(
         self,

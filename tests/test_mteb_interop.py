@@ -54,6 +54,26 @@ def test_missing_mteb_is_one_line(monkeypatch, tmp_path):
         assert "pip install 'rankarena[mteb]'" in message
 
 
+def test_a_retriever_without_a_bi_encoder_is_one_line():
+    from rankarena.mteb_adapter import dense_encoder
+
+    class NoEncoder:
+        pass
+
+    with pytest.raises(RankarenaError) as info:
+        dense_encoder(NoEncoder())
+    assert "\n" not in str(info.value)
+    assert "NoEncoder has no bi-encoder" in str(info.value)
+
+
+def test_the_adapter_gets_dense_through_the_registry(adapter):
+    from rankarena.bi_encoder import BiEncoder
+
+    spec = rankarena.plugin_manager().retrievers.get("dense")
+    assert type(adapter.retriever) is spec.factory
+    assert isinstance(adapter.encoder, BiEncoder)
+
+
 def test_model_meta(adapter):
     from mteb.models.model_meta import ModelMeta, ScoringFunction
     from mteb.models.models_protocols import EncoderProtocol

@@ -25,8 +25,9 @@ from rankarena.cli import main
 from rankarena.data import Corpus, Results, Run, write_beir
 from rankarena.evaluate import evaluate
 from rankarena.pipeline import RunConfig, Runner
-from rankarena.report import SECTIONS, holm, score_labels
+from rankarena.report import SECTIONS, _swiss_section, holm, score_labels
 from rankarena.report_figures import auc_mann_whitney
+from rankarena.scoretable import ScoreTable
 
 METRICS = ["ndcg@10", "recall@100", "mrr@10"]
 BAD = "bm25-reversed"
@@ -292,3 +293,18 @@ def test_chromium_renders_the_report(folder, tmp_path):
     assert len(colours) > 50  # text, table shading, figures: not a blank page
     assert (pixels < 128).any(axis=2).mean() > 0.005  # some dark (text) pixels
     shutil.copy(shot, folder["root"] / "report.png")
+
+
+def test_swiss_sensitivity_comes_through_the_registry_or_is_skipped():
+    from rankarena.plugins.swiss import DEFAULT_SWEEP, sensitivity
+
+    table = ScoreTable(("a", "b", "c"), ("t1", "t2", "t3"), np.arange(9.0).reshape(3, 3) % 4)
+    section = _swiss_section(table, 50, 0, rankarena.PluginHost(entry_points=False))
+    expected = sensitivity(table, DEFAULT_SWEEP, tournaments=50, seed=0).to_pylist()
+    assert 'id="swiss-sensitivity"' in section
+    for row in expected:
+        assert f'title="E[S] {row[f"score:{DEFAULT_SWEEP[-1]}"]:.3f}"' in section
+    without = rankarena.PluginHost(entry_points=False, disable=["swiss"])
+    section = _swiss_section(table, 50, 0, without)
+    assert "skipped: no aggregator named &#x27;swiss&#x27; is registered" in section
+    assert "swiss-sensitivity" not in section
