@@ -4,7 +4,7 @@ The ``rankarena`` package is spread over three folders (``framework/``, ``plugin
 ``registries/``, mapped by setuptools' ``package-dir``), but grimp, which builds the graph
 for import-linter, reads one folder per top-level package: the one ``rankarena`` resolves
 to. So this script lays out the package as installed, a ``rankarena/`` folder of symbolic
-links (framework's entries, plus ``plugins`` and ``registries``), puts it first on
+links (framework's files, plus ``plugins`` and ``registries``), puts it first on
 ``PYTHONPATH`` and runs ``lint-imports`` with the contracts of ``pyproject.toml``.
 
 Usage: ``python .ci/lint_imports.py [--tree DIR] [lint-imports options]``; ``--tree`` uses a
@@ -24,15 +24,25 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBPACKAGES = {"plugins": "plugins", "registries": "registries"}  # name -> folder in ROOT
 
 
+def _link_files(source: Path, dest: Path) -> None:
+    """``dest``: ``source``'s folders as folders, its files as symbolic links to them."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(source.iterdir()):
+        if entry.name == "__pycache__":
+            continue
+        if entry.is_dir():
+            _link_files(entry, dest / entry.name)
+        else:
+            (dest / entry.name).symlink_to(entry)
+
+
 def build_tree(dest: Path, root: Path = ROOT) -> Path:
-    """``dest/rankarena``: symbolic links to ``root``'s framework entries and sub-packages."""
+    """``dest/rankarena``: the package as installed, each file a symbolic link to ``root``'s
+    (so that a test can replace one link by an edited copy and leave ``root`` untouched)."""
     package = dest / "rankarena"
-    package.mkdir(parents=True)
-    for entry in sorted((root / "framework").iterdir()):
-        if entry.name != "__pycache__":
-            (package / entry.name).symlink_to(entry)
+    _link_files(root / "framework", package)
     for name, folder in SUBPACKAGES.items():
-        (package / name).symlink_to(root / folder)
+        _link_files(root / folder, package / name)
     return package
 
 

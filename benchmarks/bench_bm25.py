@@ -11,7 +11,7 @@ this process, from construction to ranked output, alternating which goes first:
 * rankarena: ``plugin_manager().retrievers.create("bm25", k1, b, stemmer, stopwords)``,
   ``.index(corpus)``, ``.search(queries, k)``: a ``Run`` (an Arrow table in trec_eval order,
   documents with score 0 dropped);
-* bm25s, mirroring what the wrapper does (``plugins/retrievers.py``): title + " " + text,
+* bm25s, mirroring what the wrapper does (``plugins/retrieval/bm25.py``): title + " " + text,
   ``bm25s.tokenize(..., stopwords, Stemmer.Stemmer(name), return_ids=True)``,
   ``bm25s.BM25(k1, b, method="lucene").index(...)``, queries tokenised to strings,
   ``retrieve(..., k, n_threads=1)``, and the returned indices mapped to doc ids (arrays).

@@ -105,8 +105,8 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from rankarena.data import BeirFolder
-    from rankarena.models import resolve_model
-    from rankarena.plugins.dense import BiEncoder
+    from rankarena.plugins.retrieval.dense import BiEncoder
+    from rankarena.retrieval.models import resolve_model
 
     corpus = BeirFolder(args.data).corpus
     texts = corpus.texts(with_title=True)[: args.docs]

@@ -6,7 +6,7 @@
         --grid robustness --datasets scifact
 
 The grid: 3 systems (``bm25``, ``bm25`` Robertson with k1 = 1.2, b = 0.75, and their RRF
-fusion) × 2 full local collections (found with ``rankarena.catalog.resolve_dataset``: by
+fusion) × 2 full local collections (found with ``rankarena.data.catalog.resolve_dataset``: by
 default ``scifact`` and ``climate-fever-sentences`` from ``$RANKARENA_DATA_DIR`` or
 ``../shared/data``), test split, k = 1000, ndcg@10 and recall@100. Every execution writes
 into a fresh output folder (no cached run is reused). Timed:
@@ -105,8 +105,8 @@ depth = 1
 
 def execute(folders: list[Path], root: Path, label: str, executor: str, grid: str = "run"):
     import rankarena
-    from rankarena.pipeline import Runner, load_config
-    from rankarena.robustness import RobustnessRunner, load_robustness_config
+    from rankarena.robustness.runner import RobustnessRunner, load_robustness_config
+    from rankarena.runs.pipeline import Runner, load_config
 
     path = root / f"{label}.toml"
     datasets = ", ".join(f'"{folder}"' for folder in folders)
@@ -156,7 +156,7 @@ def main() -> int:
 
     import ray
 
-    from rankarena.catalog import resolve_dataset
+    from rankarena.data.catalog import resolve_dataset
 
     folders = [resolve_dataset(name, download=False) for name in args.datasets.split(",")]
     print(

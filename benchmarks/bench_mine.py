@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 import rankarena
-from rankarena.mining import MiningContext
-from rankarena.models import resolve_model
+from rankarena.retrieval.models import resolve_model
+from rankarena.training.mining import MiningContext
 
 
 def ours(dataset, cache: str | None):

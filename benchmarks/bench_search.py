@@ -100,7 +100,7 @@ def child_peak(
     """In a fresh process: the peak RSS (MiB) of one search above the RSS before it."""
     import torch
 
-    from rankarena.plugins.vector_search import exact_search
+    from rankarena.retrieval.vector_search import exact_search
 
     docs, queries = make_data(n_docs, n_queries, dim, seed)
     if kind == "ours":
@@ -212,7 +212,7 @@ def main() -> None:
     import faiss
     import torch
 
-    from rankarena.plugins.vector_search import exact_search
+    from rankarena.retrieval.vector_search import exact_search
 
     print(
         f"python {sys.version.split()[0]}, numpy {np.__version__}, torch {torch.__version__} "

@@ -36,9 +36,9 @@ def main() -> int:
     import ray
 
     import rankarena
-    from rankarena.catalog import resolve_dataset
-    from rankarena.executors import EncoderSpec, encode_sharded
-    from rankarena.ray_executor import RayExecutor
+    from rankarena.data.catalog import resolve_dataset
+    from rankarena.retrieval.executors import EncoderSpec, encode_sharded
+    from rankarena.retrieval.ray_executor import RayExecutor
 
     folder = resolve_dataset("scifact", download=False)
     corpus = rankarena.plugin_manager().datasets.create("beir", path=str(folder)).corpus

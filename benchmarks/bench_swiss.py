@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from rankarena import ScoreTable
-from rankarena.plugins import swiss
+from rankarena.plugins.aggregators import swiss
 
 SPEEDUP_TARGET = 50.0
 SECONDS_TARGET = 10.0

@@ -25,11 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from rankarena.catalog import resolve_dataset
 from rankarena.data import BeirFolder
-from rankarena.models import resolve_model
-from rankarena.trainer import TrainConfig, Trainer
-from rankarena.training_examples import TrainingExamples
+from rankarena.data.catalog import resolve_dataset
+from rankarena.data.training_examples import TrainingExamples
+from rankarena.retrieval.models import resolve_model
+from rankarena.training.trainer import TrainConfig, Trainer
 
 BATCH = 32
 MAX_LENGTH = 128

@@ -21,8 +21,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from rankarena.catalog import resolve_dataset
-from rankarena.trainer import TrainConfig, Trainer
+from rankarena.data.catalog import resolve_dataset
+from rankarena.training.trainer import TrainConfig, Trainer
 
 CONFIGS: dict[str, dict] = {
     "infonce-inbatch": {"loss": "infonce", "sampler": "in-batch"},

@@ -36,7 +36,7 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "RANKARENA_DATA_DIR": str(DATA)}
 CLI = [
     sys.executable,
     "-c",
-    "import sys; from rankarena.cli import main; sys.exit(main(sys.argv[1:]))",
+    "import sys; from rankarena.cli.main import main; sys.exit(main(sys.argv[1:]))",
 ]
 
 
@@ -181,7 +181,7 @@ def _(tmp: Path) -> Outcome:
     import rankarena
     from rankarena.data import BeirFolder, Run
     from rankarena.evaluate import evaluate
-    from rankarena.pipeline import Runner, load_config
+    from rankarena.runs.pipeline import Runner, load_config
 
     runner = Runner(load_config(config), rankarena.plugin_manager(), log=lambda *a: None)
     key = runner.key("bm25", str(data))
@@ -513,7 +513,7 @@ def _(tmp: Path) -> Outcome:
 
 @probe("dense: a malicious pytorch_model.bin is neither run nor a traceback")
 def _(tmp: Path) -> Outcome:
-    from rankarena.models import resolve_model
+    from rankarena.retrieval.models import resolve_model
 
     marker = tmp / "PWNED"
     model = tmp / "evil-model"

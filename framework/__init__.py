@@ -12,19 +12,20 @@ import pluggy
 hookimpl = pluggy.HookimplMarker("rankarena")
 """Marker for plugin hook implementations: ``@rankarena.hookimpl``."""
 
-from rankarena.data import Corpus, Qrels, Queries, Results, Run  # noqa: E402
-from rankarena.devices import DeviceReport, select_device  # noqa: E402
-from rankarena.errors import (  # noqa: E402
+from .core import hookspecs  # noqa: E402
+from .core.devices import DeviceReport, select_device  # noqa: E402
+from .core.host import PluginHost, plugin_manager  # noqa: E402
+from .core.observe import RunInfo  # noqa: E402
+from .data import Corpus, Qrels, Queries, Results, Run  # noqa: E402
+from .data.score_table import Ranking, ScoreTable  # noqa: E402
+from .errors import (  # noqa: E402
     DataFormatError,
     ParameterError,
     PluginError,
     RankarenaError,
     UnknownNameError,
 )
-from rankarena.evaluate import Evaluation, JudgedRun, Metric, evaluate  # noqa: E402
-from rankarena.host import PluginHost, plugin_manager  # noqa: E402
-from rankarena.observe import RunInfo  # noqa: E402
-from rankarena.scoretable import Ranking, ScoreTable  # noqa: E402
+from .evaluate import Evaluation, JudgedRun, Metric, evaluate  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,7 @@ __all__ = [
     "UnknownNameError",
     "evaluate",
     "hookimpl",
+    "hookspecs",
     "plugin_manager",
     "select_device",
 ]

@@ -16,7 +16,7 @@ import rankarena
 from rankarena import DataFormatError, ParameterError, ScoreTable
 from rankarena.data import Results
 from rankarena.errors import UnknownNameError
-from rankarena.score_sources import read_scores
+from rankarena.leaderboard.score_sources import read_scores
 
 HOST = rankarena.plugin_manager()
 
@@ -334,7 +334,7 @@ def test_deeply_nested_benchmarks_json(tmp_path, mteb_dir):
 
 
 def test_aggregate_cli_header_only_csv_is_one_line(tmp_path, capsys):
-    from rankarena.cli import main
+    from rankarena.cli.main import main
 
     path = tmp_path / "scores.csv"
     path.write_text("system,task,score\n")

@@ -10,14 +10,17 @@ import pytest
 import pytrec_eval
 
 from rankarena import Results
-from rankarena.cli import main
+from rankarena.cli.main import main
+from rankarena.core.host import DEFAULT_PLUGINS
 from rankarena.data import write_trec_run
-from rankarena.host import DEFAULT_PLUGINS
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "rankarena.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "rankarena.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -34,7 +37,7 @@ def test_plugins_lists_every_kind_with_plugin_and_parameters(capsys):
     builtins = {p["name"] for p in payload["plugins"] if p["builtin"]}
     assert builtins == set(DEFAULT_PLUGINS)
     ndcg = next(c for c in payload["components"]["metrics"] if c["name"] == "ndcg")
-    assert ndcg["plugin"] == "rankarena.plugins.metrics"
+    assert ndcg["plugin"] == "rankarena.plugins.metrics.trec_eval"
     assert ndcg["parameters"] == ["k: int | None = None"]
     assert set(payload["components"]) == {
         "retrievers",
@@ -51,7 +54,7 @@ def test_plugins_lists_every_kind_with_plugin_and_parameters(capsys):
 def test_plugins_table():
     out = run_cli("plugins")
     assert out.returncode == 0, out.stderr
-    assert "rankarena.plugins.metrics" in out.stdout and "r-precision" in out.stdout
+    assert "rankarena.plugins.metrics.trec_eval" in out.stdout and "r-precision" in out.stdout
 
 
 def test_devices_and_override():

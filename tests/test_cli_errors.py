@@ -1,5 +1,5 @@
 """One line, always: a foreseeable failure of ``rankarena`` is one ``rankarena: error: ...``
-line on stderr and exit status 2 (``rankarena.error_lines``); ``--debug`` and
+line on stderr and exit status 2 (``rankarena.cli.error_lines``); ``--debug`` and
 ``RANKARENA_DEBUG=1`` show the traceback; a bug keeps its traceback.
 
 First ``error_line`` on real exceptions of every foreseeable class, then the command on
@@ -26,9 +26,9 @@ import pytest
 
 import rankarena.data.atomic as atomic
 from rankarena import Results
-from rankarena.cli import main
+from rankarena.cli.error_lines import error_line
+from rankarena.cli.main import main
 from rankarena.data import Run, atomic_path, atomic_write, write_beir, write_trec_run
-from rankarena.error_lines import error_line
 from rankarena.errors import DataFormatError, RankarenaError
 
 REFUSALS = "|".join(
@@ -505,7 +505,7 @@ def test_out_of_memory_is_one_line(scores_csv, capsys, monkeypatch):
     def greedy(*args, **kwargs):
         return np.ones((10**7, 10**7))
 
-    monkeypatch.setattr("rankarena.leaderboard.build_leaderboard", greedy)
+    monkeypatch.setattr("rankarena.leaderboard.board.build_leaderboard", greedy)
     assert main(["aggregate", str(scores_csv)]) == 2
     assert one_error(capsys).startswith("out of memory: Unable to allocate 728. TiB")
 
@@ -527,7 +527,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     def broken(args):
         raise ValueError("a bug")
 
-    monkeypatch.setattr("rankarena.cli.cmd_devices", broken)
+    monkeypatch.setattr("rankarena.cli.main.cmd_devices", broken)
     with pytest.raises(ValueError, match="a bug"):
         main(["devices"])
 
@@ -536,7 +536,7 @@ def test_interrupt_is_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rankarena.cli.cmd_devices", interrupted)
+    monkeypatch.setattr("rankarena.cli.main.cmd_devices", interrupted)
     assert main(["devices"]) == 130
     assert capsys.readouterr().err == "rankarena: interrupted\n"
 
@@ -546,7 +546,7 @@ def test_a_closed_pipe_ends_quietly():
     os.close(read)  # nobody will read what the command prints
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "rankarena.cli", "plugins", "--json"],
+            [sys.executable, "-m", "rankarena.cli.main", "plugins", "--json"],
             stdout=write,
             stderr=subprocess.PIPE,
             text=True,
@@ -559,7 +559,7 @@ def test_a_closed_pipe_ends_quietly():
 
 def test_debug_is_documented_in_the_help():
     out = io.StringIO()
-    from rankarena.cli import _parser
+    from rankarena.cli.main import _parser
 
     _parser().print_help(out)
     assert "--debug" in out.getvalue() and "RANKARENA_DEBUG=1" in out.getvalue()

@@ -107,7 +107,7 @@ def test_two_runs_on_one_folder_compute_and_store_everything_once(
     config = tmp_path / "run.toml"
     config.write_text(CONFIG.format(data=folder))
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    script = "import sys; from rankarena.cli import main; sys.exit(main(sys.argv[1:]))"
+    script = "import sys; from rankarena.cli.main import main; sys.exit(main(sys.argv[1:]))"
     runs = [
         subprocess.Popen(
             [sys.executable, "-c", script, "run", str(config)],

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 import rankarena
-from rankarena.catalog import (
+from rankarena.data import BeirFolder
+from rankarena.data.catalog import (
     DOWNLOAD_KEYS,
     REQUIRED_KEYS,
     DatasetEntry,
@@ -31,9 +32,8 @@ from rankarena.catalog import (
     load_suites,
     resolve_dataset,
 )
-from rankarena.data import BeirFolder
 from rankarena.errors import DataFormatError, RankarenaError, UnknownNameError
-from rankarena.pipeline import load_config
+from rankarena.runs.pipeline import load_config
 
 BEIR_18 = {
     "msmarco",

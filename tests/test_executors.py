@@ -15,9 +15,9 @@ import pytest
 
 import rankarena
 from rankarena import DataFormatError, RankarenaError
-from rankarena.cli import main
+from rankarena.cli.main import main
 from rankarena.data import Corpus, Qrels, Results, Run, write_beir
-from rankarena.executors import (
+from rankarena.retrieval.executors import (
     EncoderSpec,
     LocalExecutor,
     Resources,
@@ -25,8 +25,8 @@ from rankarena.executors import (
     make_executor,
     shard_bounds,
 )
-from rankarena.pipeline import CellWork, Runner, load_config
-from rankarena.robustness import RobustnessRunner, load_robustness_config
+from rankarena.robustness.runner import RobustnessRunner, load_robustness_config
+from rankarena.runs.pipeline import CellWork, Runner, load_config
 
 RAY_MISSING = "Ray is not installed: pip install 'rankarena[ray]'"
 
@@ -208,7 +208,7 @@ def test_ray_grid_equals_local_and_survives_a_dead_worker(
     DyingWork.victim, DyingWork.marker = ("robertson", "b"), str(marker)
     config = load_config(grid_config(tmp_path, grid_data, "dying"))
     runner = Runner(config, host, log=print, executor=make_executor("ray", {"max_retries": 2}))
-    monkeypatch.setattr("rankarena.cells.CellWork", DyingWork)
+    monkeypatch.setattr("rankarena.runs.cells.CellWork", DyingWork)
     results = runner.execute()
     monkeypatch.undo()
     assert marker.exists()  # the worker did die once
@@ -223,7 +223,7 @@ def test_ray_grid_equals_local_and_survives_a_dead_worker(
 
 
 def test_dead_worker_without_retries_is_one_error(ray_cluster, tmp_path):
-    from rankarena.ray_executor import RayExecutor
+    from rankarena.retrieval.ray_executor import RayExecutor
 
     marker = tmp_path / "died"
 
@@ -245,7 +245,7 @@ def test_dead_worker_without_retries_is_one_error(ray_cluster, tmp_path):
 
 
 def test_encode_sharded_equals_one_encode(ray_cluster, scifact):
-    from rankarena.ray_executor import RayExecutor
+    from rankarena.retrieval.ray_executor import RayExecutor
 
     texts = scifact.corpus.texts()[:40]
     spec = EncoderSpec("minilm", "cpu", max_length=64, batch_size=8)
@@ -324,7 +324,7 @@ def test_robustness_grid_on_ray_equals_local(ray_cluster, grid_data, tmp_path, m
 
     marker = tmp_path / "died-once"
     DyingWork.victim, DyingWork.marker = ("minilm", "a"), str(marker)
-    monkeypatch.setattr("rankarena.cells.CellWork", DyingWork)
+    monkeypatch.setattr("rankarena.runs.cells.CellWork", DyingWork)
     config = load_robustness_config(robust_config(tmp_path, grid_data[0], "ray"))
     remote = RobustnessRunner(config, host, executor=make_executor("ray", {"max_retries": 2}))
     report = remote.execute()
@@ -361,7 +361,7 @@ class ShardSpyWork(CellWork):
     marker: str = ""
 
     def __call__(self, cell):
-        from rankarena.plugins import dense
+        from rankarena.plugins.retrieval import dense
 
         original = dense.encode_sharded
 
@@ -381,9 +381,9 @@ def test_dense_shards_encode_over_ray_actors(ray_cluster, grid_data, tmp_path, m
     """``dense`` with ``shards = 2`` encodes its corpus over two actors: directly under an
     active Ray executor, and from inside a Ray cell of ``rankarena run`` (a nested task that
     waits for its actors); the embeddings and the run equal an unsharded encode."""
-    from rankarena.executors import use_executor
-    from rankarena.plugins import dense
-    from rankarena.ray_executor import RayExecutor
+    from rankarena.plugins.retrieval import dense
+    from rankarena.retrieval.executors import use_executor
+    from rankarena.retrieval.ray_executor import RayExecutor
 
     calls = []
     sharded = dense.encode_sharded
@@ -411,7 +411,7 @@ def test_dense_shards_encode_over_ray_actors(ray_cluster, grid_data, tmp_path, m
     expected = values(Runner(load_config(path), host, log=print).execute())
     path.write_text(body + f'output = "{tmp_path / "ray"}"\n' + systems)
     ShardSpyWork.marker = str(tmp_path / "shards-in-cell")
-    monkeypatch.setattr("rankarena.cells.CellWork", ShardSpyWork)
+    monkeypatch.setattr("rankarena.runs.cells.CellWork", ShardSpyWork)
     remote = Runner(load_config(path), host, log=print, executor="ray")
     assert values(remote.execute()) == pytest.approx(expected, abs=1e-9)
     assert Path(ShardSpyWork.marker).read_text() == "2\n"  # the Ray cell sharded its encode

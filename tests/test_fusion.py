@@ -9,7 +9,7 @@ import ranx
 import rankarena
 from rankarena import Run
 from rankarena.errors import ParameterError
-from rankarena.fusion import fuse
+from rankarena.retrieval.fusion import fuse
 
 
 def random_runs(seed: int, n_runs: int = 3) -> list[Run]:
@@ -105,7 +105,7 @@ def test_per_query_weights_multiply_each_querys_share():
 def test_adaptive_lexical_weight_follows_the_formula():
     import math
 
-    from rankarena.adaptive_fusion import TermStatistics
+    from rankarena.retrieval.adaptive_fusion import TermStatistics
 
     texts = ["apple banana", "apple cherry", "apple durian", "apple banana cherry"]
     stats = TermStatistics(texts, stemmer=None)
@@ -122,7 +122,7 @@ def test_adaptive_lexical_weight_follows_the_formula():
 
 
 def test_hybrid_adaptive_rrf_weights_each_query(scifact):
-    from rankarena.adaptive_fusion import adaptive_weights
+    from rankarena.retrieval.adaptive_fusion import adaptive_weights
 
     host = rankarena.plugin_manager()
     corpus = rankarena.Corpus(scifact.corpus.table.slice(0, 200))

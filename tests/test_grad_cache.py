@@ -1,13 +1,13 @@
-"""Gradient caching gives the gradients of the plain step (rankarena.grad_cache)."""
+"""Gradient caching gives the gradients of the plain step (rankarena.training.grad_cache)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from rankarena.grad_cache import RandomState, cached_backward, uncached_backward
-from rankarena.host import plugin_manager
-from rankarena.sentence_encoder import SentenceEncoder
+from rankarena.core.host import plugin_manager
+from rankarena.retrieval.sentence_encoder import SentenceEncoder
+from rankarena.training.grad_cache import RandomState, cached_backward, uncached_backward
 
 QUERIES = [
     "what lowers blood pressure",
@@ -31,7 +31,7 @@ def tiny_encoder(dropout: float) -> SentenceEncoder:
     """A real (randomly initialised) BERT in float64 with the MiniLM tokenizer."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from rankarena.models import resolve_model
+    from rankarena.retrieval.models import resolve_model
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm").location)

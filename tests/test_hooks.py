@@ -16,11 +16,11 @@ import torch
 
 import rankarena
 from rankarena import DeviceReport, PluginHost, Qrels, Queries, Run, ScoreTable, hookspecs
-from rankarena.cli import main
+from rankarena.cli.main import main
 from rankarena.data import Corpus, write_trec_run
+from rankarena.data.training_examples import TrainingExamples
 from rankarena.errors import UnknownNameError
-from rankarena.mining import MiningContext
-from rankarena.training_examples import TrainingExamples
+from rankarena.training.mining import MiningContext
 
 REPO = Path(__file__).resolve().parents[1]
 HOOKS = sorted(
@@ -241,7 +241,7 @@ def test_hook_register_retrievers(host):
 def test_not_in_run_key_parameters_leave_the_cache_key_alone(host, tmp_path):
     """A plugin's ``not_in_run_key`` parameters (and ``device``) do not change a run's cache
     key; its other parameters do, as does a changed default."""
-    from rankarena.pipeline import RunConfig, resolve_defaults, system_key
+    from rankarena.runs.pipeline import RunConfig, resolve_defaults, system_key
 
     def key(**params) -> str:
         system = {"retriever": "threaded-overlap", "params": params}

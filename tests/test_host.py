@@ -10,8 +10,8 @@ import pytest
 
 import rankarena
 from rankarena import PluginHost
+from rankarena.core.host import DEFAULT_PLUGINS, disabled_plugins
 from rankarena.errors import ParameterError, PluginError, UnknownNameError
-from rankarena.host import DEFAULT_PLUGINS, disabled_plugins
 
 
 class Widget:
@@ -35,8 +35,8 @@ def test_builtins_load_in_order():
 
 
 def test_disable_builtin_by_short_or_full_name(monkeypatch):
-    monkeypatch.setenv("RANKARENA_DISABLE_PLUGINS", " metrics , rankarena.plugins.datasets")
-    assert disabled_plugins() == {"metrics", "rankarena.plugins.datasets"}
+    monkeypatch.setenv("RANKARENA_DISABLE_PLUGINS", " metrics , rankarena.plugins.datasets.beir")
+    assert disabled_plugins() == {"metrics", "rankarena.plugins.datasets.beir"}
     host = PluginHost(entry_points=False)
     assert len(host.metrics) == 0 and len(host.datasets) == 0
     assert host.select_device().name  # devices still load
@@ -119,9 +119,10 @@ def test_name_collision_is_reported_and_first_plugin_keeps_the_name():
 
     host = PluginHost(entry_points=False)
     host.register(Impostor(), name="impostor")
-    assert host.metrics.get("ndcg").plugin == "rankarena.plugins.metrics"
+    assert host.metrics.get("ndcg").plugin == "rankarena.plugins.metrics.trec_eval"
     assert "mine" not in host.metrics
-    assert "already registered by plugin 'rankarena.plugins.metrics'" in host.failures[0].error
+    clash = "already registered by plugin 'rankarena.plugins.metrics.trec_eval'"
+    assert clash in host.failures[0].error
 
 
 def test_registry_create_checks_parameters():
@@ -177,10 +178,13 @@ def test_tracing_prints_every_hook_call(monkeypatch, capsys):
     host.select_device()
     err = capsys.readouterr().err.splitlines()
     assert any(
-        line.startswith("rankarena trace: register_metrics(register) -> rankarena.plugins.metrics")
+        line.startswith(
+            "rankarena trace: register_metrics(register) -> rankarena.plugins.metrics.trec_eval"
+        )
         for line in err
     )
-    assert any("report_devices() -> rankarena.plugins.devices [" in line for line in err)
+    devices = "report_devices() -> rankarena.plugins.devices.torch_devices ["
+    assert any(devices in line for line in err)
 
 
 def test_no_tracing_by_default(monkeypatch, capsys):
@@ -194,10 +198,13 @@ def test_plugin_manager_is_cached():
 
 
 def test_entry_point_named_like_a_loaded_plugin_is_reported(monkeypatch):
-    clash = _entry_point("rankarena.plugins.metrics", "rankarena.plugins.metrics")
+    metrics = "rankarena.plugins.metrics.trec_eval"
+    clash = _entry_point(metrics, metrics)
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [clash])
     host = PluginHost()
-    assert [(f.plugin, f.stage) for f in host.failures] == [("rankarena.plugins.metrics", "import")]
+    assert [(f.plugin, f.stage) for f in host.failures] == [
+        ("rankarena.plugins.metrics.trec_eval", "import")
+    ]
     assert "ndcg" in host.metrics
 
 

@@ -18,8 +18,8 @@ from scipy.stats import kendalltau
 
 import rankarena
 from rankarena import ScoreTable
-from rankarena.pairwise import preference_matrix
-from rankarena.plugins.kemeny import (
+from rankarena.leaderboard.pairwise import preference_matrix
+from rankarena.plugins.aggregators.kemeny import (
     kemeny_exact,
     kemeny_local_search,
     kemeny_objective,

@@ -9,8 +9,8 @@ import torch
 from loss_references import softmax_kl_rows
 
 import rankarena
-from rankarena.host import PluginHost
-from rankarena.plugins.losses_contrastive import (
+from rankarena.core.host import PluginHost
+from rankarena.plugins.losses.contrastive import (
     AdaptiveMultiHeadContrastive,
     InfoNCE,
     SoftInfoNCE,

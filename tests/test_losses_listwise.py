@@ -9,8 +9,8 @@ import torch
 from loss_references import logsumexp, masked_rows, mean_or_zero, random_graded_batch, softplus
 
 import rankarena
-from rankarena.host import PluginHost
-from rankarena.plugins import losses_listwise as ll
+from rankarena.core.host import PluginHost
+from rankarena.plugins.losses import listwise as ll
 
 NAMES = ["listnet", "listmle", "ranklist", "lipo-lambda", "approx-ndcg"]
 
@@ -101,7 +101,7 @@ def host():
 def test_registered(host):
     for name in NAMES:
         spec = host.losses.get(name)
-        assert spec.plugin == "rankarena.plugins.losses_listwise"
+        assert spec.plugin == "rankarena.plugins.losses.listwise"
         assert spec.factory.__doc__
 
 

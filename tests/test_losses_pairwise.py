@@ -9,8 +9,8 @@ import torch
 from loss_references import masked_rows, mean_or_zero, random_graded_batch, softplus
 
 import rankarena
-from rankarena.host import PluginHost
-from rankarena.plugins import losses_pairwise as lp
+from rankarena.core.host import PluginHost
+from rankarena.plugins.losses import pairwise as lp
 
 NAMES = ["hinge", "ranknet", "mw", "lambdaloss", "multi-similarity"]
 
@@ -88,7 +88,7 @@ def host():
 def test_registered(host):
     for name in NAMES:
         spec = host.losses.get(name)
-        assert spec.plugin == "rankarena.plugins.losses_pairwise"
+        assert spec.plugin == "rankarena.plugins.losses.pairwise"
         assert spec.factory.__doc__
 
 

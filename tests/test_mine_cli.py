@@ -10,11 +10,11 @@ import pyarrow.csv as pacsv
 import pytest
 
 from rankarena import Corpus, Queries
-from rankarena.cli import main
+from rankarena.cli.main import main
 from rankarena.data import write_beir
-from rankarena.mining import MiningContext
-from rankarena.negative_stats import heldout_counts, score_set, set_stats
-from rankarena.training_examples import read_training_examples
+from rankarena.data.training_examples import read_training_examples
+from rankarena.training.mining import MiningContext
+from rankarena.training.negative_stats import heldout_counts, score_set, set_stats
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_stats_definitions_on_a_hand_made_set(subset_dir):
 
     folder = BeirFolder(subset_dir)
     context = MiningContext(folder.corpus, folder.queries("train"), folder.qrels("train"))
-    from rankarena.training_examples import TrainingExamples
+    from rankarena.data.training_examples import TrainingExamples
 
     for query in context.queries.ids:  # a query whose positive shares terms with it (p > 0)
         positive = context.positives[query][0]

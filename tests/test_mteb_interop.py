@@ -21,24 +21,24 @@ LONG = " ".join(["retrieval models encode long scientific abstracts into vectors
 @pytest.fixture(scope="module")
 def adapter():
     pytest.importorskip("mteb")
-    from rankarena.mteb_adapter import mteb_model
+    from rankarena.mteb.adapter import mteb_model
 
     return mteb_model("minilm", max_length=64, device="cpu")
 
 
 def test_importing_rankarena_does_not_import_mteb():
     code = (
-        "import sys, rankarena, rankarena.mteb_adapter, rankarena.mteb_tasks, "
-        "rankarena.mteb_results; print('mteb' in sys.modules)"
+        "import sys, rankarena, rankarena.mteb.adapter, rankarena.mteb.tasks, "
+        "rankarena.mteb.results; print('mteb' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_missing_mteb_is_one_line(monkeypatch, tmp_path):
-    from rankarena.mteb_adapter import mteb_model
-    from rankarena.mteb_results import export_mteb_results, import_mteb_results
-    from rankarena.mteb_tasks import beir_task
+    from rankarena.mteb.adapter import mteb_model
+    from rankarena.mteb.results import export_mteb_results, import_mteb_results
+    from rankarena.mteb.tasks import beir_task
 
     monkeypatch.setitem(sys.modules, "mteb", None)  # "import mteb" now raises ImportError
     for call in (
@@ -55,7 +55,7 @@ def test_missing_mteb_is_one_line(monkeypatch, tmp_path):
 
 
 def test_a_retriever_without_a_bi_encoder_is_one_line():
-    from rankarena.mteb_adapter import dense_encoder
+    from rankarena.mteb.adapter import dense_encoder
 
     class NoEncoder:
         pass
@@ -67,7 +67,7 @@ def test_a_retriever_without_a_bi_encoder_is_one_line():
 
 
 def test_the_adapter_gets_dense_through_the_registry(adapter):
-    from rankarena.bi_encoder import BiEncoder
+    from rankarena.retrieval.bi_encoder import BiEncoder
 
     spec = rankarena.plugin_manager().retrievers.get("dense")
     assert type(adapter.retriever) is spec.factory
@@ -111,8 +111,8 @@ def test_embeddings_equal_dense_and_sentence_transformers(adapter):
     from mteb.types import PromptType
     from sentence_transformers import SentenceTransformer
 
-    from rankarena.models import resolve_model
-    from rankarena.plugins.dense import DenseRetriever
+    from rankarena.plugins.retrieval.dense import DenseRetriever
+    from rankarena.retrieval.models import resolve_model
 
     task = MockRetrievalTask()
     queries = ["This is a test sentence", "another query", LONG]
@@ -148,9 +148,9 @@ def test_embeddings_equal_dense_and_sentence_transformers(adapter):
 
 def test_beir_task_matches_rankarena_ndcg(scifact_subset, tmp_path):
     mteb = pytest.importorskip("mteb")
-    from rankarena.mteb_adapter import mteb_model
-    from rankarena.mteb_tasks import beir_task
-    from rankarena.plugins.dense import DenseRetriever
+    from rankarena.mteb.adapter import mteb_model
+    from rankarena.mteb.tasks import beir_task
+    from rankarena.plugins.retrieval.dense import DenseRetriever
 
     folder = tmp_path / "scifact-50"
     corpus, queries, qrels = scifact_subset(50, 500, split="test")
@@ -208,8 +208,8 @@ def test_results_round_trip(tmp_path):
     pytest.importorskip("mteb")
     from mteb.results import TaskResult
 
-    from rankarena.mteb_results import export_mteb_results, import_mteb_results
-    from rankarena.score_sources import read_scores
+    from rankarena.leaderboard.score_sources import read_scores
+    from rankarena.mteb.results import export_mteb_results, import_mteb_results
 
     rows, expected = _store_rows()
     store = tmp_path / "results.parquet"
@@ -257,8 +257,8 @@ def test_cli_leaderboard_from_mteb_results_folder(tmp_path, capsys):
     only the benchmark's tasks, exactly as ``aggregate`` ranks the same scores."""
     import csv
 
-    from rankarena.cli import main
-    from rankarena.mteb_results import export_mteb_results
+    from rankarena.cli.main import main
+    from rankarena.mteb.results import export_mteb_results
 
     rng = np.random.default_rng(0)
     datasets = ["arguana", "trec-covid", "scidocs", "fiqa", "scifact"]  # scifact: not in v2
@@ -304,9 +304,9 @@ def test_bad_mteb_result_file_is_one_line_naming_it(tmp_path, capsys):
     line that names the file; an empty folder says what layout it expected."""
     pytest.importorskip("mteb")
     from rankarena import DataFormatError
-    from rankarena.cli import main
-    from rankarena.mteb_results import export_mteb_results, import_mteb_results
-    from rankarena.score_sources import read_scores
+    from rankarena.cli.main import main
+    from rankarena.leaderboard.score_sources import read_scores
+    from rankarena.mteb.results import export_mteb_results, import_mteb_results
 
     rows = [
         {

@@ -22,11 +22,11 @@ import torch
 from safetensors.torch import load_file
 
 import rankarena
-from rankarena.cli import main
+from rankarena.cli.main import main
 from rankarena.data import Corpus, write_beir
 from rankarena.errors import DataFormatError, ParameterError
-from rankarena.models import TRUST_PICKLED_WEIGHTS, resolve_model
-from rankarena.trainer import LEGACY_STATE_FILE, STATE_FILE, TENSORS_FILE, Trainer
+from rankarena.retrieval.models import TRUST_PICKLED_WEIGHTS, resolve_model
+from rankarena.training.trainer import LEGACY_STATE_FILE, STATE_FILE, TENSORS_FILE, Trainer
 
 
 class Payload:

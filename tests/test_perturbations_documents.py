@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import rankarena
 from rankarena import ParameterError
-from rankarena.plugins import perturbations_documents as pd
-from rankarena.text_noise import STOPWORDS, join_words, shuffle_count
+from rankarena.plugins.perturbations import documents as pd
+from rankarena.robustness.text_noise import STOPWORDS, join_words, shuffle_count
 
 HOST = rankarena.plugin_manager()
 NAMES = ("sentence-shuffle", "truncation", "term-stuffing")
@@ -87,7 +87,7 @@ def test_different_seeds_give_different_outputs(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_registered_with_document_target(name):
     spec = HOST.perturbations.get(name)
-    assert spec.plugin == "rankarena.plugins.perturbations_documents"
+    assert spec.plugin == "rankarena.plugins.perturbations.documents"
     assert spec.factory.target == "documents"
     assert make(name, 0.2).target == "documents"
 

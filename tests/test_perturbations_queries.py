@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import rankarena
 from rankarena import ParameterError, Queries, RankarenaError
-from rankarena.plugins import perturbations_queries as pq
-from rankarena.text_noise import STOPWORDS, change_count, shuffle_count, split_words
+from rankarena.plugins.perturbations import queries as pq
+from rankarena.robustness.text_noise import STOPWORDS, change_count, shuffle_count, split_words
 
 HOST = rankarena.plugin_manager()
 NAMES = ("typos", "word-shuffle", "word-drop", "synonyms", "case-punct")
@@ -100,7 +100,7 @@ def test_different_seeds_give_different_outputs(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_registered_with_query_target(name):
     spec = HOST.perturbations.get(name)
-    assert spec.plugin == "rankarena.plugins.perturbations_queries"
+    assert spec.plugin == "rankarena.plugins.perturbations.queries"
     assert spec.factory.target == "queries"
     assert make(name, 0.2).target == "queries"
     assert spec.description

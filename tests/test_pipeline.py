@@ -6,9 +6,9 @@ import pytest
 
 import rankarena
 from rankarena import DataFormatError
-from rankarena.cli import main
-from rankarena.fusion import fuse
-from rankarena.pipeline import Runner, load_config, system_key
+from rankarena.cli.main import main
+from rankarena.retrieval.fusion import fuse
+from rankarena.runs.pipeline import Runner, load_config, system_key
 
 CONFIG = """
 [run]
@@ -211,7 +211,7 @@ def test_an_output_that_is_a_file_is_refused(config_file, capsys):
 
 
 def test_adaptive_rrf_system(tmp_path, scifact_dir, scifact):
-    from rankarena.adaptive_fusion import adaptive_weights
+    from rankarena.retrieval.adaptive_fusion import adaptive_weights
 
     path = tmp_path / "run.toml"
     text = CONFIG.replace('fusion = "combsum"', 'fusion = "adaptive-rrf"')
@@ -273,7 +273,7 @@ def test_killed_run_resumes_to_the_same_results(tmp_path, scifact):
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop("RANKARENA_CACHE_DIR", None)  # no embedding cache: the dense run must be cut
-    script = "import sys; from rankarena.cli import main; sys.exit(main(sys.argv[1:]))"
+    script = "import sys; from rankarena.cli.main import main; sys.exit(main(sys.argv[1:]))"
     child = subprocess.Popen(
         [sys.executable, "-c", script, "run", str(config("killed"))],
         env=env,

@@ -1,4 +1,4 @@
-"""Kendall τ-b between top-k lists (rankarena.rank_agreement)."""
+"""Kendall τ-b between top-k lists (rankarena.leaderboard.rank_agreement)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
 from rankarena.data import Run
-from rankarena.rank_agreement import kendall_tau_topk, per_query_tau, top_lists
+from rankarena.leaderboard.rank_agreement import kendall_tau_topk, per_query_tau, top_lists
 
 DOCS = [f"d{i}" for i in range(12)]
 

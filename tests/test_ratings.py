@@ -14,10 +14,10 @@ from scipy.stats import kendalltau
 
 import rankarena
 from rankarena import ParameterError, ScoreTable
-from rankarena.cli import main
-from rankarena.leaderboard import build_leaderboard
-from rankarena.plugins.ratings import BradleyTerry
-from rankarena.rank_intervals import bootstrap_ranks, resample_tasks
+from rankarena.cli.main import main
+from rankarena.leaderboard.board import build_leaderboard
+from rankarena.leaderboard.rank_intervals import bootstrap_ranks, resample_tasks
+from rankarena.plugins.aggregators.ratings import BradleyTerry
 
 HOST = rankarena.plugin_manager()
 

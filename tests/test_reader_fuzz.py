@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rankarena.cli import main
+from rankarena.cli.main import main
 from rankarena.data import (
     read_corpus,
     read_qrels_tsv,
@@ -32,7 +32,7 @@ from rankarena.data import (
 from rankarena.data.jsonl import parse_grade, parse_score
 from rankarena.data.trec import _read_trec_run_fast, _read_trec_run_lines
 from rankarena.errors import DataFormatError, RankarenaError
-from rankarena.score_sources import read_scores
+from rankarena.leaderboard.score_sources import read_scores
 
 SEED_LINES = 50
 FUZZ = settings(

@@ -1,6 +1,6 @@
 """``rankarena report``: one static HTML file from a real (small) run folder.
 
-The run folder is built with ``rankarena.pipeline.Runner`` on a SciFact subset (30 test
+The run folder is built with ``rankarena.runs.pipeline.Runner`` on a SciFact subset (30 test
 queries, their judged documents and 300 others) with three BM25 systems; a fourth,
 deliberately bad system (BM25's run with its scores negated, i.e. every ranking reversed)
 is added to the store and the run cache, so that the significance markers have a case where
@@ -21,13 +21,13 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 import rankarena
-from rankarena.cli import main
+from rankarena.cli.main import main
 from rankarena.data import Corpus, Results, Run, write_beir
+from rankarena.data.score_table import ScoreTable
 from rankarena.evaluate import evaluate
-from rankarena.pipeline import RunConfig, Runner
-from rankarena.report import SECTIONS, _swiss_section, holm, score_labels
-from rankarena.report_figures import auc_mann_whitney
-from rankarena.scoretable import ScoreTable
+from rankarena.report.builder import SECTIONS, _swiss_section, holm, score_labels
+from rankarena.report.figures import auc_mann_whitney
+from rankarena.runs.pipeline import RunConfig, Runner
 
 METRICS = ["ndcg@10", "recall@100", "mrr@10"]
 BAD = "bm25-reversed"
@@ -296,7 +296,7 @@ def test_chromium_renders_the_report(folder, tmp_path):
 
 
 def test_swiss_sensitivity_comes_through_the_registry_or_is_skipped():
-    from rankarena.plugins.swiss import DEFAULT_SWEEP, sensitivity
+    from rankarena.plugins.aggregators.swiss import DEFAULT_SWEEP, sensitivity
 
     table = ScoreTable(("a", "b", "c"), ("t1", "t2", "t3"), np.arange(9.0).reshape(3, 3) % 4)
     section = _swiss_section(table, 50, 0, rankarena.PluginHost(entry_points=False))

@@ -9,7 +9,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Bert
 
 import rankarena
 from rankarena import Corpus, Queries, RankarenaError
-from rankarena.models import resolve_model
+from rankarena.retrieval.models import resolve_model
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["one-label", "two-labels"])

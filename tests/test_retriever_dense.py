@@ -11,7 +11,7 @@ import torch
 import rankarena
 from rankarena import Corpus, Queries
 from rankarena.errors import ParameterError, UnknownNameError
-from rankarena.models import resolve_model
+from rankarena.retrieval.models import resolve_model
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rankarena.cli import main
+from rankarena.cli.main import main
+from rankarena.core.host import plugin_manager
 from rankarena.data import Corpus, Qrels, write_beir
 from rankarena.errors import DataFormatError, ParameterError
-from rankarena.host import plugin_manager
-from rankarena.pipeline import Runner
-from rankarena.robustness import RobustnessRunner, load_robustness_config
+from rankarena.robustness.runner import RobustnessRunner, load_robustness_config
+from rankarena.runs.pipeline import Runner
 
 SYSTEMS = """
 [systems.bm25]
@@ -247,7 +247,7 @@ def test_bad_configs_fail_in_one_line(tmp_path, subset, robustness, error, match
 
 def test_aggregators_rank_systems_by_robustness(finished):
     """The store's variants are tasks of their own for leaderboard aggregation."""
-    from rankarena.score_sources import read_scores
+    from rankarena.leaderboard.score_sources import read_scores
 
     _, config, _, _ = finished
     scores = read_scores(config.run.output / "results.parquet", metric="ndcg@10")

@@ -9,7 +9,7 @@ import pytest
 import rankarena
 from rankarena.data import BeirFolder, Results, write_beir
 from rankarena.evaluate import evaluate
-from rankarena.pipeline import Runner, load_config
+from rankarena.runs.pipeline import Runner, load_config
 
 CONFIG = """
 [run]
@@ -118,7 +118,7 @@ def test_an_unreadable_cached_run_is_computed_again(tmp_path, small_scifact):
 
 
 def test_queries_that_retrieve_nothing_are_an_error_not_a_zero(tmp_path, small_scifact, capsys):
-    from rankarena.cli import main
+    from rankarena.cli.main import main
 
     folder = BeirFolder(small_scifact)
     queries = folder.queries("test")
@@ -139,7 +139,7 @@ def test_queries_that_retrieve_nothing_are_an_error_not_a_zero(tmp_path, small_s
 
 
 def test_eval_of_a_run_of_another_split_is_an_error(tmp_path, scifact_dir, capsys):
-    from rankarena.cli import main
+    from rankarena.cli.main import main
 
     run = tmp_path / "test.run"
     assert main(["retrieve", "--dataset", str(scifact_dir), "--k", "10", "--output", str(run)]) == 0
@@ -153,7 +153,7 @@ def test_eval_of_a_run_of_another_split_is_an_error(tmp_path, scifact_dir, capsy
 
 
 def test_the_cli_says_a_discarded_cache_entry_in_one_warning_line(tmp_path, small_scifact, capsys):
-    from rankarena.cli import main
+    from rankarena.cli.main import main
 
     config = _config(tmp_path, small_scifact)
     first, _ = _execute(config)
@@ -171,7 +171,7 @@ def test_a_full_disk_during_run_is_one_line_and_keeps_the_store(
 ):
     from test_cli_errors import full_disk_parquet, one_error
 
-    from rankarena.cli import main
+    from rankarena.cli.main import main
 
     _execute(_config(tmp_path, small_scifact))  # a store and a cached run exist
     store = tmp_path / "out" / "results.parquet"
@@ -191,7 +191,7 @@ def test_a_full_disk_during_run_is_one_line_and_keeps_the_store(
 
 
 def test_header_only_qrels_are_an_error_not_a_zero(tmp_path, small_scifact, capsys):
-    from rankarena.cli import main
+    from rankarena.cli.main import main
 
     run = tmp_path / "t.run"
     assert (

@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 
 import rankarena
 from rankarena import ParameterError
-from rankarena.mining import MiningContext
-from rankarena.plugins.sampler_clusters import (
+from rankarena.plugins.samplers.clusters import (
     ClusterAware,
     _round_robin,
     cluster_means,
     default_clusters,
     kmeans,
 )
+from rankarena.training.mining import MiningContext
 
 N_QUERIES, N_OTHERS, NEGATIVES = 24, 120, 6
 

@@ -22,12 +22,12 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Bert
 
 import rankarena
 from rankarena import Corpus, ParameterError, PluginHost, Queries, Run, UnknownNameError
-from rankarena.mining import MiningContext
-from rankarena.models import resolve_model
-from rankarena.plugins.dense import BiEncoder
-from rankarena.plugins.dense_reranker import BiEncoderReranker
-from rankarena.plugins.rerankers import CrossEncoderReranker
-from rankarena.plugins.sampler_denoised import Denoised
+from rankarena.plugins.rerankers.cross_encoder import CrossEncoderReranker
+from rankarena.plugins.rerankers.dense_reranker import BiEncoderReranker
+from rankarena.plugins.retrieval.dense import BiEncoder
+from rankarena.plugins.samplers.denoised import Denoised
+from rankarena.retrieval.models import resolve_model
+from rankarena.training.mining import MiningContext
 
 RERANKER = {"max_length": 64}  # title and opening of each abstract: keeps the test fast
 N = 3

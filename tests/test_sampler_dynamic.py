@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 import rankarena
 from rankarena import ParameterError
+from rankarena.data.training_examples import SCHEMA
 from rankarena.errors import UnknownNameError
-from rankarena.mining import MiningContext
-from rankarena.plugins.sampler_dynamic import Curriculum, DynamicNegatives, curriculum_weights
-from rankarena.training_examples import SCHEMA
+from rankarena.plugins.samplers.dynamic import Curriculum, DynamicNegatives, curriculum_weights
+from rankarena.training.mining import MiningContext
 
 N_QUERIES, N_OTHERS, NEGATIVES = 24, 120, 5
 

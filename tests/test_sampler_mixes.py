@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import rankarena
 from rankarena import Corpus, ParameterError
-from rankarena.fusion import fuse
-from rankarena.mining import MiningContext
+from rankarena.retrieval.fusion import fuse
+from rankarena.training.mining import MiningContext
 
 DENSE = {"max_length": 64}  # title and opening of each abstract: keeps the test fast
 PARAMS = {"dense": DENSE}

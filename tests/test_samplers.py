@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 import rankarena
 from rankarena import Corpus, ParameterError, Queries
+from rankarena.data.training_examples import TrainingExamples
 from rankarena.errors import DataFormatError
-from rankarena.mining import MiningContext
-from rankarena.models import resolve_model
-from rankarena.training_examples import TrainingExamples
+from rankarena.retrieval.models import resolve_model
+from rankarena.training.mining import MiningContext
 
 HOST = rankarena.plugin_manager()
 
@@ -94,7 +94,7 @@ def test_positive_aware_selects_what_sentence_transformers_selects(subset):
 
 
 def test_positive_aware_mines_fewer_held_out_positives(context):
-    from rankarena.negative_stats import heldout_counts
+    from rankarena.training.negative_stats import heldout_counts
 
     assert sum(len(v) for v in context.heldout.values()) >= 10
     plain = HOST.samplers.create("retriever-topk", retriever="dense", range_max=40)

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
 import rankarena
-from rankarena import ParameterError, Ranking, ScoreTable, pairwise
+from rankarena import ParameterError, Ranking, ScoreTable
+from rankarena.leaderboard import pairwise
 
 RULES = ("plurality", "dowdall", "threshold", "baldwin", "condorcet", "copeland", "minimax")
 ALL_RULES = (*RULES, "kemeny")

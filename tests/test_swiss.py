@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 import rankarena
 from rankarena import ParameterError, ScoreTable
-from rankarena.pairwise import outcomes as pairwise_outcomes
-from rankarena.plugins import swiss
-from rankarena.plugins.swiss import (
+from rankarena.leaderboard.pairwise import outcomes as pairwise_outcomes
+from rankarena.plugins.aggregators import swiss
+from rankarena.plugins.aggregators.swiss import (
     SwissTournament,
     active_counts,
     elimination_schedule,

@@ -1,4 +1,4 @@
-"""Training batch assembly: documents, targets and masks (rankarena.train_batches)."""
+"""Training batch assembly: documents, targets and masks (rankarena.training.batches)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankarena.errors import ParameterError
-from rankarena.train_batches import build_batch, epoch_order
+from rankarena.training.batches import build_batch, epoch_order
 
 QUERIES = {f"q{i}": f"query {i}" for i in range(6)}
 DOCS = {f"d{i}": f"document {i}" for i in range(12)}

@@ -1,4 +1,5 @@
-"""``rankarena train``: a real MiniLM fine-tuned on a SciFact subset (rankarena.trainer)."""
+"""``rankarena train``: a real MiniLM fine-tuned on a SciFact subset
+(rankarena.training.trainer)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rankarena.cli import main
+from rankarena.cli.main import main
+from rankarena.core.host import plugin_manager
 from rankarena.data import write_beir
 from rankarena.errors import ParameterError, RankarenaError, UnknownNameError
-from rankarena.host import plugin_manager
-from rankarena.models import resolve_model
-from rankarena.trainer import TrainConfig, Trainer
+from rankarena.retrieval.models import resolve_model
+from rankarena.training.trainer import TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_train_evaluates_before_and_after_and_saves_a_dense_model(subset_dir, tm
     # the trainer's records are not part of the model: the embedding cache key ignores them
     import shutil
 
-    from rankarena.plugins.dense import model_fingerprint
+    from rankarena.plugins.retrieval.dense import model_fingerprint
 
     bare = tmp_path / "bare"
     shutil.copytree(out, bare, ignore=shutil.ignore_patterns("training.json", "eval-*.json"))
@@ -161,7 +162,7 @@ def test_checkpoint_state_round_trips_without_pickle(tmp_path):
     from safetensors.torch import save_file
     from transformers import get_linear_schedule_with_warmup
 
-    from rankarena.trainer import TrainingParts, checkpoint_state, read_checkpoint
+    from rankarena.training.trainer import TrainingParts, checkpoint_state, read_checkpoint
 
     def parts() -> TrainingParts:
         torch.manual_seed(0)

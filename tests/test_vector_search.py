@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankarena.errors import ParameterError
-from rankarena.plugins.vector_search import FaissIndex, check_backend, exact_search
+from rankarena.retrieval.vector_search import FaissIndex, check_backend, exact_search
 
 
 def brute_force(queries: np.ndarray, docs: np.ndarray, k: int):
@@ -93,7 +93,7 @@ def test_bad_search_parameters_are_one_line():
 
 @pytest.mark.parametrize("seed", range(4))
 def test_partition_path_for_large_k_equals_brute_force(monkeypatch, seed):
-    import rankarena.plugins.vector_search as vector_search
+    import rankarena.retrieval.vector_search as vector_search
 
     monkeypatch.setattr(vector_search, "PARTITION_MIN_K", 1)  # every k takes this path
     monkeypatch.setattr(vector_search, "PARTITION_ROWS", 3)  # many row slices, threaded

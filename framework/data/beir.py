@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
-from rankarena.data.atomic import atomic_write
-from rankarena.data.fingerprint import digest_json, file_digest, table_digest
-from rankarena.data.jsonl import (
+from ..errors import DataFormatError
+from .atomic import atomic_write
+from .fingerprint import digest_json, file_digest, table_digest
+from .jsonl import (
     FirstLines,
     check_id,
     id_field,
@@ -27,9 +28,8 @@ from rankarena.data.jsonl import (
     string_table,
     text_field,
 )
-from rankarena.data.qrels import Qrels
-from rankarena.data.texts import Corpus, Queries
-from rankarena.errors import DataFormatError
+from .qrels import Qrels
+from .texts import Corpus, Queries
 
 
 def read_corpus(path: str | os.PathLike[str]) -> Corpus:

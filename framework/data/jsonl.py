@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rankarena.errors import DataFormatError
+from ..errors import DataFormatError
 
 C_SPACE = " \t\n\v\f\r"
 """The characters C's ``isspace`` accepts (C locale): trec_eval's field separators."""

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
 
-from rankarena.data import schemas
-from rankarena.data.jsonl import FirstLines, check_id_columns
-from rankarena.data.table import ArrowTable, read_parquet
+from . import schemas
+from .jsonl import FirstLines, check_id_columns
+from .table import ArrowTable, read_parquet
 
 
 class Qrels(ArrowTable):

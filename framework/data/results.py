@@ -24,9 +24,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rankarena.data import schemas
-from rankarena.data.locks import file_lock, lock_path
-from rankarena.data.table import ArrowTable
+from . import schemas
+from .locks import file_lock, lock_path
+from .table import ArrowTable
 
 # what makes a row one result: everything but its value and time
 IDENTITY = ("system", "dataset", "split", "variant", "metric", "query_id", "run_id", "eval_key")

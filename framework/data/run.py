@@ -14,9 +14,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rankarena.data import schemas
-from rankarena.data.jsonl import check_id_columns
-from rankarena.data.ordering import (
+from ..errors import DataFormatError, ParameterError
+from . import schemas
+from .jsonl import check_id_columns
+from .ordering import (
     Encoded,
     encode,
     group_bounds,
@@ -24,8 +25,7 @@ from rankarena.data.ordering import (
     string_hashes,
     trec_order,
 )
-from rankarena.data.table import ArrowTable, read_parquet
-from rankarena.errors import DataFormatError, ParameterError
+from .table import ArrowTable, read_parquet
 
 
 class Run(ArrowTable):

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rankarena.data.atomic import atomic_path
-from rankarena.errors import DataFormatError
+from ..errors import DataFormatError
+from .atomic import atomic_path
 
 T = TypeVar("T", bound="ArrowTable")
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator, Mapping
 
 import pyarrow as pa
 
-from rankarena.data import schemas
-from rankarena.data.table import ArrowTable
+from . import schemas
+from .table import ArrowTable
 
 
 class Corpus(ArrowTable):

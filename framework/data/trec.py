@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from rankarena.data.atomic import atomic_write
-from rankarena.data.jsonl import (
+from ..errors import DataFormatError
+from .atomic import atomic_write
+from .jsonl import (
     WHITESPACE_RE2,
     FirstLines,
     check_id,
@@ -35,9 +36,8 @@ from rankarena.data.jsonl import (
     read_lines,
     split_fields,
 )
-from rankarena.data.qrels import Qrels
-from rankarena.data.run import Run
-from rankarena.errors import DataFormatError
+from .qrels import Qrels
+from .run import Run
 
 _RUN_COLUMNS = ("query_id", "q0", "doc_id", "rank", "score", "tag")
 

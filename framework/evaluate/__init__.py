@@ -1,8 +1,8 @@
 """The evaluation engine: trec_eval semantics, vectorised over all queries."""
 
-from rankarena.evaluate.engine import Evaluation, evaluate, evaluation_key, resolve_metrics
-from rankarena.evaluate.judged import JudgedRun
-from rankarena.evaluate.metric import Metric, MetricLike, parse_metric_name
+from .engine import Evaluation, evaluate, evaluation_key, resolve_metrics
+from .judged import JudgedRun
+from .metric import Metric, MetricLike, parse_metric_name
 
 __all__ = [
     "Evaluation",

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from rankarena.data.fingerprint import digest_json, qrels_fingerprint
-from rankarena.data.qrels import Qrels
-from rankarena.data.results import Results
-from rankarena.data.run import Run
-from rankarena.data.table import table_from_columns
-from rankarena.errors import DataFormatError, ParameterError
-from rankarena.evaluate.judged import JudgedRun
-from rankarena.evaluate.metric import MetricLike, parse_metric_name
+from ..data.fingerprint import digest_json, qrels_fingerprint
+from ..data.qrels import Qrels
+from ..data.results import Results
+from ..data.run import Run
+from ..data.table import table_from_columns
+from ..errors import DataFormatError, ParameterError
+from .judged import JudgedRun
+from .metric import MetricLike, parse_metric_name
 
 
 @dataclass
@@ -110,7 +110,7 @@ def resolve_metrics(metrics: Sequence[str | MetricLike], host: Any = None) -> li
     for item in metrics:
         if isinstance(item, str):
             if host is None:
-                from rankarena.host import plugin_manager
+                from ..core.host import plugin_manager
 
                 host = plugin_manager()
             name, params = parse_metric_name(item)

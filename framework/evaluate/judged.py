@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rankarena.data.ordering import encode, group_bounds
-from rankarena.data.qrels import Qrels
-from rankarena.data.run import Run
-from rankarena.errors import ParameterError
+from ..data.ordering import encode, group_bounds
+from ..data.qrels import Qrels
+from ..data.run import Run
+from ..errors import ParameterError
 
 
 class JudgedRun:

@@ -10,8 +10,8 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from rankarena.errors import ParameterError
-from rankarena.evaluate.judged import JudgedRun
+from ..errors import ParameterError
+from .judged import JudgedRun
 
 
 @runtime_checkable

@@ -1,0 +1,20 @@
+"""Plugin API for aggregators: score tables and pairwise preference counting."""
+
+from ..data.score_table import Ranking, ScoreTable
+from ..leaderboard.pairwise import (
+    outcomes,
+    preference_matrix,
+    require_memory,
+    strict_wins,
+    task_ranks,
+)
+
+__all__ = [
+    "Ranking",
+    "ScoreTable",
+    "outcomes",
+    "preference_matrix",
+    "require_memory",
+    "strict_wins",
+    "task_ranks",
+]

@@ -1,0 +1,1 @@
+"""The ``rankarena`` command line."""

@@ -1,0 +1,1 @@
+"""MTEB interop: rankarena retrievers inside mteb, MTEB results folders and task metadata."""

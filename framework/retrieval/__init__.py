@@ -1,0 +1,3 @@
+"""What retrievers share: encoders, the bi-encoder, model resolution, sharded encoding
+executors, vector search, fusion, stemming.
+"""

@@ -1,0 +1,188 @@
+"""Top-k inner-product search over embedding matrices: exact (torch) and FAISS backends.
+
+Exact search computes S = Q · Dᵀ one block of ``chunk_size`` documents (and at most
+``query_batch`` queries) at a time and merges each block's top-k into a running top-k, so
+memory is bounded by ``query_batch × chunk_size`` scores however large the corpus: the full
+query × corpus matrix never exists. Results are ordered by score, then document index;
+which of several documents tied at the k-th score make the cut is left to ``torch.topk``
+(deterministic for the same input and chunking, as in FAISS), everything above it is exact.
+
+FAISS (Johnson, Douze & Jégou, "Billion-scale similarity search with GPUs", IEEE Trans. Big
+Data 2019) is optional (``pip install rankarena[faiss]``): ``faiss-flat`` is FAISS's exact
+``IndexFlatIP``; ``faiss-hnsw`` is ``IndexHNSWFlat`` with inner product (Malkov & Yashunin,
+"Efficient and robust approximate nearest neighbor search using Hierarchical Navigable Small
+World graphs", TPAMI 2020), approximate, with parameters ``hnsw_m``, ``ef_construction`` and
+``ef_search``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..errors import ParameterError, RankarenaError, did_you_mean
+
+SEARCH_BACKENDS = ("exact", "faiss-flat", "faiss-hnsw")
+
+
+def exact_search(
+    queries: np.ndarray,
+    docs: np.ndarray,
+    k: int,
+    *,
+    chunk_size: int = 50_000,
+    query_batch: int = 1024,
+    device: str = "cpu",
+    on_chunk: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` inner products: (scores [Q, k] float32, indices [Q, k] int64).
+
+    ``docs`` may be a memory-mapped array; only one chunk of it is read at a time.
+    ``on_chunk(n_docs)`` is called after each chunk (for progress bars).
+    """
+    import torch
+
+    if k < 1 or chunk_size < 1 or query_batch < 1:
+        raise ParameterError("exact_search: k, chunk_size and query_batch must be >= 1")
+    n_docs = docs.shape[0]
+    k = min(k, n_docs)
+    target = torch.device(device)
+    on_cpu = target.type == "cpu"
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    q_all = torch.from_numpy(queries).to(target)
+    # On the CPU, NumPy's BLAS writes each block into one reused buffer (no page faults,
+    # no allocation per chunk); torch.topk then reads that buffer without a copy.
+    buffer = np.empty((min(query_batch, len(queries)), min(chunk_size, n_docs)), np.float32)
+    best_scores = torch.full((len(queries), 0), float("-inf"), device=target)
+    best_index = torch.zeros((len(queries), 0), dtype=torch.long, device=target)
+    for start in range(0, n_docs, chunk_size):
+        chunk = np.ascontiguousarray(docs[start : start + chunk_size], dtype=np.float32)
+        block = None if on_cpu else torch.from_numpy(chunk).to(target)
+        top_values, top_index = [], []
+        for q_start in range(0, len(queries), query_batch):
+            if on_cpu:
+                rows = queries[q_start : q_start + query_batch]
+                out = buffer[: len(rows), : len(chunk)]
+                np.matmul(rows, chunk.T, out=out)
+                values, index = _cpu_top_k(out, min(k, len(chunk)))
+                top_values.append(values)
+                top_index.append(index + start)
+            else:
+                scores = q_all[q_start : q_start + query_batch] @ block.T
+                top = torch.topk(scores, min(k, scores.shape[1]), dim=1, sorted=False)
+                top_values.append(top.values)
+                top_index.append(top.indices + start)
+        merged = torch.cat([best_scores, torch.cat(top_values)], dim=1)
+        merged_index = torch.cat([best_index, torch.cat(top_index)], dim=1)
+        if merged.shape[1] > k:
+            keep = torch.topk(merged, k, dim=1, sorted=False).indices
+            merged = torch.gather(merged, 1, keep)
+            merged_index = torch.gather(merged_index, 1, keep)
+        best_scores, best_index = merged, merged_index
+        if on_chunk is not None:
+            on_chunk(len(chunk))
+    return _sorted(best_scores.cpu().numpy(), best_index.cpu().numpy())
+
+
+# above this k, NumPy's introselect on row slices (threads over slices) beats torch.topk
+PARTITION_MIN_K = 256
+PARTITION_ROWS = 64
+
+
+def _cpu_top_k(scores: np.ndarray, k: int):
+    """The top ``k`` of every row of a CPU score block, unsorted: (values, indices) tensors."""
+    import torch
+
+    if k < PARTITION_MIN_K:
+        top = torch.topk(torch.from_numpy(scores), k, dim=1, sorted=False)
+        return top.values.clone(), top.indices  # the values must not alias the buffer
+    n_rows, n_cols = scores.shape
+    values = np.empty((n_rows, k), np.float32)
+    index = np.empty((n_rows, k), np.int64)
+
+    def select(start: int) -> None:
+        rows = scores[start : start + PARTITION_ROWS]
+        if k == n_cols:
+            part = np.broadcast_to(np.arange(n_cols), rows.shape)
+        else:
+            part = np.argpartition(rows, n_cols - k, axis=1)[:, n_cols - k :]
+        index[start : start + PARTITION_ROWS] = part
+        values[start : start + PARTITION_ROWS] = np.take_along_axis(rows, part, 1)
+
+    starts = range(0, n_rows, PARTITION_ROWS)
+    threads = max(1, torch.get_num_threads())
+    if threads == 1 or n_rows <= PARTITION_ROWS:
+        for start in starts:
+            select(start)
+    else:
+        with ThreadPoolExecutor(threads) as pool:  # argpartition releases the GIL
+            list(pool.map(select, starts))
+    return torch.from_numpy(values), torch.from_numpy(index)
+
+
+def _sorted(scores: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order each row by score descending, then document index ascending."""
+    order = np.lexsort((index, -scores), axis=1)
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(index, order, 1)
+
+
+class FaissIndex:
+    """A FAISS inner-product index over ``docs``: ``flat`` (exact) or ``hnsw`` (approximate).
+
+    :param kind: ``"flat"`` (``IndexFlatIP``) or ``"hnsw"`` (``IndexHNSWFlat``, inner product).
+    :param hnsw_m: neighbours per HNSW node (32).
+    :param ef_construction: HNSW build-time beam width (200).
+    :param ef_search: HNSW search-time beam width (raised to ``k`` when smaller).
+    """
+
+    def __init__(
+        self,
+        docs: np.ndarray,
+        kind: str = "flat",
+        hnsw_m: int = 32,
+        ef_construction: int = 200,
+        ef_search: int = 256,
+    ):
+        faiss = import_faiss()
+        if kind not in ("flat", "hnsw"):
+            raise ParameterError(f"FAISS index kind must be flat or hnsw, got {kind!r}")
+        docs = np.ascontiguousarray(docs, dtype=np.float32)
+        dim = docs.shape[1]
+        if kind == "flat":
+            self.index = faiss.IndexFlatIP(dim)
+        else:
+            self.index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            self.index.hnsw.efConstruction = ef_construction
+        self.index.add(docs)
+        self.kind, self.ef_search = kind, ef_search
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k``: (scores [Q, k], indices [Q, k]); rows padded with index −1 are cut."""
+        k = min(k, self.index.ntotal)
+        if self.kind == "hnsw":
+            self.index.hnsw.efSearch = max(self.ef_search, k)
+        scores, index = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return scores, index
+
+
+def import_faiss():
+    """The ``faiss`` module, or a one-line error saying how to install it."""
+    try:
+        import faiss
+    except ImportError:
+        raise RankarenaError(
+            "FAISS is not installed: pip install 'rankarena[faiss]' (or faiss-cpu / faiss-gpu)"
+        ) from None
+    return faiss
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if it is one of ``SEARCH_BACKENDS``, else a ParameterError naming them."""
+    if backend not in SEARCH_BACKENDS:
+        raise ParameterError(
+            f"retriever 'dense': unknown search backend {backend!r}"
+            f"{did_you_mean(backend, SEARCH_BACKENDS)}; valid: {', '.join(SEARCH_BACKENDS)}"
+        )
+    return backend

@@ -1,0 +1,1 @@
+"""Robustness: perturbation runs, text-noise helpers, topic attacks, plots."""

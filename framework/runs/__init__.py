@@ -1,0 +1,3 @@
+"""Runs: the run configuration, the runner, its cells (one retrieval + evaluation each) and
+system search.
+"""

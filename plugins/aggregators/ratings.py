@@ -1,0 +1,168 @@
+"""Built-in aggregators that rate systems from pairwise task outcomes: ``elo``, ``bradley-terry``.
+
+Every task is a tournament of matches between the systems that both have a score on it
+(``rankarena.leaderboard.pairwise``): the higher score wins, equal scores draw (½ each), a pair
+with a
+missing score does not play.
+
+* ``elo`` (Elo, "The Rating of Chessplayers, Past and Present", 1978): ratings start at
+  ``initial``; a match of i against j with result S ∈ {1, ½, 0} updates
+  R_i ← R_i + K (S − E_ij) and R_j ← R_j − K (S − E_ij), E_ij = 1 / (1 + 10^((R_j − R_i)/400)).
+  Elo depends on the order of the matches, so the final ratings are averaged over ``orders``
+  random orders (seeded). An order here is: the tasks in random order; within a task, every
+  pair once, scheduled as a round-robin (circle method) under a random seating, the rounds in
+  random order. The matches of one round share no system, so each round is one vectorised
+  update, exactly equal to playing its matches one after another. Each match reads the two
+  scores it compares, so memory stays O(orders × systems), whatever the number of tasks.
+* ``bradley-terry`` (Bradley & Terry, Biometrika 1952; Zermelo 1929): P(i beats j) =
+  σ(β_i − β_j). β maximises the log-likelihood Σ_{i≠j} W_ij log σ(β_i − β_j) − (λ/2)‖β‖²
+  with W_ij the (weighted) number of tasks i beats j (draws count ½ to each), under
+  Σ β = 0; the small ridge λ keeps β finite when a system wins or loses every match.
+  Standard errors: the square roots of the diagonal of the inverse of the observed
+  information, the Hessian H = Σ_{i<j} n_ij p_ij (1 − p_ij) (e_i − e_j)(e_i − e_j)ᵀ + λI,
+  restricted to Σ β = 0 (Moore–Penrose inverse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.optimize import minimize
+
+import rankarena
+from rankarena import ParameterError, Ranking, ScoreTable
+from rankarena.api.aggregation import preference_matrix, require_memory
+
+FIT_MATRICES = 12
+"""systems × systems float64 matrices ``BradleyTerry.fit`` holds at once (objective terms,
+Hessian, its pseudo-inverse), for the memory estimate."""
+
+
+class Elo:
+    """Elo ratings from task outcomes, averaged over random match orders.
+
+    :param k: the update step K (4, as LMSYS's Chatbot Arena; 32 is the chess habit).
+    :param initial: the starting rating.
+    :param orders: random orders averaged over.
+    :param seed: seed of the orders.
+    """
+
+    def __init__(self, k: float = 4.0, initial: float = 1000.0, orders: int = 20, seed: int = 0):
+        if k <= 0 or orders < 1:
+            raise ParameterError(f"aggregator 'elo': need k > 0 and orders >= 1, got {k}, {orders}")
+        self.k, self.initial, self.orders, self.seed = float(k), float(initial), orders, seed
+
+    def aggregate(self, scores: ScoreTable) -> Ranking:
+        """Mean final rating per system; extras: its standard deviation over orders."""
+        ratings = self.ratings(scores)
+        return Ranking.from_scores(
+            "elo", scores.systems, ratings.mean(axis=0), rating_std=ratings.std(axis=0).tolist()
+        )
+
+    def ratings(self, scores: ScoreTable) -> np.ndarray:
+        """Final ratings, one row per random order: [orders, systems]."""
+        n = len(scores.systems)
+        rng = np.random.default_rng(self.seed)
+        # one extra column: the bye seat of an odd field, never read back
+        ratings = np.full((self.orders, n + 1), self.initial)
+        if n < 2:
+            return ratings[:, :n]
+        by_task = np.ascontiguousarray(scores.scores.T).ravel()  # [task * n + system]
+        rows = np.arange(self.orders)[:, None]
+        for task in _task_orders(rng, len(scores.tasks), self.orders).T:  # one task per order
+            seats = np.argsort(rng.random((self.orders, n + n % 2)), axis=1)
+            for round_number in rng.permuted(
+                np.tile(np.arange(n + n % 2 - 1), (self.orders, 1)), axis=1
+            ).T:
+                a, b = _round_pairs(seats, round_number)  # disjoint: plain += is exact
+                won, played = _match(by_task, task[:, None] * n, a, b, n)
+                expected = 1.0 / (1.0 + 10.0 ** ((ratings[rows, b] - ratings[rows, a]) / 400.0))
+                step = np.where(played, self.k * (won - expected), 0.0)
+                ratings[rows, a] += step
+                ratings[rows, b] -= step
+        return ratings[:, :n]
+
+
+def _match(
+    by_task: np.ndarray, offset: np.ndarray, a: np.ndarray, b: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(S, played) of the matches a vs b: S = 1, ½, 0 as a's score on the task is higher,
+    equal or lower than b's; played where both are systems (< n, not the bye) with a score.
+    The scores are read per match (``by_task[task · n + system]``), never as a systems ×
+    systems × tasks array."""
+    first = by_task[offset + np.minimum(a, n - 1)]
+    second = by_task[offset + np.minimum(b, n - 1)]
+    won = (np.greater(first, second).astype(np.float64) + np.greater_equal(first, second)) / 2
+    played = (a < n) & (b < n) & ~np.isnan(first) & ~np.isnan(second)
+    return won, played
+
+
+def _task_orders(rng: np.random.Generator, n_tasks: int, orders: int) -> np.ndarray:
+    """[orders, tasks]: a random permutation of the tasks per order."""
+    return rng.permuted(np.tile(np.arange(n_tasks), (orders, 1)), axis=1)
+
+
+def _round_pairs(seats: np.ndarray, round_number: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Round ``r`` of the circle-method round-robin on ``m`` (even) seats: seat m−1 is fixed,
+    the others rotate; pair p plays (r + p) mod (m−1) against (r − p) mod (m−1) for p ≥ 1,
+    and seat m−1 meets seat r. Returns the systems (values ≥ n are byes) as [orders, m/2]."""
+    m = seats.shape[1]
+    r = round_number[:, None]
+    p = np.arange(1, m // 2)[None, :]
+    first = np.concatenate([np.full_like(r, m - 1), (r + p) % (m - 1)], axis=1)
+    second = np.concatenate([r, (r - p) % (m - 1)], axis=1)
+    rows = np.arange(len(seats))[:, None]
+    return seats[rows, first], seats[rows, second]
+
+
+class BradleyTerry:
+    """Bradley-Terry strengths by maximum likelihood, with standard errors.
+
+    :param ridge: λ of the ridge penalty (keeps strengths finite for unbeaten systems).
+    :param task_weights: one weight per task, in the table's task order (default all 1).
+    """
+
+    def __init__(self, ridge: float = 1e-3, task_weights: Sequence[float] | None = None):
+        if ridge < 0:
+            raise ParameterError(f"aggregator 'bradley-terry': ridge must be >= 0, got {ridge}")
+        self.ridge, self.task_weights = float(ridge), task_weights
+
+    def aggregate(self, scores: ScoreTable) -> Ranking:
+        """Rank by strength β; extras: ``se`` (standard error of β)."""
+        who = "aggregator 'bradley-terry'"
+        n = len(scores.systems)
+        require_memory(who, FIT_MATRICES * 8 * n * n, scores, "likelihood and Hessian")
+        beta, se = self.fit(preference_matrix(scores, self.task_weights, who=who))
+        return Ranking.from_scores("bradley-terry", scores.systems, beta, se=se.tolist())
+
+    def fit(self, wins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(β, standard errors) from the win matrix ``wins[i, j]``."""
+        n = len(wins)
+        if n == 0:
+            return np.zeros(0), np.zeros(0)
+        games = wins + wins.T
+
+        def objective(beta: np.ndarray) -> tuple[float, np.ndarray]:
+            diff = beta[:, None] - beta[None, :]
+            log_p = -np.logaddexp(0.0, -diff)  # log σ(β_i − β_j)
+            value = -(wins * log_p).sum() + 0.5 * self.ridge * beta @ beta
+            p = np.exp(log_p)
+            grad = -(wins * (1 - p)).sum(axis=1) + (wins.T * (1 - p.T)).sum(axis=1)
+            return value, grad + self.ridge * beta
+
+        solution = minimize(objective, np.zeros(n), jac=True, method="L-BFGS-B")
+        beta = solution.x - solution.x.mean()
+        p = 1.0 / (1.0 + np.exp(-(beta[:, None] - beta[None, :])))
+        weight = games * p * (1 - p)
+        np.fill_diagonal(weight, 0.0)
+        hessian = np.diag(weight.sum(axis=1)) - weight + self.ridge * np.eye(n)
+        centre = np.eye(n) - 1.0 / n  # restrict to Σ β = 0
+        covariance = np.linalg.pinv(centre @ hessian @ centre)
+        return beta, np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+
+
+@rankarena.hookimpl
+def register_aggregators(register) -> None:
+    register("elo", Elo)
+    register("bradley-terry", BradleyTerry)

@@ -1,0 +1,1 @@
+"""Built-in hard-negative samplers."""
