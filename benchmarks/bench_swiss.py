@@ -13,9 +13,10 @@ aggregator's default; ``--byes``, ``--ties``) and the given task order:
 
 * the vectorised engine, ``simulate(table, tournaments=--tournaments, block=--block)``:
   the whole Monte Carlo, from the score table to E[S_m] (``--repeats`` runs, the median);
-* the plain Python loop ``_reference_tournaments``, one tournament after another, on
-  ``--loop-tournaments`` tournaments, **scaled linearly** to ``--tournaments`` (the loop
-  does the same work for every tournament, so its time is linear in their number).
+* the plain Python loop ``reference_tournaments`` of ``tests/swiss_reference.py``, one
+  tournament after another, on ``--loop-tournaments`` tournaments, **scaled linearly** to
+  ``--tournaments`` (the loop does the same work for every tournament, so its time is
+  linear in their number).
 
 Before the timings are trusted, the two must agree: E[S_m] of the loop's tournaments and of
 the engine's, per system, within 5 standard errors of their difference; the exit status
@@ -29,11 +30,15 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from rankarena import ScoreTable
 from rankarena.plugins.aggregators import swiss
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from swiss_reference import reference_tournaments  # the tests' plain per-tournament loop
 
 SPEEDUP_TARGET = 50.0
 SECONDS_TARGET = 10.0
@@ -92,7 +97,7 @@ def main() -> int:
     fast = statistics.median(times)
 
     start = time.perf_counter()
-    loop = swiss._reference_tournaments(plan, args.loop_tournaments, seed=args.seed + 1)
+    loop = reference_tournaments(plan, args.loop_tournaments, seed=args.seed + 1)
     loop_measured = time.perf_counter() - start
     loop_scaled = loop_measured * args.tournaments / args.loop_tournaments
 

@@ -222,3 +222,16 @@ def test_the_dense_plugin_uses_the_framework_bi_encoder():
 
     assert dense.BiEncoder is bi_encoder.BiEncoder
     assert dense.model_fingerprint is bi_encoder.model_fingerprint
+
+
+def test_every_package_folder_is_installed():
+    """setuptools' ``packages`` (pyproject.toml) lists every package of the three folders, so
+    a wheel holds them all (an editable install would hide a missing one)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {"rankarena": "framework", "rankarena.plugins": "plugins"}
+    found = {"rankarena.registries"}
+    for package, folder in folders.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join((package, *parts)))
+    assert set(config["packages"]) == found

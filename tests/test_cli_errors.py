@@ -527,7 +527,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     def broken(args):
         raise ValueError("a bug")
 
-    monkeypatch.setattr("rankarena.cli.main.cmd_devices", broken)
+    monkeypatch.setattr("rankarena.cli.installation.cmd_devices", broken)
     with pytest.raises(ValueError, match="a bug"):
         main(["devices"])
 
@@ -536,7 +536,7 @@ def test_interrupt_is_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rankarena.cli.main.cmd_devices", interrupted)
+    monkeypatch.setattr("rankarena.cli.installation.cmd_devices", interrupted)
     assert main(["devices"]) == 130
     assert capsys.readouterr().err == "rankarena: interrupted\n"
 
@@ -559,7 +559,7 @@ def test_a_closed_pipe_ends_quietly():
 
 def test_debug_is_documented_in_the_help():
     out = io.StringIO()
-    from rankarena.cli.main import _parser
+    from rankarena.cli.main import build_parser
 
-    _parser().print_help(out)
+    build_parser().print_help(out)
     assert "--debug" in out.getvalue() and "RANKARENA_DEBUG=1" in out.getvalue()

@@ -139,3 +139,45 @@ def test_hybrid_adaptive_rrf_weights_each_query(scifact):
         host.retrievers.create("hybrid", retrievers=["bm25"], fusion="adaptive-rrf")
     with pytest.raises(ParameterError, match="lexical 'bm42' is not fused"):
         host.retrievers.create("hybrid", fusion="adaptive-rrf", lexical="bm42")
+
+
+# the resolved parameters every hybrid system hashed before ``rrf_k`` was renamed ``k``
+HYBRID_DEFAULTS = {
+    "retrievers": None,
+    "fusion": "rrf",
+    "rrf_k": 60.0,
+    "norm": "min-max",
+    "weights": None,
+    "depth": 1000,
+    "params": None,
+    "lexical": None,
+    "stemmer": "porter",
+}
+
+
+def test_hybrid_k_is_rrf_k_renamed_and_existing_run_keys_stay(tmp_path):
+    """``k`` (the name ``fuse`` and a run config's ``fusion_params`` use) and its former name
+    ``rrf_k`` set the same constant; a config that gives neither or ``rrf_k`` keeps the
+    cache key it had, and a given ``k`` makes a key of its own."""
+    from rankarena.runs.config import RunConfig, resolve_defaults, system_key
+
+    host = rankarena.plugin_manager()
+    assert host.retrievers.create("hybrid", retrievers=["bm25"], k=30).k == 30.0
+    assert host.retrievers.create("hybrid", retrievers=["bm25"], rrf_k=30).k == 30.0
+    assert host.retrievers.create("hybrid", retrievers=["bm25"]).k == 60.0
+    with pytest.raises(ParameterError, match="give k or rrf_k"):
+        host.retrievers.create("hybrid", retrievers=["bm25"], k=30, rrf_k=10)
+    with pytest.raises(ParameterError, match="retriever 'hybrid': k must be a finite number"):
+        host.retrievers.create("hybrid", retrievers=["bm25"], k=-1.0)
+
+    def config(params: dict) -> RunConfig:
+        system = {"retriever": "hybrid", "params": params}
+        return RunConfig("t", ["d"], "test", ["mrr"], 10, tmp_path, {"s": system})
+
+    def key(params: dict) -> str:
+        return system_key(resolve_defaults(config(params), host), "s", "d")
+
+    for given in ({}, {"rrf_k": 30}, {"fusion": "combsum", "depth": 50}):
+        before = config({**HYBRID_DEFAULTS, **given})  # as resolve_defaults filled it in
+        assert key(given) == system_key(before, "s", "d")
+    assert len({key({}), key({"k": 30}), key({"k": 10})}) == 3

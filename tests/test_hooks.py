@@ -7,6 +7,7 @@ a third-party plugin would, and use them through the host.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import torch
 
 import rankarena
 from rankarena import DeviceReport, PluginHost, Qrels, Queries, Run, ScoreTable, hookspecs
-from rankarena.cli.main import main
+from rankarena.api.datasets import open_dataset
+from rankarena.cli.main import build_parser, main
 from rankarena.data import Corpus, write_trec_run
 from rankarena.data.training_examples import TrainingExamples
 from rankarena.errors import UnknownNameError
@@ -31,7 +33,7 @@ HOOKS = sorted(
 
 
 def test_hooks_are_found():
-    assert len(HOOKS) == 13
+    assert len(HOOKS) == 14
     assert "register_metrics" in HOOKS and "report_devices" in HOOKS
 
 
@@ -215,12 +217,16 @@ class ComponentsPlugin:
 class TinyDataset:
     name = "tiny"
     corpus = CORPUS
+    splits = ("test",)
 
     def queries(self, split=None):
         return QUERIES
 
     def qrels(self, split):
         return QRELS
+
+    def fingerprint(self, split):
+        return f"tiny/{split}"
 
 
 @pytest.fixture
@@ -344,6 +350,9 @@ def test_hook_register_datasets(host, scifact_dir):
     assert host.datasets.create("tiny").qrels("test") is QRELS
     scifact = host.datasets.create("beir", path=str(scifact_dir))
     assert len(scifact.qrels("test")) == 339
+    # what every command does with a dataset reference (rankarena.api.datasets)
+    assert open_dataset(host, "tiny:").qrels("test") is QRELS
+    assert open_dataset(host, str(scifact_dir)).fingerprint("test") == scifact.fingerprint("test")
 
 
 def test_hook_report_devices(host):
@@ -415,3 +424,110 @@ def test_hook_on_result(tracked):
 
 def test_hook_on_run_end(tracked):
     assert tracked[-1] == ("end", tracked[0][2], 2)
+
+
+# ------------------------------------------------------------------ command line
+
+
+class SearchCommand:
+    """A plugin verb: ``rankarena overlap-search QUERY [--k K]`` prints the top documents of
+    the ``overlap`` retriever over ``CORPUS``, one ``DOC SCORE`` line each."""
+
+    def __init__(self, host: PluginHost):
+        self.host = host
+
+    @rankarena.hookimpl
+    def register_commands(self, subparsers):
+        parser = subparsers.add_parser("overlap-search", help="search the tiny corpus by words")
+        parser.add_argument("query")
+        parser.add_argument("--k", type=int, default=3)
+        parser.set_defaults(handler=self.search)
+
+    def search(self, args) -> int:
+        if not args.query.strip():
+            raise rankarena.ParameterError("overlap-search: the query is empty")
+        retriever = self.host.retrievers.create("overlap").index(CORPUS)
+        ranked = retriever.search(Queries.from_dict({"q": args.query}), k=args.k).to_dict()["q"]
+        for doc, score in sorted(ranked.items(), key=lambda item: -item[1]):
+            print(doc, score)
+        return 0
+
+
+def _verbs_plugin(*verbs: str, handler=lambda args: 0):
+    """A plugin object whose ``register_commands`` adds ``verbs`` (with ``handler``)."""
+
+    class Verbs:
+        @rankarena.hookimpl
+        def register_commands(self, subparsers):
+            for verb in verbs:
+                subparsers.add_parser(verb, help=f"the {verb} verb").set_defaults(handler=handler)
+
+    return Verbs()
+
+
+def test_hook_register_commands(host, capsys, monkeypatch):
+    host.register(SearchCommand(host), name="search-command")
+    parser = build_parser(host)
+    args = parser.parse_args(["overlap-search", "cats purr", "--k", "2"])
+    assert args.handler(args) == 0
+    assert capsys.readouterr().out == "d1 2.0\nd2 1.0\n"
+
+    # as the console script runs it: main() builds the parser from the process's host
+    monkeypatch.setattr("rankarena.core.host._HOST", host)
+    assert main(["overlap-search", "morning", "--k", "1"]) == 0
+    assert capsys.readouterr().out == "d3 1.0\n"
+    assert main(["overlap-search", " "]) == 2  # its RankarenaError: one line, status 2
+    assert capsys.readouterr().err == "rankarena: error: overlap-search: the query is empty\n"
+    assert main(["--help"]) == 0
+    assert re.search(r"overlap-search\s+search the tiny corpus by words", capsys.readouterr().out)
+    assert host.failures == []
+
+
+def test_a_plugin_verb_that_clashes_is_reported_and_the_first_owner_keeps_it(
+    host, capsys, monkeypatch
+):
+    host.register(SearchCommand(host), name="search-command")
+    host.register(_verbs_plugin("extra", "eval"), name="clashing")  # a built-in name
+    host.register(_verbs_plugin("overlap-search"), name="second")  # an earlier plugin's
+    host.register(_verbs_plugin("lonely", handler=None), name="no-handler")
+    monkeypatch.setattr("rankarena.core.host._HOST", host)
+    assert main(["overlap-search", "purr", "--k", "1"]) == 0  # the first plugin's verb works
+    assert capsys.readouterr().out == "d1 1.0\n"
+    errors = {f.plugin: f.error for f in host.failures if f.stage == "register_commands"}
+    assert errors == {
+        "clashing": "PluginError: verb 'eval' is taken by a built-in verb; "
+        "none of the plugin's verbs were added",
+        "second": "PluginError: verb 'overlap-search' is taken by plugin 'search-command'; "
+        "none of the plugin's verbs were added",
+        "no-handler": "PluginError: verb 'lonely' has no handler: call "
+        "set_defaults(handler=fn) on its parser",
+    }
+    # the built-in eval is untouched, and none of the clashing plugin's verbs were added
+    args = build_parser(host).parse_args(["eval", "--dataset", "d", "--run", "r"])
+    assert args.handler.__module__ == "rankarena.cli.evaluate"
+    for verb in ("extra", "lonely"):
+        assert main([verb]) == 2
+        assert f"invalid choice: '{verb}'" in capsys.readouterr().err
+    assert len(host.failures) == 3  # reported once, however often the parser is built
+
+    assert main(["plugins", "--json"]) == 0  # where a user sees them
+    listed = json.loads(capsys.readouterr().out)["failures"]
+    assert {f["plugin"] for f in listed} == {"clashing", "second", "no-handler"}
+
+
+def test_a_plugin_whose_command_hook_raises_adds_no_verb(host, capsys):
+    class Broken:
+        @rankarena.hookimpl
+        def register_commands(self, subparsers):
+            subparsers.add_parser("half").set_defaults(handler=lambda args: 0)
+            raise RuntimeError("no more verbs today")
+
+    host.register(Broken(), name="broken")
+    parser = build_parser(host)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["half"])
+    first, second = capsys.readouterr().err.splitlines()
+    assert first == (
+        "rankarena: plugin 'broken' failed in register_commands: RuntimeError: no more verbs today"
+    )
+    assert second.startswith("rankarena: error: argument COMMAND: invalid choice: 'half'")

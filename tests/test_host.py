@@ -6,6 +6,7 @@ import importlib.metadata
 import sys
 import types
 
+import numpy as np
 import pytest
 
 import rankarena
@@ -15,10 +16,25 @@ from rankarena.errors import ParameterError, PluginError, UnknownNameError
 
 
 class Widget:
-    """A component with typed parameters."""
+    """A component with typed parameters (a retriever that finds nothing)."""
 
     def __init__(self, size: int, ratio: float = 0.5, label: str | None = None):
         self.size, self.ratio, self.label = size, ratio, label
+
+    def index(self, corpus: rankarena.Corpus) -> Widget:
+        return self
+
+    def search(self, queries: rankarena.Queries, k: int) -> rankarena.Run:
+        return rankarena.Run.from_dict({})
+
+
+class Zero(rankarena.Metric):
+    """A metric that is 0 for every query."""
+
+    key = "zero"
+
+    def per_query(self, judged):
+        return np.zeros(judged.n_queries)
 
 
 class WidgetPlugin:
@@ -114,8 +130,8 @@ def test_name_collision_is_reported_and_first_plugin_keeps_the_name():
     class Impostor:
         @rankarena.hookimpl
         def register_metrics(self, register):
-            register("mine", Widget)
-            register("ndcg", Widget)
+            register("mine", Zero)
+            register("ndcg", Zero)
 
     host = PluginHost(entry_points=False)
     host.register(Impostor(), name="impostor")

@@ -141,6 +141,11 @@ def test_no_usable_row_gives_zero_with_graph():
     scores = torch.rand(2, 3, requires_grad=True)
     out = InfoNCE()(scores, torch.zeros(2, 3))
     assert out.item() == 0.0 and out.requires_grad
+    # the zero keeps the loss's own parameters in the graph: a zero gradient, not none
+    amcl = AdaptiveMultiHeadContrastive(heads=2)
+    out = amcl(torch.rand(2, 2, 3, requires_grad=True), torch.zeros(2, 3))
+    out.backward()
+    assert out.item() == 0.0 and torch.equal(amcl.log_scale.grad, torch.zeros(2))
 
 
 # ------------------------------------------------------------------ soft-infonce
@@ -277,12 +282,12 @@ def test_soft_label_reference_zero_and_gradcheck():
 @pytest.mark.parametrize(
     "name, params, text",
     [
-        ("infonce", {"scale": 0.0}, "scale must be a positive number"),
+        ("infonce", {"scale": 0.0}, "scale must be a finite number > 0"),
         ("infonce", {"scale": 2.0, "temperature": 0.5}, "not both"),
-        ("mnrl", {"temperature": -1.0}, "temperature must be a positive number"),
+        ("mnrl", {"temperature": -1.0}, "temperature must be a finite number > 0"),
         ("infonce", {"scale": "big"}, "must be"),
         ("soft-infonce", {"beta": 1.0}, "beta must be in [0, 1)"),
-        ("soft-infonce", {"weights": "bm25"}, "weights must be"),
+        ("soft-infonce", {"weights": "bm25"}, "weights must be one of targets, scores"),
         ("amcl", {"heads": 0}, "heads must be an integer"),
         ("amcl", {"scale": 200.0}, "exceeds max_scale"),
         ("soft-label", {"temperature": 0}, "temperature must be"),

@@ -286,14 +286,14 @@ def test_anyloss(metric):
 @pytest.mark.parametrize(
     "name, params, text",
     [
-        ("margin-mse", {"positive": "last"}, "positive must be 'first' or 'argmax'"),
-        ("kl-distill", {"temperature": 0.0}, "temperature must be a positive number"),
+        ("margin-mse", {"positive": "last"}, "positive must be one of first, argmax"),
+        ("kl-distill", {"temperature": 0.0}, "temperature must be a finite number > 0"),
         ("cprd", {"top_k": 0}, "top_k must be an integer >= 1"),
         ("cprd", {"top_k": 2.5}, "must be"),
-        ("dice", {"gamma": -1.0}, "gamma must be >= 0"),
-        ("z-loss", {"a": -2.0}, "a must be a positive number"),
+        ("dice", {"gamma": -1.0}, "gamma must be a finite number >= 0"),
+        ("z-loss", {"a": -2.0}, "a must be a finite number > 0"),
         ("anyloss", {"metric": "mcc"}, "metric must be one of"),
-        ("anyloss", {"amplify": 0}, "amplify must be a positive number"),
+        ("anyloss", {"amplify": 0}, "amplify must be a finite number > 0"),
         ("dice", {"beta": 1.0}, "no parameter"),
     ],
 )

@@ -224,3 +224,4 @@ def test_parameter_errors(host, name, params):
     with pytest.raises(rankarena.ParameterError) as info:
         host.losses.create(name, **params)
     assert "\n" not in str(info.value)
+    assert str(info.value).startswith(f"loss {name!r}")  # names the component

@@ -103,7 +103,12 @@ def test_plugins_json_lists_the_example(installed, workdir):
         "distribution": DIST,
         "version": "0.1.0",
         "builtin": False,
-        "hooks": ["register_aggregators", "register_metrics"],
+        "hooks": [
+            "register_aggregators",
+            "register_commands",
+            "register_datasets",
+            "register_metrics",
+        ],
     }
     metrics = {c["name"]: c for c in payload["components"]["metrics"]}
     assert metrics["rbp"]["plugin"] == "example"
@@ -115,6 +120,9 @@ def test_plugins_json_lists_the_example(installed, workdir):
         "epsilon: float = 1e-09",
         "min_coverage: float = 1.0",
     ]
+    datasets = {c["name"]: c for c in payload["components"]["datasets"]}
+    assert datasets["tsv"]["plugin"] == "example"
+    assert datasets["tsv"]["parameters"] == ["path: str"]
     assert payload["failures"] == []
 
 
@@ -143,32 +151,37 @@ def test_trace_shows_the_example_hooks(installed, workdir):
     assert re.search(r"register_aggregators\(register\) -> example \[", result.stderr)
 
 
-def _naive_rbp_at_k(run_file: Path, qrels_file: Path, k: int, p: float = 0.8) -> float:
-    """Mean RBP@k read straight from the files, one query and one rank at a time."""
-    relevant: dict[str, set[str]] = defaultdict(set)
-    judged_queries: set[str] = set()
-    with open(qrels_file) as lines:
+def _naive_rbp(
+    run_file: Path, qrels_file: Path, k: int | None = None, p: float = 0.8
+) -> tuple[float, float]:
+    """Mean RBP (cut at k) and mean residual, read straight from the files, one query and one
+    rank at a time: the residual counts the unjudged documents within the cutoff, and every
+    rank below depth min(k, retrieved), as relevant."""
+    grades: dict[str, dict[str, int]] = defaultdict(dict)
+    with open(qrels_file, newline="") as lines:
         next(lines)  # header: query-id, corpus-id, score
         for line in lines:
-            qid, docno, grade = line.rstrip("\r\n").split("\t")  # the file has CRLF ends
-            judged_queries.add(qid)
-            if int(grade) >= 1:
-                relevant[qid].add(docno)
+            qid, docno, grade = line.rstrip("\r\n").split("\t")  # scifact's lines end in CRLF
+            grades[qid][docno] = int(grade)
     ranked: dict[str, list[tuple[float, str]]] = defaultdict(list)
     with open(run_file) as lines:
         for line in lines:
             qid, _q0, docno, _rank, score, _tag = line.split()
             ranked[qid].append((float(score), docno))
-    values = []
-    for qid in sorted(judged_queries & set(ranked)):
+    bases, residuals = [], []
+    for qid in sorted(set(grades) & set(ranked)):
         # trec_eval order: score descending, ties by doc id descending
         docs = sorted(ranked[qid], reverse=True)[:k]
-        total = 0.0
+        relevant = unjudged = 0.0
         for i, (_score, docno) in enumerate(docs, start=1):
-            if docno in relevant[qid]:
-                total += p ** (i - 1)
-        values.append((1 - p) * total)
-    return sum(values) / len(values)
+            grade = grades[qid].get(docno)
+            if grade is None:
+                unjudged += p ** (i - 1)
+            elif grade >= 1:
+                relevant += p ** (i - 1)
+        bases.append((1 - p) * relevant)
+        residuals.append((1 - p) * unjudged + p ** len(docs))
+    return sum(bases) / len(bases), sum(residuals) / len(residuals)
 
 
 def test_eval_prints_rbp(installed, workdir, scifact_dir, scifact_tfidf_run, tmp_path):
@@ -182,13 +195,168 @@ def test_eval_prints_rbp(installed, workdir, scifact_dir, scifact_tfidf_run, tmp
     assert set(printed) == {"rbp@10", "ndcg@10"}, out
     assert re.search(r"\(300\s+queries\)", out), out
 
-    expected = _naive_rbp_at_k(run_file, scifact_dir / "qrels" / "test.tsv", k=10)
+    expected, _ = _naive_rbp(run_file, scifact_dir / "qrels" / "test.tsv", k=10)
     assert 0.05 < expected < 0.95  # a real, non-degenerate value
     assert printed["rbp@10"] == f"{expected:.4f}"
     stored = {
         row["metric"]: row["value"] for row in Results.from_parquet(store).means().table.to_pylist()
     }
     assert stored["rbp@10"] == pytest.approx(expected, rel=1e-12)
+
+
+def _with_judged_non_relevant(scifact_dir: Path, run, folder: Path) -> Path:
+    """scifact (whose qrels judge only relevant documents) plus one judgement per test query:
+    the first non-relevant document of ``run``, judged 0. RBP + residual is then below 1."""
+    folder.mkdir()
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        (folder / name).symlink_to(scifact_dir / name)
+    lines = (scifact_dir / "qrels" / "test.tsv").read_text().splitlines()
+    relevant: dict[str, set[str]] = defaultdict(set)
+    for line in lines[1:]:
+        qid, docno, _grade = line.split("\t")
+        relevant[qid].add(docno)
+    ranked = run.to_dict()
+    for qid in sorted(set(relevant) & set(ranked)):
+        order = sorted(ranked[qid].items(), key=lambda item: (item[1], item[0]), reverse=True)
+        first = next(doc for doc, _score in order if doc not in relevant[qid])
+        lines.append(f"{qid}\t{first}\t0")
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "test.tsv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "k", "p", "name"),
+    [
+        ("console script", ["--depth", "10"], 10, 0.8, "rbp@10"),
+        ("python -m rankarena.cli", ["--persistence", "0.5"], None, 0.5, "rbp(p=0.5)"),
+    ],
+)
+def test_rbp_verb_prints_rbp_and_residual(
+    installed, workdir, scifact_dir, scifact_tfidf_run, tmp_path, command, options, k, p, name
+):
+    """The plugin's verb ``rankarena rbp``, from the installed package, in a new process."""
+    dataset = _with_judged_non_relevant(scifact_dir, scifact_tfidf_run, tmp_path / "judged")
+    run_file = tmp_path / "tfidf.trec"
+    write_trec_run(scifact_tfidf_run, run_file)
+    program = (
+        [str(RANKARENA)] if command == "console script" else [sys.executable, "-m", "rankarena.cli"]
+    )
+    args = [*program, "rbp", "--dataset", str(dataset), "--run", str(run_file), *options]
+    out = _run(args, workdir).stdout
+    shown = re.fullmatch(
+        rf"{re.escape(name)} on judged/test \((\d+) queries\): ([0-9.]+), residual ([0-9.]+)\n",
+        out,
+    )
+    assert shown, out
+    base, residual = _naive_rbp(run_file, dataset / "qrels" / "test.tsv", k, p)
+    assert 0.05 < base < 0.95 and base + residual < 0.99  # real values, non-trivial bounds
+    assert shown.groups() == ("300", f"{base:.4f}", f"{residual:.4f}")
+
+
+def test_rbp_verb_is_listed_and_says_bad_input_in_one_line(installed, workdir, tmp_path):
+    out = _run([str(RANKARENA), "--help"], workdir).stdout
+    assert re.search(r"^\s+rbp\s+mean rank-biased precision of a run", out, re.MULTILINE), out
+    bad = subprocess.run(
+        [str(RANKARENA), "rbp", "--dataset", str(tmp_path), "--run", "x", "--persistence", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=workdir,
+        env=_env(),
+    )
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert (
+        bad.stderr == "rankarena: error: metric 'rbp': persistence p must be in (0, 1), got 1.0\n"
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _tsv_and_beir(scifact_dir: Path, root: Path, qrels_file: Path | None = None) -> tuple:
+    """The same collection twice, from scifact: ``root/tsv/scifact`` in the example's tsv
+    layout and ``root/beir/scifact`` as a BEIR folder, with tabs and newlines of the texts
+    made spaces in both (a tsv field cannot hold them)."""
+    tsv, beir = root / "tsv" / "scifact", root / "beir" / "scifact"
+    (tsv / "qrels").mkdir(parents=True)
+    (beir / "qrels").mkdir(parents=True)
+    docs = [json.loads(line) for line in (scifact_dir / "corpus.jsonl").open(encoding="utf-8")]
+    queries = [json.loads(line) for line in (scifact_dir / "queries.jsonl").open(encoding="utf-8")]
+    with open(tsv / "collection.tsv", "w", encoding="utf-8") as out:
+        for d in docs:
+            out.write(f"{d['_id']}\t{_one_line(d['title'])}\t{_one_line(d['text'])}\n")
+    with open(beir / "corpus.jsonl", "w", encoding="utf-8") as out:
+        for d in docs:
+            row = {"_id": d["_id"], "title": _one_line(d["title"]), "text": _one_line(d["text"])}
+            out.write(json.dumps(row) + "\n")
+    with open(tsv / "queries.tsv", "w", encoding="utf-8") as out:
+        for q in queries:
+            out.write(f"{q['_id']}\t{_one_line(q['text'])}\n")
+    with open(beir / "queries.jsonl", "w", encoding="utf-8") as out:
+        for q in queries:
+            out.write(json.dumps({"_id": q["_id"], "text": _one_line(q["text"])}) + "\n")
+    lines = (qrels_file or scifact_dir / "qrels" / "test.tsv").read_text().splitlines()
+    (beir / "qrels" / "test.tsv").write_text("\n".join(lines) + "\n")
+    trec = [f"{q} 0 {d} {g}" for q, d, g in (line.split("\t") for line in lines[1:])]
+    (tsv / "qrels" / "test.txt").write_text("\n".join(trec) + "\n")
+    return tsv, beir
+
+
+def test_tsv_dataset_source_serves_retrieve_and_run(installed, workdir, scifact_dir, tmp_path):
+    """The plugin's dataset source ``tsv`` opened by the built-in commands, by reference
+    ``tsv:FOLDER``: the numbers equal those of the same collection as a BEIR folder."""
+    tsv, beir = _tsv_and_beir(scifact_dir, tmp_path)
+    means = {}
+    for name, dataset in (("tsv", f"tsv:{tsv}"), ("beir", str(beir))):
+        args = [str(RANKARENA), "retrieve", "--dataset", dataset, "--retriever", "bm25"]
+        args += ["--output", str(tmp_path / f"{name}.trec"), "--metrics", "ndcg@10,recall@100"]
+        out = _run(args, workdir).stdout
+        means[name] = dict(re.findall(r"│ (ndcg@10|recall@100)\s*│\s*([0-9.]+) │", out))
+    assert set(means["tsv"]) == {"ndcg@10", "recall@100"}, means
+    assert means["tsv"] == means["beir"]
+    assert 0.5 < float(means["tsv"]["ndcg@10"]) < 0.8  # BM25 on SciFact: a real value
+
+    config = tmp_path / "tsv.toml"
+    config.write_text(
+        f'[run]\nname = "tsv"\ndatasets = ["tsv:{tsv}"]\nmetrics = ["ndcg@10"]\n'
+        f'output = "{tmp_path / "out"}"\n\n[systems.bm25]\nretriever = "bm25"\n'
+    )
+    first = _run([str(RANKARENA), "run", str(config)], workdir)
+    shown = re.search(r"│ bm25\s*│\s*([0-9.]+) │", first.stdout)
+    assert shown and shown.group(1) == means["tsv"]["ndcg@10"], first.stdout
+    cached = sorted((tmp_path / "out" / "runs").rglob("*.parquet"))
+    assert len(cached) == 1
+    again = _run([str(RANKARENA), "run", str(config)], workdir)
+    assert sorted((tmp_path / "out" / "runs").rglob("*.parquet")) == cached, again.stdout
+    with open(tsv / "collection.tsv", "a", encoding="utf-8") as out:
+        out.write("new-doc\tA title\tan added document changes the collection\n")
+    _run([str(RANKARENA), "run", str(config)], workdir)
+    after = sorted((tmp_path / "out" / "runs").rglob("*.parquet"))
+    assert len(after) == 2, "an edited tsv collection must not be served from the old run"
+
+
+def test_tsv_dataset_with_a_bad_line_is_one_line(installed, workdir, tmp_path):
+    folder = tmp_path / "bad"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "collection.tsv").write_text("d1\tfine text\nd2 has no tab\n")
+    (folder / "queries.tsv").write_text("q1\ttext\n")
+    (folder / "qrels" / "test.txt").write_text("q1 0 d1 1\n")
+    args = ["retrieve", "--dataset", f"tsv:{folder}", "--retriever", "bm25"]
+    bad = subprocess.run(
+        [str(RANKARENA), *args, "--output", str(tmp_path / "x.trec")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=workdir,
+        env=_env(),
+    )
+    assert bad.returncode == 2, bad.stderr
+    assert bad.stderr == (
+        f"rankarena: error: {folder / 'collection.tsv'}:2: expected 2 or 3 tab-separated "
+        "fields, got 1\n"
+    )
 
 
 AGGREGATE = """

@@ -161,7 +161,9 @@ def test_bad_sampler_parameters_are_one_line():
         HOST.samplers.create("retriever-topk", sampling="best")
     with pytest.raises(ParameterError, match="need 0 <= range_min < range_max"):
         HOST.samplers.create("retriever-topk", range_min=5, range_max=3)
-    with pytest.raises(ParameterError, match="relative_margin must be >= 0"):
+    with pytest.raises(
+        ParameterError, match="'positive-aware': relative_margin must be a finite number >= 0"
+    ):
         HOST.samplers.create("positive-aware", relative_margin=-1.0)
 
 

@@ -17,6 +17,7 @@ import pytest
 from conftest import _data_folder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from swiss_reference import reference_tournaments
 
 import rankarena
 from rankarena import ParameterError, ScoreTable
@@ -356,7 +357,7 @@ def test_vectorised_agrees_with_the_plain_loop(rules):
     plan = plan_of(make_table(scores), **rules)
     n = 20_000
     fast = swiss._play_block(plan, n, np.random.default_rng(1))
-    loop = swiss._reference_tournaments(plan, n, seed=2)
+    loop = reference_tournaments(plan, n, seed=2)
     assert _max_z(fast.points, loop.points) < 4.5
     assert _max_z(fast.first, loop.first) < 4.5
     assert _max_z(fast.exit_round.astype(float), loop.exit_round.astype(float)) < 4.5
@@ -404,7 +405,11 @@ def test_shorthand_schedules_keep_two_players(systems, rounds, spec):
         (dict(elimination=[1, True]), "non-negative integers"),
         (dict(ties="coins"), "did you mean 'coin'"),
         (dict(byes="flaot"), "did you mean 'float'"),
-        (dict(task_order="randm"), "did you mean 'random'"),
+        (
+            dict(task_order="randm"),
+            "task_order must be one of given, random or a list of task names, got 'randm' "
+            "(did you mean 'random'?)",
+        ),
         (dict(task_order=[]), "task names"),
         (dict(tournaments=0), "tournaments must be an integer >= 1"),
         (dict(block=0), "block must be an integer >= 1"),

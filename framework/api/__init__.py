@@ -11,6 +11,9 @@ component family:
 * ``rankarena.api.mining`` — ``MiningContext`` and ``TrainingExamples`` for samplers.
 * ``rankarena.api.aggregation`` — pairwise preference counting for aggregators.
 * ``rankarena.api.perturbation`` — word-level text-noise helpers for perturbations.
+* ``rankarena.api.protocols`` — what each kind of component must provide (``Retriever``,
+  ``Reranker``, ``Sampler``, ``Loss``, ``Aggregator``, ``Metric``, ``Perturbation``,
+  ``Dataset``), as ``typing.Protocol`` classes the host checks components against.
 
 Everything else under ``rankarena`` is internal and may change without notice; CI keeps the
 built-in plugins to this API (import-linter, see ``pyproject.toml``).

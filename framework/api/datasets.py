@@ -1,6 +1,8 @@
-"""Plugin API for dataset sources: BEIR folders, the dataset catalog, atomic writes."""
+"""Plugin API for dataset sources and commands: BEIR folders, TREC run files, the dataset
+catalog, atomic writes."""
 
-from ..data import BeirFolder, atomic_path
+from ..core.datasets import open_dataset
+from ..data import BeirFolder, atomic_path, read_trec_run
 from ..data.catalog import resolve_dataset
 
-__all__ = ["BeirFolder", "atomic_path", "resolve_dataset"]
+__all__ = ["BeirFolder", "atomic_path", "open_dataset", "read_trec_run", "resolve_dataset"]

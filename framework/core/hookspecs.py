@@ -130,8 +130,32 @@ def register_metrics(register):
 def register_datasets(register):
     """Register dataset source factories.
 
-    A source has ``load(**params) -> Dataset``; a ``Dataset`` gives ``corpus``,
-    ``queries(split)`` and ``qrels(split)``.
+    Every command opens datasets by reference (a run config's ``datasets``, ``--dataset``,
+    a train or mine config's ``dataset``) through ``rankarena.core.datasets.open_dataset``:
+    ``SOURCE:ARGUMENT`` calls the factory registered as ``SOURCE`` (``example:tiny``);
+    anything else (a folder path, a catalog name such as ``scifact``, or ``beir:ARGUMENT``)
+    goes to the built-in ``beir`` source. ``suite:NAME`` (several datasets, run configs
+    only) is not a source; an unregistered ``SOURCE:`` is a one-line error listing the
+    sources.
+
+    The factory receives ``ARGUMENT`` (a ``str``) as its first parameter, by that
+    parameter's name (``beir``: ``path``); it is called with no argument for ``SOURCE:``.
+    It raises a one-line ``RankarenaError`` for an argument it cannot open, and returns a
+    dataset with:
+
+    - ``name``: ``str``, the ``dataset`` column of results and the name in logs;
+    - ``corpus``: the ``Corpus`` (an attribute or a property; it may load lazily);
+    - ``splits``: the split names that have judgements (a sequence of ``str``);
+    - ``queries(split)``: the ``Queries`` judged in ``split``;
+    - ``qrels(split)``: the ``Qrels`` of ``split``; an unknown split raises a one-line
+      ``RankarenaError`` naming ``splits``;
+    - ``fingerprint(split)``: ``str``, a digest of the content a run on ``split`` reads,
+      every document (id, title, text) and the split's queries (ids, texts), equal for
+      equal content and different whenever any of it changes (the qrels need not be in
+      it: evaluations are keyed by the qrels' own digest). Run cache keys hold the
+      reference and this digest; for every source but ``beir`` the framework adds its own
+      digest of ``corpus`` and ``queries(split)``, so changed content is never served a
+      cached run.
 
     :param register: ``register(name, factory, **meta)``.
     """
@@ -195,4 +219,32 @@ def on_run_end(run, results):
 
     :param run: the ``RunInfo`` given to ``on_run_start``.
     :param results: the run's ``Results`` table.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_commands(subparsers):
+    """Add verbs to the ``rankarena`` command (``rankarena VERB ...``).
+
+    ``subparsers`` works as ``argparse``'s: ``subparsers.add_parser(name, help=...)``
+    (``aliases=[...]`` and ``argparse.ArgumentParser`` keywords allowed) returns the verb's
+    parser; add its arguments, then ``parser.set_defaults(handler=fn)``. ``rankarena VERB``
+    calls ``fn(args)`` with the parsed ``argparse.Namespace`` (the global ``--device`` and
+    ``--debug`` included) and exits with the int it returns (``None`` counts as 0). A
+    ``RankarenaError`` it raises is said in one line, exit status 2, as for built-in verbs.
+    Components are at hand through ``rankarena.plugin_manager()``.
+
+    A plugin's verbs are added all together or not at all: when the hook raises, a verb has
+    no handler, or a name (or alias) is already a built-in verb's or an earlier-loaded
+    plugin's, none of them is added and the failure is reported under the plugin's name
+    (stage ``register_commands``); the built-in verb, or the first plugin's, keeps the name.
+    The hook is called when the command line does not name a built-in verb (``--help``, a
+    plugin's verb) and by ``rankarena plugins``.
+
+    :param subparsers: has ``add_parser(name, **kwargs) -> argparse.ArgumentParser``.
     """

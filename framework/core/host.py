@@ -5,11 +5,18 @@ group, skipping the names listed (comma-separated) in ``RANKARENA_DISABLE_PLUGIN
 plugin that fails to import, fails validation or raises in a hook is reported by name
 (``PluginHost.failures`` and one line on stderr) and skipped; the host keeps working.
 
+Every component a plugin registers is checked against the protocol of its kind
+(``rankarena.core.protocols``): a class factory lacking a required method is such a
+failure (stage ``register_<kind>``), and that component alone is left out; the plugin's
+other components still register. A function factory is checked on what it returns, when
+``Registry.create`` builds it (a ``PluginError``).
+
 ``RANKARENA_TRACE_PLUGINS=1`` prints every hook call, plugin by plugin, with its duration.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -24,7 +31,7 @@ import pluggy
 from ..errors import PluginError, RankarenaError, UnknownNameError
 from . import hookspecs
 from .devices import DeviceReport, select_device
-from .registry import ComponentSpec, Registry
+from .registry import ComponentSpec, Registry, check_factory
 
 ENTRY_POINT_GROUP = "rankarena"
 
@@ -165,18 +172,20 @@ class PluginHost:
             if ep.name in skip:
                 continue
             if self.pm.has_plugin(ep.name):
-                self._fail(ep.name, "import", PluginError("a plugin of that name is loaded"))
+                self.record_failure(
+                    ep.name, "import", PluginError("a plugin of that name is loaded")
+                )
                 continue
             try:
                 plugin = ep.load()
                 self.pm.register(plugin, name=ep.name)
             except Exception as exc:  # a broken plugin must not take the host down
-                self._fail(ep.name, "import", exc)
+                self.record_failure(ep.name, "import", exc)
                 continue
             unknown = self._unknown_hooks(ep.name)
             if unknown:
                 self.pm.unregister(name=ep.name)
-                self._fail(
+                self.record_failure(
                     ep.name,
                     "validation",
                     PluginError(f"implements unknown hook(s) {', '.join(unknown)}"),
@@ -195,7 +204,10 @@ class PluginHost:
             if not caller.has_spec() and not caller.name.startswith("_")
         )
 
-    def _fail(self, plugin: str, stage: str, exc: BaseException) -> None:
+    def record_failure(self, plugin: str, stage: str, exc: BaseException) -> None:
+        """Record that ``plugin`` failed in ``stage`` (a hook name, ``import``): once, in
+        ``failures`` and as one line on stderr. For callers that call a hook themselves,
+        like the command line's ``register_commands``."""
         failure = PluginFailure(plugin, stage, f"{type(exc).__name__}: {exc}".splitlines()[0])
         if failure in self.failures:  # registries are rebuilt after register(); report once
             return
@@ -240,7 +252,7 @@ class PluginHost:
             try:
                 result = impl.function(**args)
             except Exception as exc:
-                self._fail(impl.plugin_name, hook_name, exc)
+                self.record_failure(impl.plugin_name, hook_name, exc)
                 continue
             finally:
                 if self._trace:
@@ -272,10 +284,11 @@ class PluginHost:
             specs: list[ComponentSpec[Any]] = []
             start = time.perf_counter()
             try:
-                impl.function(register=_make_register(specs, kind, plugin))
+                reject = functools.partial(self.record_failure, plugin, f"register_{kind}")
+                impl.function(register=_make_register(specs, kind, plugin, reject))
                 registry.add_all(specs)  # all of a plugin's components, or none of them
             except Exception as exc:
-                self._fail(plugin, f"register_{kind}", exc)
+                self.record_failure(plugin, f"register_{kind}", exc)
             finally:
                 if self._trace:
                     took = (time.perf_counter() - start) * 1e3
@@ -326,7 +339,9 @@ class PluginHost:
             items = result if isinstance(result, (list, tuple)) else [result]
             for item in items:
                 if not isinstance(item, DeviceReport):
-                    self._fail(plugin, "report_devices", TypeError(f"not a DeviceReport: {item!r}"))
+                    self.record_failure(
+                        plugin, "report_devices", TypeError(f"not a DeviceReport: {item!r}")
+                    )
                     continue
                 reports.append(DeviceReport(**{**item.__dict__, "plugin": plugin}))
         return reports
@@ -345,7 +360,7 @@ class PluginHost:
                 and all(isinstance(t, str) for t in result)
             ):
                 return result
-            self._fail(
+            self.record_failure(
                 plugin, "paraphrase", TypeError(f"expected {len(texts)} strings, got {result!r}")
             )
         return None
@@ -377,7 +392,16 @@ class PluginHost:
         return infos
 
 
-def _make_register(specs: list[ComponentSpec[Any]], kind: str, plugin: str) -> Callable[..., None]:
+def _make_register(
+    specs: list[ComponentSpec[Any]],
+    kind: str,
+    plugin: str,
+    reject: Callable[[PluginError], None] | None = None,
+) -> Callable[..., None]:
+    """The ``register`` callable given to ``plugin``'s ``register_<kind>`` hook: it appends
+    one ``ComponentSpec`` to ``specs`` per call. A component that fails its protocol check
+    (``check_factory``) is passed to ``reject`` and left out (raised without ``reject``)."""
+
     def register(
         name: str,
         factory: Callable[..., Any],
@@ -393,17 +417,23 @@ def _make_register(specs: list[ComponentSpec[Any]], kind: str, plugin: str) -> C
         if description is None:
             doc = (factory.__doc__ or "").strip()
             description = doc.splitlines()[0] if doc else ""
-        specs.append(
-            ComponentSpec(
-                kind=kind,
-                name=name,
-                factory=factory,
-                plugin=plugin,
-                description=description,
-                aliases=tuple(aliases),
-                meta=meta,
-            )
+        spec = ComponentSpec(
+            kind=kind,
+            name=name,
+            factory=factory,
+            plugin=plugin,
+            description=description,
+            aliases=tuple(aliases),
+            meta=meta,
         )
+        try:
+            check_factory(spec)
+        except PluginError as exc:
+            if reject is None:
+                raise
+            reject(exc)
+            return
+        specs.append(spec)
 
     return register
 

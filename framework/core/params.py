@@ -37,11 +37,17 @@ def non_negative_number(owner: str, param: str, value: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-def check_choice(owner: str, param: str, value: object, valid: Sequence[str]) -> str:
-    """``value`` if it is one of ``valid``, else a one-line error listing them (with a hint)."""
+def check_choice(
+    owner: str, param: str, value: object, valid: Sequence[str], *, also: str = ""
+) -> str:
+    """``value`` if it is one of ``valid``, else a one-line error listing them (with a hint).
+
+    ``also`` names what else the parameter takes, where the caller checks that form itself
+    (``" or a list of task names"``): it follows the list in the message.
+    """
     if not isinstance(value, str) or value not in valid:
         hint = did_you_mean(value, valid) if isinstance(value, str) else ""
         raise ParameterError(
-            f"{owner}: {param} must be one of {', '.join(valid)}, got {value!r}{hint}"
+            f"{owner}: {param} must be one of {', '.join(valid)}{also}, got {value!r}{hint}"
         )
     return value

@@ -2,7 +2,11 @@
 
 ``Registry.create(name, **params)`` checks the parameters against the factory's signature
 before calling it, so a typo in a config fails with a one-line message that lists the
-valid names instead of a traceback from deep inside a component.
+valid names instead of a traceback from deep inside a component. What the factory returns
+is checked against the protocol of its kind (``rankarena.core.protocols``): an object
+without a required member is a one-line ``PluginError`` naming the plugin, not an
+``AttributeError`` later. ``check_factory`` does the same for a class factory when a plugin
+registers it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ..errors import ParameterError, UnknownNameError, did_you_mean
+from ..errors import ParameterError, PluginError, UnknownNameError, did_you_mean
+from .protocols import HINTS, missing_class_members, missing_members
 
 T = TypeVar("T")
 
@@ -125,15 +130,19 @@ class Registry(Generic[T]):
         """Every spec, sorted by name."""
         return [self._specs[n] for n in sorted(self._specs)]
 
-    def create(self, name: str, **params: Any) -> T:
-        """Build the component ``name`` with ``params`` after checking them.
+    def create(self, name: str, /, **params: Any) -> T:
+        """Build the component ``name`` with ``params`` after checking them (``name`` is
+        positional-only, so a factory may itself take a parameter called ``name``).
 
-        Raises ``UnknownNameError`` for an unknown name and ``ParameterError`` for an
-        unknown parameter, a missing required one, or a value of the wrong type.
+        Raises ``UnknownNameError`` for an unknown name, ``ParameterError`` for an
+        unknown parameter, a missing required one, or a value of the wrong type, and
+        ``PluginError`` when the built object lacks a member its kind requires.
         """
         spec = self.get(name)
         check_parameters(spec, params)
-        return spec.factory(**params)
+        component = spec.factory(**params)
+        check_component(spec, component)
+        return component
 
 
 _SINGULAR = {"losses": "loss"}
@@ -142,6 +151,46 @@ _SINGULAR = {"losses": "loss"}
 def singular(kind: str) -> str:
     """``"metrics"`` -> ``"metric"``, ``"losses"`` -> ``"loss"``."""
     return _SINGULAR.get(kind, kind[:-1] if kind.endswith("s") else kind)
+
+
+def check_factory(spec: ComponentSpec[Any]) -> None:
+    """Check a class factory for the methods its kind requires (``rankarena.core.protocols``).
+
+    A function factory passes: only what it returns can be checked (``check_component``).
+    Raises ``PluginError``: ``plugin 'acme' registers retriever 'foo' without search(queries,
+    k)``.
+    """
+    if not inspect.isclass(spec.factory):
+        return
+    missing = missing_class_members(spec.kind, spec.factory)
+    if missing:
+        raise PluginError(
+            f"plugin {spec.plugin!r} registers {singular(spec.kind)} {spec.name!r} "
+            f"without {', '.join(missing)}{_hint(spec.kind)}"
+        )
+
+
+def check_component(spec: ComponentSpec[Any], component: object) -> None:
+    """Check a built component for every member its kind requires.
+
+    Raises ``PluginError``: ``plugin 'acme' registers retriever 'foo', whose factory returned
+    a Foo without search(queries, k)``.
+    """
+    missing = missing_members(spec.kind, component)
+    if missing:
+        raise PluginError(
+            f"plugin {spec.plugin!r} registers {singular(spec.kind)} {spec.name!r}, whose "
+            f"factory returned {_a(type(component).__name__)} without {', '.join(missing)}"
+            f"{_hint(spec.kind)}"
+        )
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
+
+
+def _hint(kind: str) -> str:
+    return f" ({HINTS[kind]})" if kind in HINTS else ""
 
 
 def check_parameters(spec: ComponentSpec[Any], params: dict[str, Any]) -> None:

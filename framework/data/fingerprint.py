@@ -8,8 +8,13 @@ file, a re-written corpus, a model folder trained again. These digests hash cont
 - ``path_digest(path)`` — a file, or every file below a folder (relative names and bytes);
 - ``table_digest(table)`` — an Arrow table's rows, independent of its row order;
 - ``qrels_fingerprint(qrels)`` — the judgements' content (kept on the object);
+- ``corpus_fingerprint(corpus)`` — a corpus' documents (kept on the object);
 - ``dataset_fingerprint(dataset, split)`` — the corpus and the split's queries (ids and
-  texts) of a dataset; a dataset source may provide its own ``fingerprint(split)``.
+  texts) of a dataset; a dataset source may provide its own ``fingerprint(split)``;
+- ``content_fingerprint(dataset, split)`` — a dataset's own ``fingerprint(split)`` (where
+  it has one) together with the digest of its corpus and the split's queries, for the
+  datasets whose fingerprint the framework cannot vouch for (every source but ``beir``:
+  see ``rankarena.core.datasets.dataset_content``).
 """
 
 from __future__ import annotations
@@ -85,6 +90,17 @@ def qrels_fingerprint(qrels: Any) -> str:
     return cached
 
 
+def corpus_fingerprint(corpus: Any) -> str:
+    """Digest of a ``Corpus``' documents (ids, titles, texts), computed once per Arrow
+    table (tables are immutable; a corpus given another table is digested again)."""
+    table = corpus.table
+    cached = getattr(corpus, "_rankarena_fingerprint", None)
+    if cached is None or cached[0] is not table:
+        cached = (table, table_digest(table))
+        corpus._rankarena_fingerprint = cached
+    return cached[1]
+
+
 def dataset_fingerprint(dataset: Any, split: str) -> str:
     """Digest of what a run on ``dataset``'s ``split`` reads: the corpus and the split's
     queries. ``dataset.fingerprint(split)`` is used when the source provides one."""
@@ -94,6 +110,21 @@ def dataset_fingerprint(dataset: Any, split: str) -> str:
     corpus = table_digest(dataset.corpus.table)
     queries = table_digest(dataset.queries(split).table)
     return digest_json({"corpus": corpus, "queries": queries})
+
+
+def content_fingerprint(dataset: Any, split: str) -> str:
+    """Digest of what a run on ``dataset``'s ``split`` reads, not trusting the source: the
+    corpus' documents and the split's queries (ids and texts) digested here, plus the
+    source's own ``fingerprint(split)`` where it has one (a change either sees is a new
+    digest)."""
+    payload = {
+        "corpus": corpus_fingerprint(dataset.corpus),
+        "queries": table_digest(dataset.queries(split).table),
+    }
+    own = getattr(dataset, "fingerprint", None)
+    if callable(own):
+        payload["source"] = str(own(split))
+    return digest_json(payload)
 
 
 def digest_json(payload: Any) -> str:

@@ -1,26 +1,23 @@
 """The metric interface and the ``NAME@K`` naming rule.
 
-A metric is any object with a ``name`` and ``per_query(judged) -> ndarray``. ``Metric`` is
-an optional base class handling the cutoff ``k``; plugins may subclass it.
+A metric is any object with a ``name`` and ``per_query(judged) -> ndarray``: the protocol
+``MetricLike``, defined with the other component protocols in ``rankarena.core.protocols``
+and re-exported here. ``Metric`` is an optional base class handling the cutoff ``k``;
+plugins may subclass it.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from abc import abstractmethod
+from typing import ClassVar
 
 import numpy as np
 
+from ..core.protocols import MetricLike
 from ..errors import ParameterError
 from .judged import JudgedRun
 
-
-@runtime_checkable
-class MetricLike(Protocol):
-    """What the evaluation engine needs from a metric."""
-
-    name: str
-
-    def per_query(self, judged: JudgedRun) -> np.ndarray: ...
+__all__ = ["Metric", "MetricLike", "parse_metric_name"]
 
 
 class Metric:
@@ -47,7 +44,9 @@ class Metric:
         """The printed name: ``key@k`` or ``key``."""
         return self.key if self.k is None else f"{self.key}@{self.k}"
 
+    @abstractmethod  # a subclass without its own per_query fails the registration check
     def per_query(self, judged: JudgedRun) -> np.ndarray:  # pragma: no cover - abstract
+        """One value per evaluated query of ``judged``, aligned with ``judged.query_ids``."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -71,11 +71,13 @@ from typing import Any
 
 import numpy as np
 
+from ..core.datasets import dataset_content, open_dataset
 from ..core.observe import RunInfo
+from ..core.recorder import ResultsRecorder
 from ..core.registry import check_parameters
 from ..core.toml_config import read_toml, table, typed
 from ..data import Results, Run
-from ..data.fingerprint import dataset_fingerprint, digest_json
+from ..data.fingerprint import digest_json
 from ..data.locks import output_lock
 from ..errors import (
     DataFormatError,
@@ -89,6 +91,7 @@ from ..retrieval.executors import Executor, run_executor
 from ..runs.cells import Cell, CellWork, View, cell_resources, cell_work
 from ..runs.pipeline import (
     RunConfig,
+    check_datasets,
     check_systems,
     load_config,
     resolve_defaults,
@@ -310,6 +313,7 @@ class RobustnessRunner:
         executor: str | Executor | None = None,
     ):
         check_systems(config.run, host)
+        check_datasets(config.run, host)
         check_perturbations(config, host)
         self.config, self.host, self.device, self.log = config, host, device, log
         self.definition = config.run
@@ -322,34 +326,44 @@ class RobustnessRunner:
         self.reused = 0
         self._content: dict[str, str] = {}
         self._view_digests: dict[tuple[str, str], str] = {}
+        self._datasets: dict[str, Any] = {}
+        self._recorder: ResultsRecorder | None = None
 
     def execute(self) -> RobustnessReport:
         """Compute (or reuse) every run, store the evaluations, return the tables (the
         output folder is locked meanwhile, as by ``rankarena run``)."""
         info = RunInfo("robustness", {"config": str(self.config.run.output)})
-        with output_lock(self.config.run.output, self.log):
-            self.host.notify_run_start(info)
-            with run_executor(self.executor, self.run_config.ray) as executor:
-                work = cell_work(
-                    self.run_config,
-                    self.definition,
-                    executor,
-                    self.host,
-                    self.device,
-                    self.log,
-                    keep_indexes=True,
-                )
-                resources = cell_resources(self.run_config, self.host, self.device)
-                report = self._execute(_Grid(self, executor, work, resources), work)
-            self.host.notify_run_end(info, Results.empty())
+        with (
+            output_lock(self.config.run.output, self.log),
+            ResultsRecorder(self.host, info, self.store) as self._recorder,
+            run_executor(self.executor, self.run_config.ray) as executor,
+        ):  # on_run_end, after the executor is closed, gets every result this run stored
+            work = cell_work(
+                self.run_config,
+                self.definition,
+                executor,
+                self.host,
+                self.device,
+                self.log,
+                keep_indexes=True,
+            )
+            resources = cell_resources(self.run_config, self.host, self.device)
+            report = self._execute(_Grid(self, executor, work, resources), work)
         return report
+
+    def dataset(self, reference: str):
+        """The dataset ``reference`` (an entry of ``[run] datasets``) names, opened once
+        through the host's dataset sources (``open_dataset``)."""
+        if reference not in self._datasets:
+            self._datasets[reference] = open_dataset(self.host, reference)
+        return self._datasets[reference]
 
     def _execute(self, grid: _Grid, work: CellWork) -> RobustnessReport:
         metrics = self.config.run.metrics
         split = self.config.run.split
         systems = list(self.config.run.systems)
         paths = list(self.config.run.datasets)
-        datasets = {path: self.host.datasets.create("beir", path=path) for path in paths}
+        datasets = {path: self.dataset(path) for path in paths}
 
         # the unperturbed runs: every system on every dataset
         originals: dict[tuple[str, str], Run] = {}
@@ -459,8 +473,8 @@ class RobustnessRunner:
         perturbed texts: a view that depends on the qrels, like term stuffing, changes
         with them)."""
         if dataset_path not in self._content:
-            source = self.host.datasets.create("beir", path=dataset_path)
-            self._content[dataset_path] = dataset_fingerprint(source, self.config.run.split)
+            source = self.dataset(dataset_path)
+            self._content[dataset_path] = dataset_content(source, self.config.run.split)
         base = system_key(self.run_config, name, dataset_path, self._content[dataset_path])
         if not variant:
             return base
@@ -572,12 +586,12 @@ class RobustnessRunner:
         return np.random.default_rng([self.config.seed, zlib.crc32("|".join(parts).encode())])
 
     def _store(self, results: Results) -> None:
-        """Append to the store; rows of the same run, metric and evaluation key replace the
-        stored ones (``Results.append_to``), so a rerun never duplicates and a changed
-        qrels file or metric is stored anew."""
-        for row in results.table.to_pylist():
-            self.host.notify_result(row)
-        results.append_to(self.store)
+        """Record into the store (``ResultsRecorder``: observers see each row, then rows of
+        the same run, metric and evaluation key replace the stored ones), so a rerun never
+        duplicates and a changed qrels file or metric is stored anew."""
+        if self._recorder is None:
+            raise RuntimeError("RobustnessRunner stores results only during execute()")
+        self._recorder.record(results)
 
     def _iid_rows(self, name: str, dataset: str, evaluation) -> list[dict[str, Any]]:
         rows = []

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.datasets import open_dataset
 from ..data import Queries, Results, Run
 from ..errors import DataFormatError, ParameterError
 from ..evaluate import evaluate
@@ -111,10 +112,11 @@ class CellWork:
             )
         return self._search
 
-    def dataset(self, host, path: str):
-        """The dataset at ``path`` (the last one is kept)."""
-        if self._dataset is None or self._dataset[0] != path:
-            self._dataset = (path, host.datasets.create("beir", path=path))
+    def dataset(self, host, reference: str):
+        """The dataset ``reference`` names (``open_dataset``: a BEIR folder or
+        ``SOURCE:ARGUMENT``; the last one is kept)."""
+        if self._dataset is None or self._dataset[0] != reference:
+            self._dataset = (reference, open_dataset(host, reference))
         return self._dataset[1]
 
     def __call__(self, cell: Cell) -> CellResult:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..core.datasets import BEIR_SOURCE, check_reference, split_reference
 from ..core.registry import check_parameters
 from ..core.toml_config import read_toml, table, typed
 from ..data.catalog import expand_suites, resolve_dataset
@@ -155,27 +156,37 @@ def _config_executor(path: Path, run: dict[str, Any]) -> tuple[str, dict[str, An
 
 
 def _config_datasets(path: Path, items: list[Any]) -> list[str]:
-    """The BEIR folders of ``[run] datasets``: folder paths (relative to the config file;
-    kept as before, so run keys do not change), dataset names and ``suite:NAME``."""
+    """The dataset references of ``[run] datasets`` (``rankarena.core.datasets``): BEIR
+    folder paths (relative to the config file) and dataset names become the folder they
+    resolve to, as before, so run keys do not change (``beir:X`` is ``X``); ``suite:NAME``
+    is replaced by its datasets; ``SOURCE:ARGUMENT`` of a dataset source plugin is kept as
+    written (its source is checked when a runner gets the plugin host:
+    ``check_datasets``)."""
     if not all(isinstance(item, str) for item in items):
         raise DataFormatError(path, "[run] datasets must be folder paths or dataset names")
     base = path.parent
     folders = []
     try:
         for item in expand_suites(items):
-            if (base / item).is_dir():
-                folders.append(item if Path(item).is_absolute() else str((base / item).resolve()))
+            source, argument = split_reference(item, base)
+            if source != BEIR_SOURCE:
+                folders.append(item)
+            elif (base / argument).is_dir():
+                absolute = Path(argument).is_absolute()
+                folders.append(argument if absolute else str((base / argument).resolve()))
             else:
-                folders.append(str(resolve_dataset(item, base=base)))
+                folders.append(str(resolve_dataset(argument, base=base)))
     except RankarenaError as exc:
         raise DataFormatError(path, f"[run] datasets: {exc}") from None
     return folders
 
 
 def system_key(config: RunConfig, name: str, dataset: str, content: str = "") -> str:
-    """Cache key of one (system, dataset) run: its definition, inputs included, and
-    ``content``, the digest of what the run reads (``dataset_fingerprint``: the corpus and
-    the split's queries), so an edited corpus or query file is a new key.
+    """Cache key of one (system, dataset) run: its definition, inputs included, the
+    ``dataset`` reference (a BEIR folder's absolute path, or ``SOURCE:ARGUMENT``) and
+    ``content``, the digest of what the run reads (``rankarena.core.datasets.
+    dataset_content``: the corpus and the split's queries), so an edited corpus or query
+    file, or another content behind the same reference, is a new key.
 
     ``Runner`` keys runs by the definitions with every component default filled in and the
     parameters that do not change results left out (``resolve_defaults``), so that a
@@ -204,6 +215,16 @@ NOT_IN_KEY = frozenset({"device", "show_progress"})
 def not_in_key(spec) -> frozenset[str]:
     """The parameters of component ``spec`` that run cache keys leave out."""
     return NOT_IN_KEY | frozenset(getattr(spec.factory, "not_in_run_key", ()))
+
+
+def check_datasets(config: RunConfig, host) -> None:
+    """Every ``SOURCE:ARGUMENT`` of ``[run] datasets`` names a registered dataset source
+    (one-line error listing them otherwise); nothing is opened."""
+    for reference in config.datasets:
+        try:
+            check_reference(host, reference)
+        except RankarenaError as exc:
+            raise ParameterError(f"{exc} (in [run] datasets of the run config)") from None
 
 
 def check_systems(config: RunConfig, host) -> None:

@@ -4,7 +4,8 @@ A run config (TOML)::
 
     [run]
     name = "quickstart"
-    datasets = ["scifact"]                   # BEIR folders, catalog names, suite:NAME
+    datasets = ["scifact"]                   # BEIR folders, catalog names, suite:NAME,
+                                             #   SOURCE:ARGUMENT of a dataset source plugin
     split = "test"
     metrics = ["ndcg@10", "recall@100"]
     k = 1000                                 # documents retrieved per query
@@ -36,7 +37,9 @@ A run config (TOML)::
 
 Every (system, dataset) run is cached as Parquet under ``output/runs/`` with a key that
 hashes the system's full definition (inputs included, component defaults filled in), the
-dataset folder and split, and ``k``; a cached run is reused, so an interrupted
+dataset folder (or reference) and split, the digest of what the run reads (the corpus and
+the split's queries: ``rankarena.core.datasets.dataset_content``), and ``k``; a cached run
+is reused, so an interrupted
 ``rankarena run`` resumes where it stopped. Results are appended to
 ``output/results.parquet`` once per (run key, metric).
 
@@ -56,9 +59,10 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from ..core.datasets import dataset_content, open_dataset
 from ..core.observe import RunInfo
+from ..core.recorder import ResultsRecorder
 from ..data import Results, Run
-from ..data.fingerprint import dataset_fingerprint
 from ..data.locks import output_lock
 from ..errors import (
     DataFormatError,
@@ -76,6 +80,7 @@ from .cells import (
 )
 from .config import (
     RunConfig,
+    check_datasets,
     check_systems,
     load_config,
     resolve_defaults,
@@ -121,6 +126,7 @@ class Runner:
         executor: str | Executor | None = None,
     ):
         check_systems(config, host)
+        check_datasets(config, host)
         self.definition = config
         config = resolve_defaults(config, host)
         self.config, self.host, self.device, self.log = config, host, device, log
@@ -132,6 +138,7 @@ class Runner:
         self.waves = system_waves(config)
         self._content: dict[str, str] = {}
         self._eval_keys: dict[str, dict[str, str]] = {}
+        self._dataset: tuple[str, object] | None = None  # the last one opened here
 
     def execute(self) -> Results:
         """Produce (or reuse) every run, evaluate what is not stored under the current
@@ -142,19 +149,19 @@ class Runner:
         stored twice)."""
         with output_lock(self.config.output, self.log):
             info = RunInfo("run", {"name": self.config.name, "config": str(self.config.output)})
-            self.host.notify_run_start(info)
-            done = self._stored_keys()
-            with run_executor(self.executor, self.config.ray) as executor:
-                work = cell_work(
-                    self.config, self.definition, executor, self.host, self.device, self.log
-                )
-                resources = cell_resources(self.config, self.host, self.device)
-                for wave in self.waves:
-                    cells = self._cells(wave, done)
-                    for cell, result in executor.map(work, cells, resources):
-                        self._store(cell, result)
-            all_results = self.results()
-            self.host.notify_run_end(info, all_results)
+            with ResultsRecorder(self.host, info, self.store) as recorder:
+                done = self._stored_keys()
+                with run_executor(self.executor, self.config.ray) as executor:
+                    work = cell_work(
+                        self.config, self.definition, executor, self.host, self.device, self.log
+                    )
+                    resources = cell_resources(self.config, self.host, self.device)
+                    for wave in self.waves:
+                        cells = self._cells(wave, done)
+                        for cell, result in executor.map(work, cells, resources):
+                            self._store(cell, result, recorder)
+                all_results = self.results()
+                recorder.close(all_results)  # observers get every result of the config
         return all_results
 
     def _cells(self, wave: list[str], done: set[tuple[str, str, str]]):
@@ -194,16 +201,14 @@ class Runner:
             path.unlink(missing_ok=True)
             return None
 
-    def _store(self, cell: Cell, result: CellResult) -> None:
-        """Write a finished cell's run and append its results (in the driver process)."""
+    def _store(self, cell: Cell, result: CellResult, recorder: ResultsRecorder) -> None:
+        """Write a finished cell's run and record its results (in the driver process)."""
         if result.run is not None:
             result.run.to_parquet(self.run_dir / f"{cell.key}.parquet")
             self.computed += 1
             self.log(f"{cell.system} on {result.dataset}: done in {result.seconds:.1f} s")
         if result.results is not None:
-            for row in result.results.table.to_pylist():
-                self.host.notify_result(row)
-            result.results.append_to(self.store)
+            recorder.record(result.results)
 
     def results(self) -> Results:
         """The stored results of this config's runs under the current evaluation keys
@@ -226,17 +231,23 @@ class Runner:
         fingerprinted)."""
         return system_key(self.config, name, dataset, self.content(dataset))
 
+    def dataset(self, reference: str):
+        """The dataset ``reference`` (an entry of ``[run] datasets``) names, through the
+        host's dataset sources (the last one opened is kept)."""
+        if self._dataset is None or self._dataset[0] != reference:
+            self._dataset = (reference, open_dataset(self.host, reference))
+        return self._dataset[1]
+
     def content(self, dataset: str) -> str:
         """The fingerprint of what runs on ``dataset`` read (computed once per dataset)."""
         if dataset not in self._content:
-            source = self.host.datasets.create("beir", path=dataset)
-            self._content[dataset] = dataset_fingerprint(source, self.config.split)
+            self._content[dataset] = dataset_content(self.dataset(dataset), self.config.split)
         return self._content[dataset]
 
     def eval_keys(self, dataset: str) -> dict[str, str]:
         """``{metric: evaluation key}`` of this config's metrics on ``dataset``'s qrels."""
         if dataset not in self._eval_keys:
-            qrels = self.host.datasets.create("beir", path=dataset).qrels(self.config.split)
+            qrels = self.dataset(dataset).qrels(self.config.split)
             self._eval_keys[dataset] = {
                 metric: evaluation_key(qrels, metric) for metric in self.config.metrics
             }

@@ -3,7 +3,8 @@
 ::
 
     [mine]
-    dataset = "scifact"            # a BEIR folder (relative to this file) or catalog name
+    dataset = "scifact"            # a BEIR folder (relative to this file), a catalog name
+                                   # or SOURCE:ARGUMENT of a dataset source plugin
     split = "train"
     num_negatives = 8
     holdout = 1.0                  # hide extra positives to measure false negatives (0: none)
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.datasets import BEIR_SOURCE, check_reference, open_dataset
 from ..core.registry import check_parameters
 from ..core.toml_config import read_toml, table, typed
 from ..data.catalog import resolve_dataset
@@ -93,7 +95,11 @@ def load_mine_config(path: str | Path, host) -> MineConfig:
             raise DataFormatError(path, f"{where} {exc}") from None
     base = path.parent
     try:
-        dataset = str(resolve_dataset(typed(path, "[mine]", mine, "dataset", str), base=base))
+        reference = typed(path, "[mine]", mine, "dataset", str)
+        source, argument = check_reference(host, reference, base)
+        # a BEIR folder or name: the folder it resolves to, as before
+        beir = source == BEIR_SOURCE
+        dataset = str(resolve_dataset(argument, base=base)) if beir else reference
     except RankarenaError as exc:
         raise DataFormatError(path, f"[mine] dataset: {exc}") from None
     output = Path(typed(path, "[mine]", mine, "output", str, "negatives"))
@@ -123,7 +129,7 @@ def run_mine_config(config: MineConfig, host, log=print) -> list[dict[str, Any]]
     from .mining import MiningContext
     from .negative_stats import plot_histograms, score_set, set_stats
 
-    dataset = host.datasets.create("beir", path=config.dataset)
+    dataset = open_dataset(host, config.dataset)
     context = MiningContext(
         dataset.corpus,
         dataset.queries(config.split),

@@ -64,7 +64,8 @@ DONE_FILE = "training.json"
 class TrainConfig:
     """Everything a training run depends on (``rankarena train`` options).
 
-    :param dataset: BEIR folder or catalog name; trained on ``split``, evaluated on ``eval_split``.
+    :param dataset: a dataset reference (``rankarena.core.datasets``: a BEIR folder, a
+        catalog name or ``SOURCE:ARGUMENT``); trained on ``split``, evaluated on ``eval_split``.
     :param output: the model folder to write (and resume from).
     :param sampler: a registered sampler mining the negatives (``in-batch``: none mined).
     :param examples: a ``TrainingExamples`` Parquet file instead of mining.
@@ -193,12 +194,11 @@ class Trainer:
     # ------------------------------------------------------------------ data
     def load_examples(self):
         """(dataset, TrainingExamples, labelled positives per query) of the training split."""
-        from ..data.catalog import resolve_dataset
+        from ..core.datasets import open_dataset
         from ..data.training_examples import read_training_examples
         from .mining import MiningContext
 
-        path = resolve_dataset(self.config.dataset)
-        dataset = self.host.datasets.create("beir", path=str(path))
+        dataset = open_dataset(self.host, self.config.dataset)
         context = MiningContext(
             dataset.corpus,
             dataset.queries(self.config.split),
@@ -233,8 +233,9 @@ class Trainer:
         ..., "means": ...}`` of an earlier call) is reused for every dataset whose key is
         unchanged; any other dataset is evaluated again.
         """
+        from ..core.datasets import open_dataset
         from ..core.observe import RunInfo
-        from ..data.catalog import resolve_dataset
+        from ..core.recorder import ResultsRecorder
         from ..evaluate import evaluate
 
         if not self.config.eval_split:
@@ -244,7 +245,7 @@ class Trainer:
         keys: dict[str, str] = {}
         depth = max([100] + [_metric_depth(m) for m in self.config.metrics])
         for name in [self.config.dataset, *self.config.eval_datasets]:
-            dataset = self.host.datasets.create("beir", path=str(resolve_dataset(name)))
+            dataset = open_dataset(self.host, name)
             key = self._evaluation_key(model, dataset, depth)
             if known.get("keys", {}).get(dataset.name) == key:
                 means[dataset.name] = known["means"][dataset.name]
@@ -264,15 +265,12 @@ class Trainer:
                 run, dataset.qrels(self.config.eval_split), self.config.metrics, host=self.host
             )
             info = RunInfo("train-eval", {"model": model, "dataset": dataset.name})
-            self.host.notify_run_start(info)
-            results = evaluation.to_results(
-                system, dataset.name, self.config.eval_split, variant, run_id=key
-            )
-            for row in results.table.to_pylist():
-                self.host.notify_result(row)
-            if self.results_path is not None:
-                results.append_to(self.results_path)
-            self.host.notify_run_end(info, results)
+            with ResultsRecorder(self.host, info, self.results_path) as recorder:
+                recorder.record(
+                    evaluation.to_results(
+                        system, dataset.name, self.config.eval_split, variant, run_id=key
+                    )
+                )
             means[dataset.name] = evaluation.mean
             keys[dataset.name] = key
             shown = ", ".join(f"{k} {v:.4f}" for k, v in evaluation.mean.items())
@@ -286,21 +284,15 @@ class Trainer:
         """Digest of the training data: the dataset's corpus and training queries, the
         training qrels and, if given, the examples file (computed once)."""
         if self._data_fingerprint is None:
-            from ..data.catalog import resolve_dataset
-            from ..data.fingerprint import (
-                dataset_fingerprint,
-                digest_json,
-                file_digest,
-                qrels_fingerprint,
-            )
+            from ..core.datasets import dataset_content, open_dataset
+            from ..data.fingerprint import digest_json, file_digest, qrels_fingerprint
 
-            path = str(resolve_dataset(self.config.dataset))
-            dataset = self.host.datasets.create("beir", path=path)
+            dataset = open_dataset(self.host, self.config.dataset)
             split = self.config.split
             examples = self.config.examples
             self._data_fingerprint = digest_json(
                 {
-                    "dataset": dataset_fingerprint(dataset, split),
+                    "dataset": dataset_content(dataset, split),
                     "qrels": qrels_fingerprint(dataset.qrels(split)),
                     "examples": file_digest(examples) if examples else None,
                 }
@@ -315,7 +307,8 @@ class Trainer:
 
     def _evaluation_key(self, model: str, dataset, depth: int) -> str:
         """Digest of what an evaluation of ``model`` on ``dataset`` depends on."""
-        from ..data.fingerprint import dataset_fingerprint, digest_json
+        from ..core.datasets import dataset_content
+        from ..data.fingerprint import digest_json
         from ..evaluate import evaluation_key
 
         split = self.config.eval_split
@@ -326,7 +319,7 @@ class Trainer:
             {
                 "model": model,
                 "model_content": content({"model": model}) if callable(content) else None,
-                "dataset": dataset_fingerprint(dataset, split),
+                "dataset": dataset_content(dataset, split),
                 "metrics": [evaluation_key(qrels, m) for m in self.config.metrics],
                 "depth": depth,
                 "batch_size": self.config.eval_batch_size,

@@ -25,18 +25,14 @@ import numpy as np
 from scipy.stats import rankdata
 
 import rankarena
-from rankarena import ParameterError, Ranking, ScoreTable
+from rankarena import Ranking, ScoreTable
+from rankarena.api.checks import check_choice
 
 MISSING_POLICIES = ("strict", "skip")
 
 
 def _check_missing(name: str, missing: str) -> str:
-    if missing not in MISSING_POLICIES:
-        raise ParameterError(
-            f"aggregator {name!r}: missing must be one of {', '.join(MISSING_POLICIES)}, "
-            f"got {missing!r}"
-        )
-    return missing
+    return check_choice(f"aggregator {name!r}", "missing", missing, MISSING_POLICIES)
 
 
 def row_means(values: np.ndarray, missing: str) -> np.ndarray:

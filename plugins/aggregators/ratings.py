@@ -33,6 +33,7 @@ from scipy.optimize import minimize
 import rankarena
 from rankarena import ParameterError, Ranking, ScoreTable
 from rankarena.api.aggregation import preference_matrix, require_memory
+from rankarena.api.checks import non_negative_number
 
 FIT_MATRICES = 12
 """systems × systems float64 matrices ``BradleyTerry.fit`` holds at once (objective terms,
@@ -124,9 +125,8 @@ class BradleyTerry:
     """
 
     def __init__(self, ridge: float = 1e-3, task_weights: Sequence[float] | None = None):
-        if ridge < 0:
-            raise ParameterError(f"aggregator 'bradley-terry': ridge must be >= 0, got {ridge}")
-        self.ridge, self.task_weights = float(ridge), task_weights
+        self.ridge = non_negative_number("aggregator 'bradley-terry'", "ridge", ridge)
+        self.task_weights = task_weights
 
     def aggregate(self, scores: ScoreTable) -> Ranking:
         """Rank by strength β; extras: ``se`` (standard error of β)."""

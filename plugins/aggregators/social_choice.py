@@ -44,7 +44,7 @@ import numpy as np
 import rankarena
 from rankarena import ParameterError, Ranking, ScoreTable
 from rankarena.api import aggregation
-from rankarena.api.checks import did_you_mean
+from rankarena.api.checks import check_choice, did_you_mean
 
 __all__ = [
     "Baldwin",
@@ -582,11 +582,7 @@ class Minimax(VotingRule):
         group_weights: dict[str, float] | None = None,
         min_coverage: float = 0.0,
     ):
-        if variant not in MINIMAX_VARIANTS:
-            raise ParameterError(
-                f"{self._where}: variant must be one of {', '.join(MINIMAX_VARIANTS)}; got "
-                f"{variant!r}{did_you_mean(str(variant), MINIMAX_VARIANTS)}"
-            )
+        check_choice(self._where, "variant", variant, MINIMAX_VARIANTS)
         super().__init__(
             task_weights=task_weights,
             groups=groups,

@@ -63,14 +63,13 @@ systems table, so memory is ≈ ``BYTES_PER_GAME`` × block × systems whatever 
 number of tasks (no systems × systems × tasks array; checked against
 ``rankarena.leaderboard.pairwise.memory_limit``). Block b draws from ``SeedSequence(seed,
 spawn_key=(b,))``, so results depend on ``seed``, ``tournaments`` and ``block`` only.
-``_reference_tournaments`` plays the same rules with a plain per-tournament Python loop
+``tests/swiss_reference.py`` plays the same rules with a plain per-tournament Python loop
 (for the tests and ``benchmarks/bench_swiss.py``).
 """
 
 from __future__ import annotations
 
 import math
-import random
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,7 +80,7 @@ import pyarrow as pa
 import rankarena
 from rankarena import DataFormatError, ParameterError, Ranking, ScoreTable
 from rankarena.api.aggregation import outcomes, require_memory, task_ranks
-from rankarena.api.checks import did_you_mean
+from rankarena.api.checks import check_choice, did_you_mean
 
 __all__ = [
     "DEFAULT_SWEEP",
@@ -116,8 +115,11 @@ Elimination = str | list[int]
 TaskOrder = str | list[str]
 
 
+_OWNER = f"aggregator {NAME!r}"
+
+
 def _error(message: str) -> ParameterError:
-    return ParameterError(f"aggregator {NAME!r}: {message}")
+    return ParameterError(f"{_OWNER}: {message}")
 
 
 def _is_int(value: object) -> bool:
@@ -515,77 +517,6 @@ def _record_exit(
     exit_round.ravel()[cell] = last_round
 
 
-# ----------------------------------------------------------------- plain per-tournament loop
-
-
-def _reference_tournaments(plan: _Plan, n: int, seed: int) -> _Tournaments:
-    """The same rules as ``_play_block``, one tournament at a time in plain Python.
-
-    For the tests and the benchmark only: it draws from ``random.Random(seed)``, so it
-    agrees with the vectorised engine in distribution, not draw for draw.
-    """
-    rnd = random.Random(seed)
-    size, rounds = plan.size, plan.rounds
-    score_of = plan.scores.tolist()  # score_of[t][m]
-    points = np.zeros((n, size))
-    exit_round = np.full((n, size), rounds, dtype=np.int64)
-    matches = np.zeros(n, dtype=np.int64)
-    for game in range(n):
-        tasks = (
-            plan.tasks.tolist()
-            if plan.tasks is not None
-            else rnd.sample(range(len(score_of)), rounds)
-        )
-        score = [0.0] * size
-        active = list(range(size))
-        for r in range(rounds):
-            if r > 0 and plan.schedule[r - 1]:
-                ranked = sorted(active, key=lambda m: (score[m], rnd.random()))
-                for m in ranked[: plan.schedule[r - 1]]:
-                    exit_round[game, m] = r
-                out = set(ranked[: plan.schedule[r - 1]])
-                active = [m for m in active if m not in out]
-            for a, b in _reference_pairs(active, score, plan.byes, rnd):
-                matches[game] += 1
-                first, second = score_of[tasks[r]][a], score_of[tasks[r]][b]
-                outcome = (first > second) - (first < second)  # NaN: 0
-                if outcome == 0 and plan.ties == "coin":
-                    outcome = 1 if rnd.random() < 0.5 else -1
-                if outcome > 0:
-                    score[a] += 1.0
-                elif outcome < 0:
-                    score[b] += 1.0
-                elif plan.ties == "half":
-                    score[a] += 0.5
-                    score[b] += 0.5
-        points[game] = score
-    first = _first_share(points, exit_round == rounds)
-    return _Tournaments(points, exit_round, first, matches)
-
-
-def _reference_pairs(
-    active: list[int], score: list[float], byes: str, rnd: random.Random
-) -> list[tuple[int, int]]:
-    """Shuffle each score group (highest first) and pair neighbours, as the rules say."""
-    groups: dict[float, list[int]] = {}
-    for m in active:
-        groups.setdefault(score[m], []).append(m)
-    order: list[int] = []
-    pairs: list[tuple[int, int]] = []
-    for value in sorted(groups, reverse=True):
-        members = groups[value]
-        rnd.shuffle(members)
-        if byes == "group":
-            if len(members) % 2:
-                members.pop()  # the last shuffled member: a random one gets the bye
-            pairs.extend(zip(members[::2], members[1::2], strict=True))
-        else:
-            order.extend(members)
-    if byes == "float":
-        pairs = list(zip(order[0::2], order[1::2], strict=False))
-    return pairs
-
-
 # ------------------------------------------------------------------------- Monte Carlo result
 
 
@@ -753,9 +684,9 @@ class SwissTournament:
             raise _error(f"seed must be an integer >= 0, got {seed!r}")
         if rounds is not None and (not _is_int(rounds) or rounds < 1):
             raise _error(f"rounds must be an integer >= 1 or None, got {rounds!r}")
-        _check_choice("task_order", task_order, TASK_ORDERS, allow_list=True)
-        _check_choice("ties", ties, TIE_RULES)
-        _check_choice("byes", byes, BYE_RULES)
+        _check_task_order(task_order)
+        check_choice(_OWNER, "ties", ties, TIE_RULES)
+        check_choice(_OWNER, "byes", byes, BYE_RULES)
         _check_elimination(elimination)
         self.tournaments, self.seed, self.rounds = int(tournaments), int(seed), rounds
         self.task_order = task_order if isinstance(task_order, str) else list(task_order)
@@ -793,18 +724,14 @@ class SwissTournament:
         return _sensitivity(self, scores, DEFAULT_SWEEP if schedules is None else schedules)
 
 
-def _check_choice(
-    name: str, value: object, choices: tuple[str, ...], allow_list: bool = False
-) -> None:
-    if allow_list and isinstance(value, (list, tuple)):
-        if all(isinstance(v, str) for v in value) and value:
+def _check_task_order(value: object) -> None:
+    """``given``, ``random`` or a non-empty list of task names (checked against the table
+    when one is played: ``_task_sequence``)."""
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, str) for v in value):
             return
-        raise _error(f"{name} list must hold task names, got {value!r}")
-    if isinstance(value, str) and value in choices:
-        return
-    hint = did_you_mean(value, choices) if isinstance(value, str) else ""
-    extra = " or a list of task names" if allow_list else ""
-    raise _error(f"{name} must be one of {', '.join(choices)}{extra}; got {value!r}{hint}")
+        raise _error(f"task_order list must hold task names, got {value!r}")
+    check_choice(_OWNER, "task_order", value, TASK_ORDERS, also=" or a list of task names")
 
 
 # ------------------------------------------------------------------- sensitivity analysis

@@ -1,4 +1,7 @@
-"""Built-in dataset source: ``beir`` — a BEIR-format folder, by path or by catalog name."""
+"""Built-in dataset source: ``beir`` — a BEIR-format folder, by path or by catalog name.
+
+Every dataset reference without a registered ``SOURCE:`` prefix comes here (``scifact``,
+``./data/nfcorpus``, ``beir:scifact``); see ``register_datasets`` for the contract."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import torch
 
 import rankarena
 from rankarena import ParameterError
+from rankarena.api.checks import check_choice, positive_number
 
 __all__ = ["AdaptiveMultiHeadContrastive", "InfoNCE", "SoftInfoNCE", "SoftLabelAlignment"]
 
@@ -41,7 +42,12 @@ def prepare(
 
 
 def row_mean(per_row: torch.Tensor, valid: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
-    """Mean of ``per_row`` over ``valid`` rows; 0 (attached to ``anchor``'s graph) if none."""
+    """Mean of ``per_row`` over ``valid`` rows; 0 (attached to ``anchor``'s graph) if none.
+
+    The one row mean of every built-in loss (pairwise, listwise and distillation ones too).
+    With no valid row the zero keeps ``per_row``'s graph as well, so that a loss's own
+    parameters (``amcl``'s temperatures) get a zero gradient rather than none.
+    """
     count = valid.sum()
     total = torch.where(valid, per_row, torch.zeros_like(per_row)).sum()
     if int(count) == 0:
@@ -60,20 +66,14 @@ def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) 
     return logits - lse
 
 
-def positive_float(value: float, what: str, where: str) -> float:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ParameterError(f"{where}: {what} must be a positive number, got {value!r}")
-    return float(value)
-
-
 def resolve_scale(scale: float | None, temperature: float | None, where: str) -> float:
     if scale is not None and temperature is not None:
         raise ParameterError(
             f"{where}: give scale or temperature (scale = 1/temperature), not both"
         )
     if temperature is not None:
-        return 1.0 / positive_float(temperature, "temperature", where)
-    return positive_float(20.0 if scale is None else scale, "scale", where)
+        return 1.0 / positive_number(where, "temperature", temperature)
+    return positive_number(where, "scale", 20.0 if scale is None else scale)
 
 
 def infonce_rows(
@@ -178,11 +178,9 @@ class SoftInfoNCE(torch.nn.Module):
         self.scale = resolve_scale(scale, temperature, where)
         if not 0.0 <= beta < 1.0:
             raise ParameterError(f"{where}: beta must be in [0, 1), got {beta!r}")
-        if weights not in ("targets", "scores"):
-            raise ParameterError(f"{where}: weights must be 'targets' or 'scores', got {weights!r}")
         self.beta = float(beta)
-        self.weights = weights
-        self.weight_temperature = positive_float(weight_temperature, "weight_temperature", where)
+        self.weights = check_choice(where, "weights", weights, ("targets", "scores"))
+        self.weight_temperature = positive_number(where, "weight_temperature", weight_temperature)
 
     def negative_weights(self, scores, targets, mask):
         """``(positive index [B], negatives mask [B, L], weights [B, L])`` (weights detached)."""
@@ -247,7 +245,7 @@ class AdaptiveMultiHeadContrastive(torch.nn.Module):
         if not isinstance(heads, int) or isinstance(heads, bool) or heads < 1:
             raise ParameterError(f"{where}: heads must be an integer >= 1, got {heads!r}")
         init = resolve_scale(scale, temperature, where)
-        self.max_scale = positive_float(max_scale, "max_scale", where)
+        self.max_scale = positive_number(where, "max_scale", max_scale)
         if init > self.max_scale:
             raise ParameterError(f"{where}: scale {init} exceeds max_scale {self.max_scale}")
         self.heads = heads
@@ -297,8 +295,8 @@ class SoftLabelAlignment(torch.nn.Module):
     def __init__(self, temperature: float = 0.05, target_temperature: float = 0.05):
         super().__init__()
         where = "loss 'soft-label'"
-        self.temperature = positive_float(temperature, "temperature", where)
-        self.target_temperature = positive_float(target_temperature, "target_temperature", where)
+        self.temperature = positive_number(where, "temperature", temperature)
+        self.target_temperature = positive_number(where, "target_temperature", target_temperature)
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "soft-label")

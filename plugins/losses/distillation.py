@@ -15,24 +15,13 @@ import torch
 
 import rankarena
 from rankarena import ParameterError
-from rankarena.plugins.losses.contrastive import (
-    masked_log_softmax,
-    positive_float,
-    prepare,
-    row_mean,
-    safe_mask,
-)
+from rankarena.api.checks import check_choice, non_negative_number, positive_number
+from rankarena.plugins.losses.contrastive import masked_log_softmax, prepare, row_mean, safe_mask
 
 __all__ = ["AnyLoss", "ContrastivePartialRankingDistillation", "DiceLoss", "KLDistillation"]
 __all__ += ["MarginMSE", "ZLoss"]
 
 _POSITIVE = ("first", "argmax")
-
-
-def _check_positive(positive: str, where: str) -> str:
-    if positive not in _POSITIVE:
-        raise ParameterError(f"{where}: positive must be 'first' or 'argmax', got {positive!r}")
-    return positive
 
 
 def _positive_index(targets, mask, positive: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,7 +58,7 @@ class MarginMSE(torch.nn.Module):
 
     def __init__(self, positive: str = "first"):
         super().__init__()
-        self.positive = _check_positive(positive, "loss 'margin-mse'")
+        self.positive = check_choice("loss 'margin-mse'", "positive", positive, _POSITIVE)
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "margin-mse")
@@ -94,7 +83,7 @@ class KLDistillation(torch.nn.Module):
 
     def __init__(self, temperature: float = 1.0):
         super().__init__()
-        self.temperature = positive_float(temperature, "temperature", "loss 'kl-distill'")
+        self.temperature = positive_number("loss 'kl-distill'", "temperature", temperature)
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "kl-distill")
@@ -134,8 +123,8 @@ class ContrastivePartialRankingDistillation(torch.nn.Module):
         ):
             raise ParameterError(f"{where}: top_k must be an integer >= 1 or None, got {top_k!r}")
         self.top_k = top_k
-        self.temperature = positive_float(temperature, "temperature", where)
-        self.positive = _check_positive(positive, where)
+        self.temperature = positive_number(where, "temperature", temperature)
+        self.positive = check_choice(where, "positive", positive, _POSITIVE)
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "cprd")
@@ -178,12 +167,8 @@ class DiceLoss(torch.nn.Module):
     def __init__(self, alpha: float = 1.0, gamma: float = 1.0):
         super().__init__()
         where = "loss 'dice'"
-        if not alpha >= 0:
-            raise ParameterError(f"{where}: alpha must be >= 0, got {alpha!r}")
-        if not gamma >= 0:
-            raise ParameterError(f"{where}: gamma must be >= 0, got {gamma!r}")
-        self.alpha = float(alpha)
-        self.gamma = float(gamma)
+        self.alpha = non_negative_number(where, "alpha", alpha)
+        self.gamma = non_negative_number(where, "gamma", gamma)
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "dice")
@@ -215,9 +200,9 @@ class ZLoss(torch.nn.Module):
     def __init__(self, a: float = 1.0, b: float = 1.0, eps: float = 1e-6):
         super().__init__()
         where = "loss 'z-loss'"
-        self.a = positive_float(a, "a", where)
+        self.a = positive_number(where, "a", a)
         self.b = float(b)
-        self.eps = positive_float(eps, "eps", where)
+        self.eps = positive_number(where, "eps", eps)
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "z-loss")
@@ -256,13 +241,9 @@ class AnyLoss(torch.nn.Module):
     def __init__(self, metric: str = "f1", amplify: float = 73.0, eps: float = 1e-8):
         super().__init__()
         where = "loss 'anyloss'"
-        if metric not in _METRICS:
-            raise ParameterError(
-                f"{where}: metric must be one of {', '.join(_METRICS)}, got {metric!r}"
-            )
-        self.metric = metric
-        self.amplify = positive_float(amplify, "amplify", where)
-        self.eps = positive_float(eps, "eps", where)
+        self.metric = check_choice(where, "metric", metric, _METRICS)
+        self.amplify = positive_number(where, "amplify", amplify)
+        self.eps = positive_number(where, "eps", eps)
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "anyloss")

@@ -14,23 +14,14 @@ import torch
 
 import rankarena
 from rankarena.api.checks import positive_number
+from rankarena.plugins.losses.contrastive import row_mean, safe_mask
 from rankarena.plugins.losses.pairwise import (
     check_inputs,
     graded_gains,
     ideal_dcg,
     ordered_pairs,
     swap_dcg_delta,
-    valid_row_mean,
 )
-
-
-def _safe_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mask with all-masked rows made all-valid, rows with at least one valid item).
-
-    The all-masked rows are computed on (so that nothing is NaN) and then left out.
-    """
-    row_valid = mask.any(dim=1)
-    return mask | ~row_valid.unsqueeze(1), row_valid
 
 
 class ListNet(torch.nn.Module):
@@ -46,18 +37,19 @@ class ListNet(torch.nn.Module):
     def __init__(self, target_temperature: float = 1.0):
         super().__init__()
         self.target_temperature = positive_number(
-            "listnet", "target_temperature", target_temperature
+            "loss 'listnet'", "target_temperature", target_temperature
         )
 
     def forward(self, scores, targets, mask=None):
         mask = check_inputs("listnet", scores, targets, mask)
-        mask, row_valid = _safe_mask(mask)
+        row_valid = mask.any(dim=1)
+        mask = safe_mask(mask, row_valid)  # all-masked rows computed on (no NaN), left out
         ninf = float("-inf")
         t = targets.detach().to(scores.dtype) / self.target_temperature
         p = torch.softmax(t.masked_fill(~mask, ninf), dim=1)
         log_q = torch.log_softmax(scores.masked_fill(~mask, ninf), dim=1)
         log_q = torch.where(mask, log_q, torch.zeros_like(log_q))
-        return valid_row_mean(-(p * log_q).sum(dim=1), row_valid, scores)
+        return row_mean(-(p * log_q).sum(dim=1), row_valid, scores)
 
 
 class ListMLE(torch.nn.Module):
@@ -78,7 +70,8 @@ class ListMLE(torch.nn.Module):
 
     def forward(self, scores, targets, mask=None):
         mask = check_inputs("listmle", scores, targets, mask)
-        mask, row_valid = _safe_mask(mask)
+        row_valid = mask.any(dim=1)
+        mask = safe_mask(mask, row_valid)  # all-masked rows computed on (no NaN), left out
         t = targets.detach().to(scores.dtype).masked_fill(~mask, float("-inf"))
         order = torch.sort(t, dim=1, descending=True, stable=True).indices
         position = torch.empty_like(order)
@@ -91,7 +84,7 @@ class ListMLE(torch.nn.Module):
         expanded = torch.where(later, scores.unsqueeze(1).expand_as(later), ninf)
         terms = torch.logsumexp(expanded, dim=2) - scores
         terms = torch.where(mask, terms, torch.zeros_like(terms))
-        return valid_row_mean(terms.sum(dim=1), row_valid, scores)
+        return row_mean(terms.sum(dim=1), row_valid, scores)
 
 
 class RankList(torch.nn.Module):
@@ -108,7 +101,7 @@ class RankList(torch.nn.Module):
 
     def __init__(self, sigma: float = 1.0):
         super().__init__()
-        self.sigma = positive_number("ranklist", "sigma", sigma)
+        self.sigma = positive_number("loss 'ranklist'", "sigma", sigma)
 
     def forward(self, scores, targets, mask=None):
         mask = check_inputs("ranklist", scores, targets, mask)
@@ -122,7 +115,7 @@ class RankList(torch.nn.Module):
         count = has.sum(dim=1)
         total = torch.where(has, per_item, torch.zeros_like(per_item)).sum(dim=1)
         per_row = total / count.clamp(min=1).to(scores.dtype)
-        return valid_row_mean(per_row, count > 0, scores)
+        return row_mean(per_row, count > 0, scores)
 
 
 class LiPOLambda(torch.nn.Module):
@@ -138,7 +131,7 @@ class LiPOLambda(torch.nn.Module):
 
     def __init__(self, beta: float = 1.0):
         super().__init__()
-        self.beta = positive_number("lipo-lambda", "beta", beta)
+        self.beta = positive_number("loss 'lipo-lambda'", "beta", beta)
 
     def forward(self, scores, targets, mask=None):
         mask = check_inputs("lipo-lambda", scores, targets, mask)
@@ -149,7 +142,7 @@ class LiPOLambda(torch.nn.Module):
         values = delta * torch.nn.functional.softplus(-self.beta * diff)
         zero = torch.zeros((), dtype=scores.dtype, device=scores.device)
         per_row = torch.where(pairs, values, zero).sum(dim=(1, 2))
-        return valid_row_mean(per_row, pairs.any(dim=(1, 2)), scores)
+        return row_mean(per_row, pairs.any(dim=(1, 2)), scores)
 
 
 class ApproxNDCG(torch.nn.Module):
@@ -165,7 +158,7 @@ class ApproxNDCG(torch.nn.Module):
 
     def __init__(self, temperature: float = 1.0):
         super().__init__()
-        self.temperature = positive_number("approx-ndcg", "temperature", temperature)
+        self.temperature = positive_number("loss 'approx-ndcg'", "temperature", temperature)
 
     def forward(self, scores, targets, mask=None):
         mask = check_inputs("approx-ndcg", scores, targets, mask)
@@ -177,7 +170,7 @@ class ApproxNDCG(torch.nn.Module):
         approx_rank = 1.0 + sig.sum(dim=2)
         dcg_terms = torch.where(mask, gains / torch.log2(1.0 + approx_rank), 0.0 * gains)
         ndcg = dcg_terms.sum(dim=1) / idcg.clamp(min=torch.finfo(scores.dtype).tiny)
-        return valid_row_mean(1.0 - ndcg, idcg > 0, scores)
+        return row_mean(1.0 - ndcg, idcg > 0, scores)
 
 
 @rankarena.hookimpl

@@ -19,6 +19,7 @@ import torch
 import rankarena
 from rankarena import ParameterError
 from rankarena.api.checks import finite_number, non_negative_number, positive_number
+from rankarena.plugins.losses.contrastive import row_mean
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -50,20 +51,13 @@ def _positive_negative_pairs(targets: torch.Tensor, mask: torch.Tensor) -> torch
     return pos.unsqueeze(2) & neg.unsqueeze(1)
 
 
-def valid_row_mean(per_row: torch.Tensor, row_valid: torch.Tensor, scores: torch.Tensor):
-    """Mean of ``per_row`` over valid rows; zero (with a gradient path) when none is."""
-    if not bool(row_valid.any()):
-        return scores.sum() * 0.0
-    return per_row[row_valid].mean()
-
-
 def _pair_mean(values: torch.Tensor, pairs: torch.Tensor, scores: torch.Tensor):
     """Per-row mean of ``values`` over ``pairs``, then the mean over rows with a pair."""
     zero = torch.zeros((), dtype=values.dtype, device=values.device)
     count = pairs.sum(dim=(1, 2))
     total = torch.where(pairs, values, zero).sum(dim=(1, 2))
     per_row = total / count.clamp(min=1).to(values.dtype)
-    return valid_row_mean(per_row, count > 0, scores)
+    return row_mean(per_row, count > 0, scores)
 
 
 def _current_ranks(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -115,7 +109,7 @@ class HingeLoss(torch.nn.Module):
 
     def __init__(self, margin: float = 1.0):
         super().__init__()
-        self.margin = non_negative_number("hinge", "margin", margin)
+        self.margin = non_negative_number("loss 'hinge'", "margin", margin)
 
     def forward(self, scores, targets, mask=None):
         mask = check_inputs("hinge", scores, targets, mask)
@@ -135,7 +129,7 @@ class RankNet(torch.nn.Module):
 
     def __init__(self, sigma: float = 1.0):
         super().__init__()
-        self.sigma = positive_number("ranknet", "sigma", sigma)
+        self.sigma = positive_number("loss 'ranknet'", "sigma", sigma)
 
     def forward(self, scores, targets, mask=None):
         mask = check_inputs("ranknet", scores, targets, mask)
@@ -181,7 +175,7 @@ class LambdaLoss(torch.nn.Module):
 
     def __init__(self, sigma: float = 1.0):
         super().__init__()
-        self.sigma = positive_number("lambdaloss", "sigma", sigma)
+        self.sigma = positive_number("loss 'lambdaloss'", "sigma", sigma)
 
     def forward(self, scores, targets, mask=None):
         mask = check_inputs("lambdaloss", scores, targets, mask)
@@ -194,7 +188,7 @@ class LambdaLoss(torch.nn.Module):
         values = delta * torch.nn.functional.softplus(-self.sigma * diff)
         zero = torch.zeros((), dtype=scores.dtype, device=scores.device)
         per_row = torch.where(pairs, values, zero).sum(dim=(1, 2))
-        return valid_row_mean(per_row, pairs.any(dim=(1, 2)) & (idcg > 0), scores)
+        return row_mean(per_row, pairs.any(dim=(1, 2)) & (idcg > 0), scores)
 
 
 class MultiSimilarityLoss(torch.nn.Module):
@@ -220,12 +214,13 @@ class MultiSimilarityLoss(torch.nn.Module):
         mining: bool = True,
     ):
         super().__init__()
-        self.alpha = positive_number("multi-similarity", "alpha", alpha)
-        self.beta = positive_number("multi-similarity", "beta", beta)
-        self.base = finite_number("multi-similarity", "base", base)
-        self.epsilon = non_negative_number("multi-similarity", "epsilon", epsilon)
+        where = "loss 'multi-similarity'"
+        self.alpha = positive_number(where, "alpha", alpha)
+        self.beta = positive_number(where, "beta", beta)
+        self.base = finite_number(where, "base", base)
+        self.epsilon = non_negative_number(where, "epsilon", epsilon)
         if not isinstance(mining, bool):
-            raise ParameterError(f"multi-similarity: mining must be a bool, got {mining!r}")
+            raise ParameterError(f"{where}: mining must be a bool, got {mining!r}")
         self.mining = mining
 
     def forward(self, scores, targets, mask=None):
@@ -246,7 +241,7 @@ class MultiSimilarityLoss(torch.nn.Module):
         neg_logits = torch.where(neg, self.beta * (scores - self.base), ninf)
         pos_term = torch.logsumexp(torch.cat([zeros, pos_logits], dim=1), dim=1) / self.alpha
         neg_term = torch.logsumexp(torch.cat([zeros, neg_logits], dim=1), dim=1) / self.beta
-        return valid_row_mean(pos_term + neg_term, row_valid, scores)
+        return row_mean(pos_term + neg_term, row_valid, scores)
 
 
 @rankarena.hookimpl

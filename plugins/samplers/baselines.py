@@ -32,6 +32,7 @@ import numpy as np
 
 import rankarena
 from rankarena import ParameterError
+from rankarena.api.checks import check_choice, non_negative_number
 from rankarena.api.mining import MiningContext, TrainingExamples
 
 SAMPLING = ("top", "random-in-window")
@@ -111,11 +112,7 @@ class RetrieverTopK:
         range_max: int | None = None,
         sampling: str = "top",
     ):
-        if sampling not in SAMPLING:
-            raise ParameterError(
-                f"sampler {self.name!r}: sampling must be one of {', '.join(SAMPLING)}, "
-                f"got {sampling!r}"
-            )
+        check_choice(f"sampler {self.name!r}", "sampling", sampling, SAMPLING)
         if range_min < 0 or (range_max is not None and range_max <= range_min):
             raise ParameterError(
                 f"sampler {self.name!r}: need 0 <= range_min < range_max, got {range_min}, "
@@ -205,8 +202,8 @@ class PositiveAware(RetrieverTopK):
             ("relative_margin", relative_margin),
             ("adaptive", adaptive),
         ):
-            if value is not None and value < 0:
-                raise ParameterError(f"sampler 'positive-aware': {label} must be >= 0, got {value}")
+            if value is not None:
+                non_negative_number("sampler 'positive-aware'", label, value)
         self.absolute_margin, self.relative_margin = absolute_margin, relative_margin
         self.adaptive = adaptive
 

@@ -54,6 +54,7 @@ import numpy as np
 
 import rankarena
 from rankarena import ParameterError
+from rankarena.api.checks import check_choice
 from rankarena.api.mining import MiningContext, TrainingExamples
 from rankarena.api.retrieval import exact_search
 
@@ -198,8 +199,7 @@ class ClusterAware:
                 f"{where}: need pool_depth >= 1, iterations >= 1 and whole_corpus_up_to >= 0, "
                 f"got {pool_depth}, {iterations}, {whole_corpus_up_to}"
             )
-        if broad not in BROAD:
-            raise ParameterError(f"{where}: broad must be one of {', '.join(BROAD)}, got {broad!r}")
+        check_choice(where, "broad", broad, BROAD)
         self.retriever, self.params = retriever, as_params(params, "params", self.name)
         self.clusters, self.local_fraction = clusters, local_fraction
         self.pool_depth, self.whole_corpus_up_to = pool_depth, whole_corpus_up_to

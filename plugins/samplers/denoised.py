@@ -47,7 +47,6 @@ cosine linearly, (s + 1) / 2, clipped to [0, 1] (uncalibrated: unrelated texts g
 from __future__ import annotations
 
 import json
-import math
 import weakref
 from collections import Counter
 from collections.abc import Mapping
@@ -57,6 +56,7 @@ import numpy as np
 
 import rankarena
 from rankarena import Corpus, ParameterError, Run
+from rankarena.api.checks import check_choice, finite_number, positive_number
 from rankarena.api.mining import MiningContext, TrainingExamples
 from rankarena.plugins.samplers.baselines import RetrieverTopK
 
@@ -122,10 +122,8 @@ class Denoised(RetrieverTopK):
         label_temperature: float | None = None,
     ):
         super().__init__(retriever, params, range_min, range_max, sampling)
-        if labels not in LABELS:
-            raise ParameterError(
-                f"sampler 'denoised': labels must be one of {', '.join(LABELS)}, got {labels!r}"
-            )
+        where = "sampler 'denoised'"
+        check_choice(where, "labels", labels, LABELS)
         defaults = RERANKER_DEFAULTS.get(reranker, GENERIC_DEFAULTS)
         if threshold is None and relative is None:
             relative = defaults["relative"]
@@ -138,12 +136,9 @@ class Denoised(RetrieverTopK):
             ("relative", relative),
             ("label_center", center),
         ):
-            if value is not None and not math.isfinite(value):
-                raise ParameterError(f"sampler 'denoised': {label} must be finite, got {value}")
-        if not (math.isfinite(temperature) and temperature > 0):
-            raise ParameterError(
-                f"sampler 'denoised': label_temperature must be > 0, got {temperature}"
-            )
+            if value is not None:
+                finite_number(where, label, value)
+        positive_number(where, "label_temperature", temperature)
         self.reranker = reranker
         self.reranker_params = dict(_check_mapping(reranker_params, "reranker_params"))
         self.threshold, self.relative = threshold, relative

@@ -55,6 +55,7 @@ import numpy as np
 
 import rankarena
 from rankarena import ParameterError
+from rankarena.api.checks import check_choice
 from rankarena.api.mining import MiningContext, TrainingExamples
 from rankarena.api.retrieval import exact_search
 from rankarena.plugins.samplers.baselines import RetrieverTopK, example_rows
@@ -101,10 +102,7 @@ class Curriculum:
         scorer_params: dict | None = None,
     ):
         where = f"sampler {self.name!r}"
-        if heuristic not in HEURISTICS:
-            raise ParameterError(
-                f"{where}: heuristic must be one of {', '.join(HEURISTICS)}, got {heuristic!r}"
-            )
+        check_choice(where, "heuristic", heuristic, HEURISTICS)
         if not 0.0 < end_fraction <= 1.0:
             raise ParameterError(f"{where}: end_fraction must be in (0, 1], got {end_fraction}")
         if sampler == self.name:

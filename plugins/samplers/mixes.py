@@ -48,6 +48,7 @@ from typing import Any
 
 import rankarena
 from rankarena import ParameterError
+from rankarena.api.checks import check_choice, positive_number
 from rankarena.api.mining import MiningContext, TrainingExamples
 from rankarena.api.retrieval import fuse
 from rankarena.plugins.samplers.baselines import RetrieverTopK
@@ -189,12 +190,10 @@ class Disagreement:
             )
         if depth < 1 or pool < depth:
             raise ParameterError(f"{where}: need 1 <= depth <= pool, got {depth}, {pool}")
-        if not rrf_k > 0:
-            raise ParameterError(f"{where}: rrf_k must be > 0, got {rrf_k}")
-        if side not in SIDES:
-            raise ParameterError(f"{where}: side must be one of {', '.join(SIDES)}, got {side!r}")
+        rrf_k = positive_number(where, "rrf_k", rrf_k)
+        check_choice(where, "side", side, SIDES)
         self.weights = [float(w) for w in weights]
-        self.depth, self.pool, self.rrf_k, self.side = depth, pool, float(rrf_k), side
+        self.depth, self.pool, self.rrf_k, self.side = depth, pool, rrf_k, side
 
     @staticmethod
     def _per_retriever(params: Any, retrievers: list[str], where: str) -> list[dict]:

@@ -7,12 +7,15 @@ is importable but not installed: that is the point of it.
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 
 import numpy as np
 import pytest
 
 import rankarena
+import rankarena.api.datasets
 import rankarena_example
 
 RUN = {
@@ -43,13 +46,34 @@ def naive_rbp(run, qrels, p, k=None):
     return out
 
 
+def naive_residual(run, qrels, p, k=None):
+    """RBP's residual per query by the formula: the unjudged documents within the cutoff and
+    every rank below it (from depth min(k, retrieved) on) counted as relevant."""
+    out = {}
+    for qid in sorted(set(run) & set(qrels)):
+        ranked = sorted(run[qid].items(), key=lambda item: (item[1], item[0]), reverse=True)
+        if k is not None:
+            ranked = ranked[:k]
+        total = 0.0
+        for i, (doc, _score) in enumerate(ranked, start=1):
+            if doc not in qrels[qid]:
+                total += p ** (i - 1)
+        out[qid] = (1 - p) * total + p ** len(ranked)
+    return out
+
+
 def test_plugin_is_installed():
     host = rankarena.plugin_manager(reload=True)
     infos = {info.name: info for info in host.plugin_infos()}
     assert "example" in infos, sorted(infos)
     info = infos["example"]
     assert (info.distribution, info.version) == ("rankarena-example", rankarena_example.__version__)
-    assert info.hooks == ("register_aggregators", "register_metrics")
+    assert info.hooks == (
+        "register_aggregators",
+        "register_commands",
+        "register_datasets",
+        "register_metrics",
+    )
     assert host.metrics.get("rbp").plugin == "example"
     assert host.aggregators.get("geometric-mean").plugin == "example"
     assert host.failures == []
@@ -67,6 +91,19 @@ def test_rbp_equals_the_formula(k, p):
     # hand check of one value: q1 has relevant documents at ranks 1 and 3
     if k is None and p == 0.8:
         assert got[0] == pytest.approx(0.2 * (1 + 0.8**2))
+
+
+@pytest.mark.parametrize(("k", "p"), [(None, 0.8), (2, 0.8), (3, 0.5), (10, 0.95)])
+def test_rbp_residual_equals_the_formula(k, p):
+    run, qrels = rankarena.Run.from_dict(RUN), rankarena.Qrels.from_dict(QRELS)
+    residual = rankarena_example.RankBiasedPrecisionResidual(k, p)
+    evaluation = rankarena.evaluate(run, qrels, [residual])
+    expected = naive_residual(RUN, QRELS, p, k)
+    got = evaluation.per_query[residual.name]
+    np.testing.assert_allclose(got, [expected[q] for q in evaluation.query_ids], rtol=1e-12)
+    # hand check: q1 is judged at ranks 1, 3 and 4 (d4 not relevant), d2 at rank 2 is not
+    if k == 2 and p == 0.8:
+        assert got[0] == pytest.approx(0.2 * 0.8 + 0.8**2)
 
 
 def test_rbp_by_name():
@@ -115,3 +152,78 @@ def test_registered_without_entry_points():
     host = rankarena.PluginHost(entry_points=False)
     host.register(rankarena_example, name="example-by-hand")
     assert host.metrics.get("rbp").plugin == "example-by-hand"
+
+
+def write_beir_folder(folder, queries, qrels):
+    """A BEIR folder: one document per id in ``qrels`` and ``RUN``, the queries, test qrels."""
+    folder.mkdir()
+    docs = sorted(
+        {d for ranked in RUN.values() for d in ranked} | {d for q in qrels.values() for d in q}
+    )
+    with open(folder / "corpus.jsonl", "w") as out:
+        for doc in docs:
+            out.write(json.dumps({"_id": doc, "title": "", "text": f"document {doc}"}) + "\n")
+    with open(folder / "queries.jsonl", "w") as out:
+        for qid in queries:
+            out.write(json.dumps({"_id": qid, "text": f"query {qid}"}) + "\n")
+    (folder / "qrels").mkdir()
+    with open(folder / "qrels" / "test.tsv", "w") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        for qid, judged in qrels.items():
+            for doc, grade in judged.items():
+                out.write(f"{qid}\t{doc}\t{grade}\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("options", "k", "p", "name"),
+    [([], None, 0.8, "rbp"), (["--depth", "2", "--persistence", "0.5"], 2, 0.5, "rbp(p=0.5)@2")],
+)
+def test_rbp_verb(tmp_path, capsys, options, k, p, name):
+    """The verb's hook, called with plain argparse subparsers as ``rankarena`` calls it."""
+    dataset = write_beir_folder(tmp_path / "tiny", sorted(QRELS), QRELS)
+    run_file = tmp_path / "tiny.run"
+    with open(run_file, "w") as out:
+        for qid, ranked in RUN.items():
+            for rank, (doc, score) in enumerate(ranked.items(), start=1):
+                out.write(f"{qid} Q0 {doc} {rank} {score} test\n")
+    parser = argparse.ArgumentParser()
+    rankarena_example.register_commands(parser.add_subparsers())
+    args = parser.parse_args(["rbp", "--dataset", str(dataset), "--run", str(run_file), *options])
+    assert args.handler(args) == 0
+    base, residual = naive_rbp(RUN, QRELS, p, k), naive_residual(RUN, QRELS, p, k)
+    mean_base = sum(base.values()) / len(base)
+    mean_residual = sum(residual.values()) / len(residual)
+    assert capsys.readouterr().out == (
+        f"{name} on tiny/test (3 queries): {mean_base:.4f}, residual {mean_residual:.4f}\n"
+    )
+
+
+def test_rbp_verb_says_a_bad_run_line(tmp_path):
+    dataset = write_beir_folder(tmp_path / "tiny", sorted(QRELS), QRELS)
+    run_file = tmp_path / "bad.run"
+    run_file.write_text("q1 Q0 d1 1 3.0 test\nq1 Q0 d2 2 high test\n")
+    parser = argparse.ArgumentParser()
+    rankarena_example.register_commands(parser.add_subparsers())
+    args = parser.parse_args(["rbp", "--dataset", str(dataset), "--run", str(run_file)])
+    with pytest.raises(rankarena.DataFormatError, match=r"bad.run:2: score 'high' is not a number"):
+        args.handler(args)
+
+
+def test_tsv_folder_is_a_dataset(tmp_path):
+    folder = tmp_path / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "collection.tsv").write_text("d1\tCats\tcats purr\nd2\tdogs bark\n")
+    (folder / "queries.tsv").write_text("q1\tdo cats purr\nq2\tunjudged\n")
+    (folder / "qrels" / "test.txt").write_text("q1 0 d1 1\nq1 0 d2 0\n")
+    host = rankarena.plugin_manager(reload=True)
+    dataset = rankarena.api.datasets.open_dataset(host, f"tsv:{folder}")
+    assert (dataset.name, dataset.splits) == ("tiny", ["test"])
+    assert dataset.corpus.ids == ["d1", "d2"]
+    assert dataset.corpus.texts() == ["Cats cats purr", "dogs bark"]
+    assert dataset.queries("test").to_dict() == {"q1": "do cats purr"}
+    assert dataset.qrels("test").to_dict() == {"q1": {"d1": 1, "d2": 0}}
+    before = dataset.fingerprint("test")
+    with open(folder / "queries.tsv", "a") as out:
+        out.write("q3\tedited\n")
+    assert dataset.fingerprint("test") != before

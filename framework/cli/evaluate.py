@@ -1,0 +1,181 @@
+"""Verbs that score runs: ``eval`` (a run file on a dataset's qrels) and ``retrieve`` (a
+registered retriever over a dataset: write the run, optionally score it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+
+from .arguments import metric_names, parse_params, positive_int
+from .output import stdout_console
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``eval`` and ``retrieve``."""
+    p = subparsers.add_parser("eval", help="evaluate a run file against a dataset's qrels")
+    p.add_argument("--dataset", required=True, help="a BEIR folder")
+    p.add_argument("--split", default="test", help="qrels split (default: test)")
+    p.add_argument("--run", required=True, help="a TREC run file, or a .parquet Run")
+    p.add_argument(
+        "--metrics",
+        default="ndcg@10,recall@100",
+        help="comma-separated metric names, e.g. ndcg@10,mrr@10,map@100 (default: %(default)s)",
+    )
+    p.add_argument("--per-query", action="store_true", help="also print and store per-query values")
+    p.add_argument("--output", help="append the results to this Parquet results store")
+    p.add_argument("--system", help="system name in the results (default: the run file's stem)")
+    p.add_argument("--relevance-level", type=int, default=1, help="minimum relevant grade (1)")
+    p.add_argument(
+        "--complete", action="store_true", help="score qrels queries missing from the run as 0"
+    )
+    p.add_argument(
+        "--ignore-identical-ids",
+        action="store_true",
+        help="drop retrieved documents whose id equals the query id (BEIR option)",
+    )
+    p.set_defaults(handler=cmd_eval)
+
+    p = subparsers.add_parser("retrieve", help="run a retriever over a dataset and write the run")
+    p.add_argument("--dataset", required=True, help="a BEIR folder")
+    p.add_argument("--split", default="test", help="queries of this qrels split (default: test)")
+    p.add_argument("--retriever", default="bm25", help="a registered retriever (default: bm25)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a retriever parameter, e.g. --param k1=1.2 (repeatable)",
+    )
+    p.add_argument(
+        "--k", type=positive_int, default=1000, help="documents per query (default: 1000)"
+    )
+    p.add_argument("--output", required=True, help="the run file: TREC text, or .parquet")
+    p.add_argument("--metrics", help="also evaluate, e.g. ndcg@10,recall@100")
+    p.add_argument("--results", help="append the evaluation to this Parquet results store")
+    p.add_argument("--system", help="system name in the results (default: the retriever)")
+    p.set_defaults(handler=cmd_retrieve)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a run file; print means (and per-query values); optionally store results."""
+    from ..core.datasets import open_dataset
+    from ..core.host import plugin_manager
+    from ..data import Run, read_trec_run
+
+    host = plugin_manager()
+    dataset = open_dataset(host, args.dataset)
+    qrels = dataset.qrels(args.split)
+    run_path = Path(args.run)
+    run = Run.from_parquet(run_path) if run_path.suffix == ".parquet" else read_trec_run(run_path)
+    _evaluate_and_report(
+        host,
+        run,
+        qrels,
+        kind="eval",
+        dataset=dataset.name,
+        split=args.split,
+        system=args.system or run_path.stem,
+        metrics=metric_names(args.metrics),
+        config={"dataset": str(args.dataset), "run": str(run_path)},
+        per_query=args.per_query,
+        store=args.output,
+        relevance_level=args.relevance_level,
+        complete=args.complete,
+        ignore_identical_ids=args.ignore_identical_ids,
+    )
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    """Index a dataset's corpus with a retriever, search its queries, write the run."""
+    from ..core.datasets import open_dataset
+    from ..core.host import plugin_manager
+    from ..data import write_trec_run
+
+    host = plugin_manager()
+    dataset = open_dataset(host, args.dataset)
+    queries = dataset.queries(args.split)
+    params = parse_params(args.param)
+    retriever = host.retrievers.create(args.retriever, **params)
+    console = stdout_console()
+    with console.status(f"{args.retriever}: indexing {dataset.name} ..."):
+        retriever.index(dataset.corpus)
+    with console.status(f"{args.retriever}: searching {len(queries)} queries ..."):
+        run = retriever.search(queries, k=args.k)
+    output = Path(args.output)
+    if output.suffix == ".parquet":
+        run.to_parquet(output)
+    else:
+        write_trec_run(run, output, tag=args.retriever)
+    console.print(f"wrote {len(run)} rows for {len(queries)} queries to {output}")
+    if args.metrics:
+        _evaluate_and_report(
+            host,
+            run,
+            dataset.qrels(args.split),
+            kind="retrieve",
+            dataset=dataset.name,
+            split=args.split,
+            system=args.system or args.retriever,
+            metrics=metric_names(args.metrics),
+            config={"dataset": str(args.dataset), "retriever": args.retriever, **params},
+            per_query=False,
+            store=args.results,
+        )
+    return 0
+
+
+def _evaluate_and_report(
+    host,
+    run,
+    qrels,
+    *,
+    kind: str,
+    dataset: str,
+    split: str,
+    system: str,
+    metrics: list[str],
+    config: dict,
+    per_query: bool,
+    store: str | None,
+    **options,
+) -> None:
+    """Evaluate, record the results (observers; the store if given), print the tables."""
+    from ..core.observe import RunInfo
+    from ..core.recorder import ResultsRecorder
+    from ..evaluate import evaluate
+
+    info = RunInfo(
+        kind, {**config, "split": split, "metrics": metrics, "system": system, **options}
+    )
+    with ResultsRecorder(host, info, store or None) as recorder:
+        evaluation = evaluate(run, qrels, metrics, host=host, **options)
+        results = evaluation.to_results(
+            system, dataset, split, per_query=per_query, run_id=info.run_id
+        )
+        recorder.record(results)
+
+    console = stdout_console()
+    if per_query:
+        console.print(f"{system} on {dataset}/{split}: per query", highlight=False)
+        table = Table()
+        table.add_column("query_id")
+        for name in evaluation.metrics:
+            table.add_column(name, justify="right")
+        for i, qid in enumerate(evaluation.query_ids):
+            table.add_row(qid, *(f"{evaluation.per_query[m][i]:.4f}" for m in evaluation.metrics))
+        console.print(table)
+    console.print(
+        f"{system} on {dataset}/{split} ({len(evaluation.query_ids)} queries)", highlight=False
+    )
+    table = Table()
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    for name, value in evaluation.mean.items():
+        table.add_row(name, f"{value:.4f}")
+    console.print(table)
+    if store:
+        console.print(f"appended {results.table.num_rows} rows to {store}")
