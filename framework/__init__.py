@@ -1,8 +1,9 @@
 """rankarena: a pluggy plugin framework for neural retrieval work.
 
 The public API: the plugin host (``plugin_manager``, ``hookimpl``), the Arrow data model
-(``Corpus``, ``Queries``, ``Qrels``, ``Run``, ``Results``) and the evaluation engine
-(``evaluate``).
+(``Corpus``, ``Queries``, ``Qrels``, ``Run``, ``Results``), the qrels file reader
+(``read_qrels``: TREC or BEIR TSV) and the evaluation engine (``evaluate``):
+``rankarena.evaluate(run, rankarena.read_qrels("x.qrels"), ["ndcg@10"])``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .core import hookspecs  # noqa: E402
 from .core.devices import DeviceReport, select_device  # noqa: E402
 from .core.host import PluginHost, plugin_manager  # noqa: E402
 from .core.observe import RunInfo  # noqa: E402
-from .data import Corpus, Qrels, Queries, Results, Run  # noqa: E402
+from .data import Corpus, Qrels, Queries, Results, Run, read_qrels  # noqa: E402
 from .data.score_table import Ranking, ScoreTable  # noqa: E402
 from .errors import (  # noqa: E402
     DataFormatError,
@@ -52,5 +53,6 @@ __all__ = [
     "hookimpl",
     "hookspecs",
     "plugin_manager",
+    "read_qrels",
     "select_device",
 ]

@@ -13,6 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rankarena.data import (
     BeirFolder,
@@ -27,7 +29,7 @@ from rankarena.data import (
     write_trec_run,
 )
 from rankarena.data.trec import _read_trec_run_fast, _read_trec_run_lines
-from rankarena.errors import DataFormatError
+from rankarena.errors import DataFormatError, ParameterError
 
 ALL_READERS = [read_corpus, read_queries, read_qrels_tsv, read_trec_run, read_trec_qrels]
 JSONL_READERS = [read_corpus, read_queries]
@@ -359,13 +361,16 @@ RUN_LINE = "q1 Q0 d1 1 0.5 tag\n"
 
 @pytest.mark.parametrize(
     ("line", "count"),
-    [("q1 Q0 d2 2 0.4", 5), ("q1 Q0 d2 2 0.4 tag extra", 7), ("q1\td2\t0.4", 3)],
+    [("q1 Q0 d2 2 0.4", 5), ("q1\td2\t0.4", 3), ("q1", 1), ("  q1 Q0 d2 2 0.4\t ", 5)],
 )
 def test_trec_run_wrong_field_count(tmp_path, line, count):
     path = write(tmp_path, "run.txt", RUN_LINE + line + "\n")
     with pytest.raises(DataFormatError) as excinfo:
         read_trec_run(path)
-    check_error(excinfo, path, 2, "expected 6 fields", f"got {count}")
+    check_error(excinfo, path, 2, "expected at least 6 fields", f"got {count}")
+    assert str(excinfo.value) == (
+        f"{path}:2: expected at least 6 fields (qid Q0 docno rank score tag), got {count}"
+    )
 
 
 @pytest.mark.parametrize("score", ["abc", "0,5", "1.2.3", "--1"])
@@ -943,3 +948,243 @@ def test_writing_ids_with_whitespace_is_refused(tmp_path):
         f"{path}: row 1: query_id 'q\\xa01' contains whitespace "
         "(ids may not: TREC files split on it)"
     )
+
+
+# ---------------------------------------------------------------- TREC: trec_eval's line rules
+# get_trec_results.c: leading whitespace is skipped, then a blank line or a line starting
+# with '#' is ignored; fields after the run tag are ignored ("Lines may contain fields after
+# the run_id; they are ignored", formats.c). get_qrels.c: exactly 4 fields.
+
+CLEAN_RUN = "q1 Q0 d1 1 0.5 t\nq1 Q0 d2 2 0.25 t\nq2 Q0 d1 1 3 t\n"
+CLEAN_DICT = {"q1": {"d1": 0.5, "d2": 0.25}, "q2": {"d1": 3.0}}
+
+
+def trec_eval_reference(text: str) -> dict[str, dict[str, float]]:
+    """The run as trec_eval's get_trec_results.c reads it (for files it accepts; a leading
+    byte order mark, which rankarena drops, is dropped first)."""
+    out: dict[str, dict[str, float]] = {}
+    for line in text.removeprefix("\ufeff").split("\n"):
+        body = line.lstrip(" \t\v\f\r")
+        if not body or body.startswith("#"):
+            continue
+        fields = body.split()
+        out.setdefault(fields[0], {})[fields[2]] = float(fields[4])
+    return out
+
+
+def read_both_ways(path: Path) -> Run:
+    """The run through ``read_trec_run``; the line reader agrees, and so does the fast path
+    when it takes the file."""
+    run = read_trec_run(path)
+    assert _read_trec_run_lines(path) == run
+    fast = _read_trec_run_fast(path)
+    assert fast is None or fast == run
+    return run
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "q1 Q0 d1 1 0.5 t extra\nq1 Q0 d2 2 0.25 t\nq2 Q0 d1 1 3 t more fields 1 2 3\n",
+        "q1 Q0 d1 1 0.5 t\tx\nq1 Q0 d2 2 0.25 t  \nq2 Q0 d1 1 3 t not-a-number nan\n",
+        "q1 Q0 d1 1 0.5 t # a trailing remark\nq1 Q0 d2 2 0.25 t\nq2 Q0 d1 1 3 t #\n",
+        "q1\tQ0\td1\t1\t0.5\tt\textra\nq1\tQ0\td2\t2\t0.25\tt\nq2 Q0 d1 1 3 t\n",
+    ],
+    ids=["words", "tab-and-junk", "hash-after-tag", "tabs"],
+)
+def test_trec_run_fields_after_the_tag_are_ignored(tmp_path, text):
+    path = write(tmp_path, "run.txt", text)
+    assert _read_trec_run_fast(path) is None  # not the clean layout: the line reader decides
+    assert read_both_ways(path).to_dict() == CLEAN_DICT == trec_eval_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# run by rankarena\n" + CLEAN_RUN,
+        "#\n" + CLEAN_RUN + "# end, no newline",
+        "q1 Q0 d1 1 0.5 t\n   # indented\nq1 Q0 d2 2 0.25 t\n\t#tab-indented\nq2 Q0 d1 1 3 t\n",
+        "q1 Q0 d1 1 0.5 t\n#q9 Q0 d9 9 9.5 t\nq1 Q0 d2 2 0.25 t\nq2 Q0 d1 1 3 t\n",
+        "# Q0 d1 1 0.5 t\n" + CLEAN_RUN,  # 6 fields with a number: a comment all the same
+        "\ufeff# after a BOM\n" + CLEAN_RUN,
+        "\r\n# crlf\r\n" + CLEAN_RUN.replace("\n", "\r\n"),
+        "\x0b\x0c# vertical tab and form feed are C whitespace\n" + CLEAN_RUN,
+    ],
+    ids=["header", "bare-and-last", "indented", "run-line", "six-fields", "bom", "crlf", "vt-ff"],
+)
+def test_trec_run_comment_lines_are_skipped(tmp_path, text):
+    path = write(tmp_path, "run.txt", text)
+    assert _read_trec_run_fast(path) is None
+    assert read_both_ways(path).to_dict() == CLEAN_DICT == trec_eval_reference(text)
+
+
+def test_trec_run_comment_may_hold_any_bytes(tmp_path):
+    path = write(tmp_path, "run.txt", b"# caf\xe9 (latin-1)\n  #\xff\xfe\n" + CLEAN_RUN.encode())
+    assert read_both_ways(path).to_dict() == CLEAN_DICT
+
+
+def test_trec_hash_inside_a_field_is_data(tmp_path):
+    """Only a line's first non-blank character makes a comment: '#' elsewhere is data."""
+    path = write(tmp_path, "run.txt", "q1 Q0 d#1 1 0.5 #tag\nq#2 Q0 d1 1 2 t\n")
+    assert read_both_ways(path).to_dict() == {"q#2": {"d1": 2.0}, "q1": {"d#1": 0.5}}
+    qrels = write(tmp_path, "qrels.txt", "q1 0 d#1 1\nq#2 #0 d1 2\n")
+    assert read_trec_qrels(qrels).to_dict() == {"q1": {"d#1": 1}, "q#2": {"d1": 2}}
+
+
+def test_trec_errors_after_comments_name_the_file_line(tmp_path):
+    path = write(tmp_path, "run.txt", "# one\n\n  # three\nq1 Q0 d1 1 0.5 t\nq1 Q0 d2 x 0.4\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    assert str(excinfo.value) == (
+        f"{path}:5: expected at least 6 fields (qid Q0 docno rank score tag), got 5"
+    )
+    path = write(tmp_path, "run2.txt", "# c\nq1 Q0 d1 1 0.5 t x\n# c\nq1 Q0 d1 2 nan t y\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    assert str(excinfo.value) == f"{path}:4: score is NaN"
+    path = write(tmp_path, "run3.txt", "# c\nq1 Q0 d1 1 0.5 t x\n# c\nq1 Q0 d1 2 0.4 t y\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    assert (
+        str(excinfo.value) == f"{path}:4: duplicate document 'd1' for query 'q1' (first at line 2)"
+    )
+    path = write(tmp_path, "run4.txt", "#\nq1 Q0 d1 1 0,5 t x y\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_run(path)
+    assert str(excinfo.value) == f"{path}:2: score '0,5' is not a number"
+
+
+@pytest.mark.parametrize("reader", [read_trec_run, read_trec_qrels])
+@pytest.mark.parametrize("content", ["# only a comment\n", "\n# a\n   # b\n\n", "#"])
+def test_trec_file_of_only_comments_is_empty(tmp_path, reader, content):
+    path = write(tmp_path, "data.txt", content)
+    with pytest.raises(DataFormatError) as excinfo:
+        reader(path)
+    assert str(excinfo.value) == f"{path}: file is empty (nothing but # comment lines)"
+
+
+def test_trec_qrels_negative_grades_and_comments(tmp_path):
+    path = write(
+        tmp_path,
+        "qrels.txt",
+        "# TREC qrels: -1 = in the pool, not judged\n"
+        "q1 0 d1 2\n"
+        "q1 0 d2 -1\n"
+        "   # an indented comment\n"
+        "#q1 0 d9 1\n"
+        "q1\t0\td3\t0\n"
+        "q2 0 d1 -1\n"
+        "q2 0 d4 -2\n",
+    )
+    qrels = read_trec_qrels(path)
+    assert qrels.to_dict() == {"q1": {"d1": 2, "d2": -1, "d3": 0}, "q2": {"d1": -1, "d4": -2}}
+    assert qrels.query_ids == ["q1", "q2"]  # a query judged only -1 is kept (trec_eval's too)
+    again = tmp_path / "again.txt"
+    write_trec_qrels(qrels, again)
+    assert read_trec_qrels(again) == qrels
+
+
+def test_every_qrels_reader_keeps_negative_grades_alike(tmp_path):
+    expected = {"q1": {"d1": 1, "d2": -1}, "q2": {"d3": -1}}
+    trec = write(tmp_path, "qrels.txt", "q1 0 d1 1\nq1 0 d2 -1\nq2 0 d3 -1\n")
+    tsv = write(tmp_path, "qrels.tsv", HEADER + "q1\td1\t1\nq1\td2\t-1\nq2\td3\t-1\n")
+    parquet = tmp_path / "qrels.parquet"
+    Qrels.from_dict(expected).to_parquet(parquet)
+    tables = [read_trec_qrels(trec), read_qrels_tsv(tsv), Qrels.from_parquet(parquet)]
+    for qrels in [*tables, Qrels.from_dict(expected)]:
+        assert qrels.to_dict() == expected
+    assert tables[0].table.equals(tables[1].table)
+
+
+@pytest.mark.parametrize(
+    ("line", "count"),
+    [("q1 0 d2 1 # a remark", 7), ("q1 0 d2 1 extra", 5), ("  q1 0 d2", 3)],
+)
+def test_trec_qrels_takes_no_trailing_fields(tmp_path, line, count):
+    """get_qrels.c refuses anything after the grade (unlike run files)."""
+    path = write(tmp_path, "qrels.txt", "# c\nq1 0 d1 1\n" + line + "\n")
+    with pytest.raises(DataFormatError) as excinfo:
+        read_trec_qrels(path)
+    assert str(excinfo.value) == (
+        f"{path}:3: expected 4 fields (qid iter docno grade), got {count}"
+    )
+
+
+def test_clean_six_field_file_still_takes_the_fast_path(tmp_path):
+    path = write(tmp_path, "run.txt", CLEAN_RUN)
+    fast = _read_trec_run_fast(path)
+    assert fast is not None and fast.to_dict() == CLEAN_DICT
+    assert fast == _read_trec_run_lines(path)
+
+
+def test_writers_refuse_what_would_read_back_as_a_comment(tmp_path):
+    path = tmp_path / "out.txt"
+    with pytest.raises(DataFormatError) as excinfo:
+        write_trec_run(Run.from_dict({"q1": {"d1": 1.0}, "#q2": {"d1": 1.0}}), path)
+    assert str(excinfo.value) == (
+        f"{path}: row 1: query_id '#q2' starts with '#' (the line would read back as a TREC "
+        "comment)"
+    )
+    with pytest.raises(DataFormatError) as excinfo:
+        write_trec_qrels(Qrels.from_dict({"q1": {"d1": 1}, "#2": {"d1": 1}}), path)
+    assert "query_id '#2' starts with '#'" in str(excinfo.value)
+    assert not path.exists()
+    # a '#' anywhere else is data, and reads back
+    run = Run.from_dict({"q#1": {"#d": 1.0, "d2": 0.5}})
+    write_trec_run(run, path, tag="#tag")
+    assert read_trec_run(path) == run
+
+
+@pytest.mark.parametrize("tag", ["", "two words", "tab\tbed"])
+def test_write_trec_run_refuses_a_tag_that_is_not_one_field(tmp_path, tag):
+    path = tmp_path / "out.txt"
+    with pytest.raises(ParameterError, match="run tag"):
+        write_trec_run(Run.from_dict({"q1": {"d1": 1.0}}), path, tag=tag)
+    assert not path.exists()
+
+
+LINE_PARTS = st.sampled_from(["q1", "q2", "q10", "Q0", "d1", "d2", "d3", "1", "0.5", "-2", "t"])
+SEPARATORS = st.sampled_from([" ", " ", " ", "  ", "\t", " \t"])
+
+
+@st.composite
+def run_texts(draw) -> str:
+    """Run files of clean lines, lines with trailing fields, comments and blank lines,
+    with any separators; no (query, doc) twice."""
+    lines, seen = [], set()
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["line", "line", "line", "trailing", "comment", "blank"]))
+        sep = draw(SEPARATORS)
+        if kind == "comment":
+            lead = draw(st.sampled_from(["", " ", "\t"]))
+            words = draw(st.lists(LINE_PARTS, max_size=7))
+            lines.append(lead + "#" + sep.join(words))
+        elif kind == "blank":
+            lines.append(draw(st.sampled_from(["", " ", "\t "])))
+        else:
+            qid, docno = (
+                draw(st.sampled_from(["q1", "q2", "q10"])),
+                draw(st.sampled_from(["d1", "d2", "d3"])),
+            )
+            if (qid, docno) in seen:
+                continue
+            seen.add((qid, docno))
+            score = draw(st.sampled_from(["0.5", "1", "-2", "1e3", "3.25"]))
+            fields = [qid, "Q0", docno, "1", score, "t"]
+            if kind == "trailing":
+                fields += draw(st.lists(LINE_PARTS | st.just("#x"), min_size=1, max_size=3))
+            lines.append(sep.join(fields))
+    if not seen:
+        lines.append("q1 Q0 d1 1 0.5 t")
+    return "\n".join(lines) + draw(st.sampled_from(["", "\n", "\r\n"]))
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=run_texts())
+def test_trec_run_reads_as_trec_eval_whatever_the_layout(tmp_path, text):
+    """The fast path and the line reader agree with each other and with trec_eval's rules
+    (comments, trailing fields, any whitespace)."""
+    path = write(tmp_path, "run.txt", text)
+    assert read_both_ways(path).to_dict() == trec_eval_reference(text)

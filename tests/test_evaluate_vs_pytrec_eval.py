@@ -11,7 +11,8 @@ from conftest import tfidf_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rankarena import Qrels, Run, evaluate
+from rankarena import JudgedRun, Qrels, Run, evaluate
+from rankarena.data import read_trec_qrels, read_trec_run
 
 CUTS = (1, 3, 5, 10, 100)
 ALL_METRICS = [
@@ -181,7 +182,12 @@ ids = st.sampled_from([f"d{i}" for i in range(12)])
 
 
 @st.composite
-def run_and_qrels(draw):
+def run_and_qrels(draw, only_negative_queries: bool = False):
+    """A run and qrels with grades -2..3 (negative: in the pool but unjudged). Every judged
+    query keeps one grade >= 0 unless ``only_negative_queries``: trec_eval's behaviour on a
+    query judged only with negative grades is undefined (see
+    test_query_with_only_negative_grades_scores_zero), so pytrec_eval cannot be the
+    reference for such qrels."""
     queries = draw(st.lists(st.sampled_from(["a", "b", "c", "q10", "q9"]), min_size=1, unique=True))
     run: dict[str, dict[str, float]] = {}
     qrels: dict[str, dict[str, int]] = {}
@@ -190,13 +196,19 @@ def run_and_qrels(draw):
         run[q] = {d: draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, -1.0, 3.25])) for d in docs}
         if draw(st.booleans()) or q == queries[0]:
             judged = draw(st.lists(ids, min_size=1, max_size=8, unique=True))
-            qrels[q] = {d: draw(st.integers(-1, 3)) for d in judged}
-            # trec_eval loops forever on a query whose grades are all negative (see
-            # test_query_with_only_negative_grades_scores_zero): keep one grade >= 0
-            qrels[q][judged[0]] = max(qrels[q][judged[0]], 0)
+            qrels[q] = {d: draw(st.sampled_from([-2, -1, -1, 0, 1, 2, 3])) for d in judged}
+            if only_negative_queries and draw(st.booleans()):
+                qrels[q] = {d: min(g, -1) for d, g in qrels[q].items()}
+            elif not only_negative_queries:
+                qrels[q][judged[0]] = max(qrels[q][judged[0]], 0)
     if draw(st.booleans()):
         qrels["unretrieved"] = {"d1": 1}
     return run, qrels
+
+
+def negative_as_zero(qrels: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The qrels with every negative grade made 0 (judged non-relevant)."""
+    return {q: {d: max(g, 0) for d, g in docs.items()} for q, docs in qrels.items()}
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -234,8 +246,12 @@ def test_hand_computed_graded_example():
 
 
 def test_query_with_only_negative_grades_scores_zero():
-    # pytrec_eval never returns on this input (trec_eval sizes its grade table from the
-    # largest grade, here -1), so the expected values are written out: nothing is relevant
+    # trec_eval's form_res_rels.c sizes its grade table from the query's largest grade, here
+    # -1: a table of 0 entries, and the query's number of grade levels is never set (the
+    # previous query's is used). pytrec_eval 0.5.11 returns 0 everywhere on a small input
+    # like this one, but crashes (SIGSEGV) on some batches of such queries, so it cannot be
+    # the reference: nothing is relevant, the query is evaluated (it is in the qrels), and
+    # every measure is 0, as for a query judged only non-relevant (grade 0)
     qrels = Qrels.from_dict({"q": {"a": -1, "b": -1}, "r": {"a": 1}})
     run = Run.from_dict({"q": {"a": 1.0, "c": 0.5}, "r": {"a": 1.0}})
     res = evaluate(run, qrels, ["ndcg@10", "mrr", "map", "recall@10", "p@1", "r-precision"])
@@ -265,3 +281,81 @@ def test_metrics_bounded_and_invariant_to_row_order_and_score_scale(data, scale,
         assert np.all((values >= 0) & (values <= 1 + 1e-12)), name
         np.testing.assert_allclose(again.per_query[name], values, atol=1e-12)
     assert np.all(base.per_query["recall@3"] <= base.per_query["recall@10"] + 1e-12)
+
+
+# ----------------------------------------------------------------- negative grades (-1)
+# trec_eval: "-1 for rel in qrels file interpreted as pool doc not judged" (8.1 changelog);
+# form_res_rels.c gives any negative grade RELVALUE_UNJUDGED: neither relevant nor judged.
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run_and_qrels(), st.integers(1, 2))
+def test_negative_grades_are_unjudged_for_every_measure(data, level):
+    """On qrels where pytrec_eval is defined, negative grades score as pytrec_eval scores
+    them, which for every built-in measure equals pytrec_eval on the grades made 0."""
+    run, qrels = data
+    ours = evaluate(Run.from_dict(run), Qrels.from_dict(qrels), ALL_METRICS, relevance_level=level)
+    as_given = pytrec_reference(run, qrels, level)
+    as_zero = pytrec_reference(run, negative_as_zero(qrels), level)
+    assert as_given == as_zero
+    for name in ALL_METRICS:
+        expected = [as_given[q][name] for q in ours.query_ids]
+        np.testing.assert_allclose(ours.per_query[name], expected, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run_and_qrels(only_negative_queries=True), st.integers(1, 2))
+def test_queries_judged_only_negative_are_evaluated_and_score_zero(data, level):
+    """A query whose judgements are all negative is evaluated (it is in the qrels) and
+    scores as pytrec_eval scores the query judged non-relevant (grades made 0): 0."""
+    run, qrels = data
+    ours = evaluate(Run.from_dict(run), Qrels.from_dict(qrels), ALL_METRICS, relevance_level=level)
+    ref = pytrec_reference(run, negative_as_zero(qrels), level)
+    assert ours.query_ids == sorted(ref)
+    for name in ALL_METRICS:
+        expected = [ref[q][name] for q in ours.query_ids]
+        np.testing.assert_allclose(ours.per_query[name], expected, rtol=0, atol=1e-9)
+    for i, q in enumerate(ours.query_ids):
+        if all(g < 0 for g in qrels[q].values()):
+            assert all(ours.per_query[name][i] == 0 for name in ALL_METRICS), q
+
+
+def test_judged_run_treats_negative_grades_as_unjudged():
+    qrels = Qrels.from_dict({"q": {"a": 2, "b": 0, "c": -1, "d": -2, "e": 1}})
+    run = Run.from_dict({"q": {"a": 5.0, "b": 4.0, "c": 3.0, "d": 2.0, "x": 1.0}})
+    judged = JudgedRun(run, qrels)
+    assert run.table.column("doc_id").to_pylist() == ["a", "b", "c", "d", "x"]
+    assert judged.grade.tolist() == [2.0, 0.0, 0.0, 0.0, 0.0]
+    assert judged.judged.tolist() == [True, True, False, False, False]
+    assert judged.relevant.tolist() == [True, False, False, False, False]
+    assert judged.num_relevant.tolist() == [2]
+    assert judged.ideal_grade.tolist() == [2.0, 1.0]
+
+
+def test_trec_files_with_comments_trailing_fields_and_negative_grades(scifact, tmp_path):
+    """End to end through the TREC readers: files in trec_eval's wider format (comments,
+    fields after the run tag, tabs, -1 grades) score as pytrec_eval on the same content."""
+    rng = np.random.default_rng(11)
+    doc_ids = np.array(scifact.corpus.ids, dtype=object)
+    qrels: dict[str, dict[str, int]] = {}
+    run: dict[str, dict[str, float]] = {}
+    for qid, rels in scifact.qrels("test").to_dict().items():
+        qrels[qid] = {d: int(rng.integers(1, 3)) for d in rels}
+        for d in rng.choice(doc_ids, size=8, replace=False):
+            qrels[qid].setdefault(d, int(rng.choice([0, -1, -1])))
+        retrieved = set(rng.choice(doc_ids, size=60, replace=False)) | set(qrels[qid])
+        run[qid] = {d: float(rng.integers(0, 20)) / 4 for d in retrieved}
+    qrels_lines = ["# qrels: -1 = in the pool, not judged"]
+    for qid, docs in qrels.items():
+        qrels_lines += [f"{qid}\t0\t{d}\t{g}" for d, g in docs.items()] + ["  # next query"]
+    run_lines = ["# run with remarks after the tag"]
+    for qid, docs in run.items():
+        for rank, (d, s) in enumerate(docs.items(), start=1):
+            run_lines.append(f"{qid} Q0 {d} {rank} {s!r} tag" + (" extra 1" if rank % 3 else ""))
+    qrels_path, run_path = tmp_path / "qrels.txt", tmp_path / "run.txt"
+    qrels_path.write_text("\n".join(qrels_lines) + "\n")
+    run_path.write_text("\n".join(run_lines) + "\n")
+    read_qrels, read_run = read_trec_qrels(qrels_path), read_trec_run(run_path)
+    assert read_qrels.to_dict() == qrels
+    assert read_run.to_dict() == run
+    assert assert_equal_to_pytrec(read_run, read_qrels, run_dict=run) == 300

@@ -300,12 +300,16 @@ def test_cli_leaderboard_from_mteb_results_folder(tmp_path, capsys):
 
 
 def test_bad_mteb_result_file_is_one_line_naming_it(tmp_path, capsys):
-    """A task result mteb cannot read stops both readers of an MTEB results folder with one
-    line that names the file; an empty folder says what layout it expected."""
+    """A task result mteb cannot read stops the importer (and the leaderboard reader with
+    ``strict``) with one line that names the file; the leaderboard reader otherwise leaves it
+    out with one warning line naming it, as the public repository's files need; an empty
+    folder says what layout it expected."""
     pytest.importorskip("mteb")
+    from functools import partial
+
     from rankarena import DataFormatError
     from rankarena.cli.main import main
-    from rankarena.leaderboard.score_sources import read_scores
+    from rankarena.leaderboard.score_sources import read_mteb_results_folder, read_scores
     from rankarena.mteb.results import export_mteb_results, import_mteb_results
 
     rows = [
@@ -321,12 +325,19 @@ def test_bad_mteb_result_file_is_one_line_naming_it(tmp_path, capsys):
     export_mteb_results(Results.from_rows(rows), tmp_path / "mteb", revision="r1")
     bad = tmp_path / "mteb" / "results" / "org__m" / "r1" / "NFCorpus.json"
     bad.write_text("{ not json")
-    for read in (import_mteb_results, read_scores):
+    for read in (import_mteb_results, partial(read_mteb_results_folder, strict=True)):
         with pytest.raises(DataFormatError, match="not an MTEB task result") as info:
             read(tmp_path / "mteb")
         assert str(bad) in str(info.value) and "\n" not in str(info.value)
-    assert main(["leaderboard", "--mteb-results", str(tmp_path / "mteb")]) == 2
+    capsys.readouterr()
+    assert read_scores(tmp_path / "mteb").tasks == ("SciFact",)
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert "left out 1 file(s)" in warning and "NFCorpus.json" in warning
+    assert main(["leaderboard", "--mteb-results", str(tmp_path / "mteb")]) == 0
     assert "NFCorpus.json" in capsys.readouterr().err
+    assert main(["leaderboard", "--mteb-results", str(tmp_path / "mteb"), "--strict"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("rankarena: error: ") and str(bad) in line
     (tmp_path / "empty" / "results").mkdir(parents=True)
     for read in (import_mteb_results, read_scores):
         with pytest.raises(DataFormatError, match="no MTEB task results"):

@@ -46,8 +46,9 @@ SCORES_CSV = (
     b"dense,scifact,0.643,Retrieval\ndense,fiqa,0.31,Retrieval\ndense,stsb,0.8,STS\n"
     b'"e5, large",scifact,0.72,Retrieval\n"e5, large",fiqa,0.4,Retrieval\n'
 )
-# bytes that matter to the formats: separators, quotes, brackets, escapes, number parts
-INTERESTING = list(b'\t \n\r\x00\x0b\\"{}[],:_.-+eE09\xff\xc3\xa0\xef\xbb\xbf')
+# bytes that matter to the formats: separators, comments, quotes, brackets, escapes, number
+# parts
+INTERESTING = list(b'\t \n\r\x00\x0b#\\"{}[],:_.-+eE09\xff\xc3\xa0\xef\xbb\xbf')
 
 
 def _head(path: Path, lines: int = SEED_LINES) -> bytes:
@@ -156,6 +157,22 @@ def test_seed_files_read(name, seeds, tmp_path):
     path = tmp_path / Path(name).name
     path.write_bytes(seeds[name])
     assert READERS[name](path) is not None
+
+
+def test_fast_path_never_disagrees_with_the_line_reader(seeds, tmp_path_factory):
+    """On any mutation of a run file (a '#' or a separator inserted, a field lost or
+    added), the fast path either declines or reads what the line reader reads."""
+    path = tmp_path_factory.mktemp("fast") / "run.txt"
+
+    @FUZZ
+    @given(data=mutated(seeds["run.txt"]))
+    def run(data: bytes) -> None:
+        path.write_bytes(data)
+        fast = _read_trec_run_fast(path)
+        if fast is not None:
+            assert _read_trec_run_lines(path) == fast
+
+    run()
 
 
 # ---------------------------------------------------------------- the CLI

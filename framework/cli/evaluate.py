@@ -9,15 +9,39 @@ from pathlib import Path
 
 from rich.table import Table
 
+from ..errors import ParameterError
 from .arguments import metric_names, parse_params, positive_int
 from .output import stdout_console
+
+DEFAULT_SPLIT = "test"
+"""The qrels split ``eval --dataset`` reads when ``--split`` is not given."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``eval`` and ``retrieve``."""
-    p = subparsers.add_parser("eval", help="evaluate a run file against a dataset's qrels")
-    p.add_argument("--dataset", required=True, help="a BEIR folder")
-    p.add_argument("--split", default="test", help="qrels split (default: test)")
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate a run file against a dataset's qrels or a qrels file",
+        description=(
+            "Evaluate a run file against the qrels of --dataset (and --split) or of a qrels "
+            "file (--qrels). Results from --qrels are stored and printed under dataset = the "
+            "qrels file's stem and an empty split."
+        ),
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--dataset", help="a BEIR folder, a catalog name or a SOURCE:ARG dataset reference"
+    )
+    source.add_argument(
+        "--qrels",
+        help=(
+            "a qrels file instead of a dataset: TREC (qid iter docno rel) or BEIR TSV "
+            "(query-id<TAB>corpus-id<TAB>score), told apart by its content"
+        ),
+    )
+    p.add_argument(
+        "--split", help=f"qrels split of --dataset (default: {DEFAULT_SPLIT}; not with --qrels)"
+    )
     p.add_argument("--run", required=True, help="a TREC run file, or a .parquet Run")
     p.add_argument(
         "--metrics",
@@ -60,14 +84,28 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate a run file; print means (and per-query values); optionally store results."""
+    """Evaluate a run file on a dataset's qrels (``--dataset``, ``--split``) or on a qrels
+    file (``--qrels``: stored as dataset = its stem, split ``""``); print means (and
+    per-query values); optionally store results."""
     from ..core.datasets import open_dataset
     from ..core.host import plugin_manager
-    from ..data import Run, read_trec_run
+    from ..data import Run, read_qrels, read_trec_run
 
     host = plugin_manager()
-    dataset = open_dataset(host, args.dataset)
-    qrels = dataset.qrels(args.split)
+    if args.qrels is not None:
+        if args.split is not None:
+            raise ParameterError(
+                "--split does not apply to --qrels (the file holds one set of qrels); "
+                "drop --split, or use --dataset"
+            )
+        qrels_path = Path(args.qrels)
+        qrels = read_qrels(qrels_path)
+        name, split, source = qrels_path.stem, "", {"qrels": str(qrels_path)}
+    else:
+        dataset = open_dataset(host, args.dataset)
+        split = args.split if args.split is not None else DEFAULT_SPLIT
+        qrels = dataset.qrels(split)
+        name, source = dataset.name, {"dataset": str(args.dataset)}
     run_path = Path(args.run)
     run = Run.from_parquet(run_path) if run_path.suffix == ".parquet" else read_trec_run(run_path)
     _evaluate_and_report(
@@ -75,11 +113,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         run,
         qrels,
         kind="eval",
-        dataset=dataset.name,
-        split=args.split,
+        dataset=name,
+        split=split,
         system=args.system or run_path.stem,
         metrics=metric_names(args.metrics),
-        config={"dataset": str(args.dataset), "run": str(run_path)},
+        config={**source, "run": str(run_path)},
         per_query=args.per_query,
         store=args.output,
         relevance_level=args.relevance_level,
@@ -159,8 +197,9 @@ def _evaluate_and_report(
         recorder.record(results)
 
     console = stdout_console()
+    where = f"{dataset}/{split}" if split else dataset
     if per_query:
-        console.print(f"{system} on {dataset}/{split}: per query", highlight=False)
+        console.print(f"{system} on {where}: per query", highlight=False)
         table = Table()
         table.add_column("query_id")
         for name in evaluation.metrics:
@@ -168,9 +207,7 @@ def _evaluate_and_report(
         for i, qid in enumerate(evaluation.query_ids):
             table.add_row(qid, *(f"{evaluation.per_query[m][i]:.4f}" for m in evaluation.metrics))
         console.print(table)
-    console.print(
-        f"{system} on {dataset}/{split} ({len(evaluation.query_ids)} queries)", highlight=False
-    )
+    console.print(f"{system} on {where} ({len(evaluation.query_ids)} queries)", highlight=False)
     table = Table()
     table.add_column("metric")
     table.add_column("mean", justify="right")

@@ -50,6 +50,12 @@ def _aggregate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmark", help="MTEB benchmark, e.g. 'MTEB(eng, v2)' (MTEB inputs)")
     p.add_argument("--metric", help="the metric of a results store (default: ndcg@10)")
     p.add_argument(
+        "--strict",
+        action="store_true",
+        help="an MTEB results folder: a file mteb cannot read is an error (default: skipped, "
+        "with one warning line that counts them)",
+    )
+    p.add_argument(
         "--param",
         action="append",
         default=[],
@@ -108,7 +114,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
                 f"got {text!r}"
             )
         params.setdefault(method, {})[key] = value
-    table = read_scores(args.scores, benchmark=args.benchmark, metric=args.metric)
+    table = read_scores(
+        args.scores, benchmark=args.benchmark, metric=args.metric, strict=args.strict
+    )
     table = table.with_coverage(args.min_coverage)
     console = stdout_console()
     stderr = Console(stderr=True)  # no bar (and no blank line) where stderr is not a terminal

@@ -3,6 +3,7 @@
 from .atomic import atomic_path, atomic_write
 from .beir import BeirFolder, read_corpus, read_qrels_tsv, read_queries, write_beir
 from .qrels import Qrels
+from .qrels_files import read_qrels
 from .results import Results
 from .run import Run
 from .texts import Corpus, Queries
@@ -18,6 +19,7 @@ __all__ = [
     "atomic_path",
     "atomic_write",
     "read_corpus",
+    "read_qrels",
     "read_qrels_tsv",
     "read_queries",
     "read_trec_qrels",

@@ -30,6 +30,8 @@ C_SPACE = " \t\n\v\f\r"
 """The characters C's ``isspace`` accepts (C locale): trec_eval's field separators."""
 
 _C_SPACES = re.compile(f"[{C_SPACE}]+")
+_C_SPACE_BYTES = C_SPACE.encode("ascii")
+_BOM = b"\xef\xbb\xbf"
 _SCORE = re.compile(
     r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|inf|infinity|nan)",
     re.ASCII | re.IGNORECASE,
@@ -40,16 +42,24 @@ WHITESPACE_RE2 = r"[\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}]"
 """The same characters as a RE2 class, for ``pyarrow.compute`` on Arrow string columns."""
 
 
-def read_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
+def read_lines(path: str | os.PathLike[str], comments: bool = False) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` of a UTF-8 text file, failing clearly on bad bytes.
 
-    Blank lines are skipped; an empty file (no non-blank line) is an error.
+    Blank lines are skipped; an empty file (no non-blank line) is an error. With
+    ``comments``, a line whose first character other than C whitespace is ``#`` is skipped
+    too, before it is decoded (a comment may hold any bytes), as trec_eval skips them; a
+    file of nothing but such lines is an error as well.
     """
     if not os.path.isfile(path):
         raise DataFormatError(path, "no such file")
-    seen = False
+    seen = skipped = False
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if comments:
+                body = raw[3:] if number == 1 and raw.startswith(_BOM) else raw
+                if body.lstrip(_C_SPACE_BYTES).startswith(b"#"):
+                    skipped = True
+                    continue
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -66,7 +76,9 @@ def read_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
             seen = True
             yield number, line
     if not seen:
-        raise DataFormatError(path, "file is empty")
+        raise DataFormatError(
+            path, "file is empty (nothing but # comment lines)" if skipped else "file is empty"
+        )
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -1,17 +1,39 @@
 """TREC run files (``qid Q0 docno rank score tag``) and qrels files (``qid 0 docno grade``).
 
-Fields are separated by C whitespace (space, tab, ``\\v``, ``\\f``, CR), as trec_eval
-separates them; an id holding other whitespace (``\\xa0``, ``\\u3000``) is refused. Scores
-and grades follow trec_eval's ``atof`` and ``atol`` (``rankarena.data.jsonl``): ``1_0`` is
-not a number, ``1e2`` is not a grade. The rank field of a run file is read but not
-trusted: the ``Run`` re-sorts by score as trec_eval does. Writing a table whose ids hold
-whitespace is refused too, since the file could not be read back.
+The line rules are trec_eval's (``get_trec_results.c``, ``get_qrels.c`` and the format
+help in ``formats.c`` of usnistgov/trec_eval 9.x/10):
+
+* Fields are separated by any run of C whitespace (space, tab, ``\\v``, ``\\f``, CR), as
+  trec_eval separates them; an id holding other whitespace (``\\xa0``, ``\\u3000``) is
+  refused. Blank lines are skipped.
+* A line whose first character other than C whitespace is ``#`` is a comment and is
+  skipped, whatever it holds (even bytes that are not UTF-8). This is trec_eval's run
+  reader, which skips leading whitespace and then ignores a line starting with ``#``. Its
+  qrels reader only recognises a ``#`` in the line's first column (and not two comment
+  lines in a row); rankarena uses the run rule for both, so the only qrels lines read
+  differently are indented ones whose query id would begin with ``#``, a query no run
+  file can name (trec_eval takes such a run line as a comment).
+* A run line has at least 6 fields; fields after the sixth (the run tag) are ignored:
+  "Lines may contain fields after the run_id; they are ignored" (``formats.c``). A
+  qrels line has exactly 4 fields, as ``get_qrels.c`` requires.
+* Scores and grades follow trec_eval's ``atof`` and ``atol`` (``rankarena.data.jsonl``):
+  ``1_0`` is not a number, ``1e2`` is not a grade. The rank field of a run file is read but
+  not trusted: the ``Run`` re-sorts by score as trec_eval does.
+* A negative grade (trec_eval documents ``-1``: "in the pool but not judged") is kept as
+  read, in qrels from every reader: ``JudgedRun`` counts such a document neither relevant
+  nor judged, as ``form_res_rels.c`` gives it ``RELVALUE_UNJUDGED``, and a query judged
+  only with negative grades stays an evaluated query (it is in the qrels) scoring 0
+  everywhere. Dropping the rows at read time would drop such a query from the mean.
+
+Writing a table whose ids hold whitespace is refused, since the file could not be read
+back, and so is a query id starting with ``#`` (its lines would read back as comments).
 
 Run files are first read with Arrow's multi-threaded CSV reader (single-space separated,
-the common layout); any file it cannot take as a valid run (other separators, bad values,
-NaN scores, duplicates, bad bytes, whitespace inside an id) is read again line by line,
-which either accepts it or fails with the exact line and reason. Arrow's float parser
-takes no more than the C syntax (no ``1_0``, no non-ASCII digits), so both paths agree.
+exactly 6 fields, the common layout); any file it cannot take as a valid run (other
+separators, trailing fields, comments, bad values, NaN scores, duplicates, bad bytes,
+whitespace inside an id) is read again line by line, which either accepts it or fails with
+the exact line and reason. Arrow's float parser takes no more than the C syntax (no
+``1_0``, no non-ASCII digits), so both paths agree.
 """
 
 from __future__ import annotations
@@ -24,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, ParameterError
 from .atomic import atomic_write
 from .jsonl import (
     WHITESPACE_RE2,
@@ -67,6 +89,8 @@ def _read_trec_run_fast(path: str | os.PathLike[str]) -> Run | None:
         )
         if table.num_rows == 0:
             return None
+        if pc.any(pc.starts_with(table.column("query_id"), "#")).as_py():  # a comment line
+            return None
         for name in ("query_id", "doc_id"):
             column = table.column(name)
             if pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():  # doubled separators
@@ -79,7 +103,8 @@ def _read_trec_run_fast(path: str | os.PathLike[str]) -> Run | None:
 
 
 def read_trec_run(path: str | os.PathLike[str]) -> Run:
-    """Read a TREC run file; every line must have 6 fields and a numeric, non-NaN score."""
+    """Read a TREC run file: per line at least 6 fields (more are ignored) with a numeric,
+    non-NaN score; blank lines and ``#`` comment lines are skipped (module docstring)."""
     fast = _read_trec_run_fast(path) if os.path.isfile(path) else None
     return fast if fast is not None else _read_trec_run_lines(path)
 
@@ -88,13 +113,15 @@ def _read_trec_run_lines(path: str | os.PathLike[str]) -> Run:
     """The line-by-line reader: any whitespace between fields, exact errors."""
     q, d, s = [], [], []
     seen = FirstLines(path)
-    for number, line in read_lines(path):
+    for number, line in read_lines(path, comments=True):
         fields = split_fields(line)
-        if len(fields) != 6:
+        if len(fields) < 6:
             raise DataFormatError(
-                path, f"expected 6 fields (qid Q0 docno rank score tag), got {len(fields)}", number
+                path,
+                f"expected at least 6 fields (qid Q0 docno rank score tag), got {len(fields)}",
+                number,
             )
-        qid, _, docno, _, score_text, _ = fields
+        qid, _, docno, _, score_text = fields[:5]
         score = parse_score(score_text, path, number)
         check_id(qid, "query id", path, number)
         check_id(docno, "docno", path, number)
@@ -111,7 +138,9 @@ def _read_trec_run_lines(path: str | os.PathLike[str]) -> Run:
 
 def write_trec_run(run: Run, path: str | os.PathLike[str], tag: str = "rankarena") -> None:
     """Write a run in TREC format (atomically); scores keep full float precision."""
-    check_id_columns(run.table, ("query_id", "doc_id"), path)
+    if not tag or any(c.isspace() for c in tag):
+        raise ParameterError(f"run tag {tag!r} must be one non-empty field (no whitespace)")
+    _check_writable(run.table, path)
     cols = [run.table.column(c).to_pylist() for c in ("query_id", "doc_id", "rank", "score")]
     with atomic_write(path) as out:
         for qid, did, rank, score in zip(*cols, strict=False):
@@ -119,12 +148,14 @@ def write_trec_run(run: Run, path: str | os.PathLike[str], tag: str = "rankarena
 
 
 def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
-    """Read a TREC qrels file: ``qid iteration docno grade`` per line."""
+    """Read a TREC qrels file: ``qid iteration docno grade`` per line (exactly 4 fields);
+    blank lines and ``#`` comment lines are skipped; negative grades are kept (module
+    docstring)."""
     return Qrels.from_lines(path, _trec_judgements(path))
 
 
 def _trec_judgements(path) -> Iterator[tuple[int, str, str, int]]:
-    for number, line in read_lines(path):
+    for number, line in read_lines(path, comments=True):
         fields = split_fields(line)
         if len(fields) != 4:
             raise DataFormatError(
@@ -139,8 +170,26 @@ def _trec_judgements(path) -> Iterator[tuple[int, str, str, int]]:
 
 def write_trec_qrels(qrels: Qrels, path: str | os.PathLike[str]) -> None:
     """Write qrels in TREC format (atomically)."""
-    check_id_columns(qrels.table, ("query_id", "doc_id"), path)
+    _check_writable(qrels.table, path)
     cols = [qrels.table.column(c).to_pylist() for c in ("query_id", "doc_id", "relevance")]
     with atomic_write(path) as out:
         for qid, did, grade in zip(*cols, strict=False):
             out.write(f"{qid} 0 {did} {grade}\n")
+
+
+def _check_writable(table: pa.Table, path) -> None:
+    """Refuse ids a TREC file cannot carry: whitespace anywhere, or a query id starting
+    with ``#`` (its line would read back as a comment); the error names the first row."""
+    check_id_columns(table, ("query_id", "doc_id"), path)
+    column = table.column("query_id") if "query_id" in table.column_names else None
+    if column is not None and (
+        pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    ):
+        found = pc.starts_with(column, "#")
+        if pc.any(found).as_py():
+            row = int(pc.index(found, True).as_py())
+            raise DataFormatError(
+                path,
+                f"row {row + 1}: query_id {column[row].as_py()!r} starts with '#' "
+                "(the line would read back as a TREC comment)",
+            )

@@ -7,6 +7,11 @@ All metrics are computed for all queries at once from these arrays (no per-query
 Which queries are evaluated follows trec_eval: the queries present in both the run and the
 qrels, or, with ``complete=True`` (trec_eval ``-c``), every query in the qrels (a query the
 run lacks then scores 0 on every metric here).
+
+A negative grade (trec_eval's ``-1``, "in the pool but not judged") makes a document
+unjudged, as trec_eval's ``form_res_rels.c`` does (``RELVALUE_UNJUDGED``): it is neither
+relevant nor judged, has gain 0 and no place in the ideal ranking. Its query is still
+evaluated; one judged only with negative grades has no relevant document and scores 0.
 """
 
 from __future__ import annotations

@@ -17,9 +17,11 @@
    is the mean of ``main_score`` over the counted cells, missing when any counted cell is;
    systems without any score are dropped, as mteb's pivot drops them.
 4. **An MTEB results folder** (``results/<model>/<revision>/<Task>.json``, the layout of
-   github.com/embeddings-benchmark/results), read with mteb's own ``TaskResult.from_disk``
-   (needs ``pip install 'rankarena[mteb]'``); a model with several revisions keeps the one
-   with most tasks, ties to the name sorted last.
+   github.com/embeddings-benchmark/results), read with mteb's own leaderboard code
+   (``rankarena.mteb.folder.leaderboard_scores``; needs ``pip install 'rankarena[mteb]'``):
+   the models, revisions, splits and language subsets mteb's leaderboard uses for
+   ``benchmark``, so the table equals mteb's per-task table; unreadable files are left out
+   with one warning line (``strict``: an error).
 
 In every layout a row without a system (model) or task name, a score that is infinite or
 not a number, and a table without any score are ``DataFormatError``s naming the file and
@@ -31,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -42,7 +45,7 @@ import pyarrow.parquet as pq
 from ..data.jsonl import parse_json, parse_score
 from ..data.score_table import RowSource, ScoreTable
 from ..errors import DataFormatError, ParameterError, UnknownNameError
-from ..mteb.folder import meta_name, results_root, revision_results
+from ..mteb.folder import leaderboard_scores, results_root
 
 MTEB_EXPORT_COLUMNS = {"model", "task", "main_score", "lb_selected"}
 RESULTS_COLUMNS = {"system", "dataset", "split", "metric", "value", "run_id"}
@@ -55,16 +58,19 @@ def read_scores(
     *,
     benchmark: str | None = None,
     metric: str | None = None,
+    strict: bool = False,
 ) -> ScoreTable:
     """The systems × tasks table in ``source`` (see the module docstring for the layouts).
 
     :param benchmark: for the MTEB export: a benchmark of its ``benchmarks.json``
         (default ``MTEB(eng, v2)``); for an MTEB results folder: only its tasks.
     :param metric: for a results store: which metric (default ``ndcg@10`` if present).
+    :param strict: for an MTEB results folder: a file mteb cannot read is a
+        ``DataFormatError`` instead of a skipped file with one warning line.
     """
     path = Path(source)
     if path.is_dir():
-        table = read_mteb_results_folder(path, benchmark=benchmark)
+        table = read_mteb_results_folder(path, benchmark=benchmark, strict=strict)
     elif path.is_file():
         table = _read_scores_file(path, benchmark, metric)
     else:
@@ -372,8 +378,14 @@ def read_mteb_export(table: pa.Table, path: Path, benchmark: str) -> ScoreTable:
     )
 
 
-def read_mteb_results_folder(folder: Path, benchmark: str | None = None) -> ScoreTable:
-    """Models × tasks from an MTEB results folder, read with ``mteb.TaskResult.from_disk``."""
+def read_mteb_results_folder(
+    folder: Path, benchmark: str | None = None, *, strict: bool = False
+) -> ScoreTable:
+    """Models × tasks of an MTEB results folder, as mteb's own leaderboard computes them
+    (``rankarena.mteb.folder.leaderboard_scores``): the models it lists, one revision per
+    model and task, and with ``benchmark`` only that benchmark's tasks, splits and language
+    subsets. A file mteb cannot read is left out with one warning line on stderr that
+    counts such files and names the first few (with ``strict``, a ``DataFormatError``)."""
     try:
         import mteb  # noqa: F401 (the folder is read with mteb)
     except ImportError:
@@ -381,45 +393,43 @@ def read_mteb_results_folder(folder: Path, benchmark: str | None = None) -> Scor
             f"{folder}: reading an MTEB results folder needs mteb: pip install 'rankarena[mteb]'"
         ) from None
     root = results_root(folder)
-    wanted = _benchmark_tasks(benchmark) if benchmark else None
-    chosen: dict[str, tuple[int, str, dict]] = {}
-    for model_dir, revision_dir, results in revision_results(root):
-        scores, types = {}, {}
-        for result in results:
-            if wanted is not None and result.task_name not in wanted:
-                continue
-            scores[result.task_name] = result.get_score()
-            try:
-                types[result.task_name] = str(result.task_type)
-            except KeyError:  # a task mteb does not know (e.g. a local BEIR folder)
-                types[result.task_name] = "Retrieval"
-        name = _model_name(model_dir, revision_dir)
-        candidate = (len(scores), revision_dir.name, {"scores": scores, "types": types})
-        if scores and (name not in chosen or candidate[:2] > chosen[name][:2]):
-            chosen[name] = candidate
-    if not chosen:
+    if not root.is_dir() or not any(root.glob("*/*/*.json")):
         raise DataFormatError(
             folder, "no MTEB task results (results/<model>/<revision>/<Task>.json)"
         )
-    long, task_types = [], {}
-    for name, (_, _, found) in sorted(chosen.items()):
-        task_types.update(found["types"])
-        long.extend({"system": name, "task": t, "score": s} for t, s in found["scores"].items())
+    found = leaderboard_scores(root, benchmark)
+    if found.skipped:
+        first_path, first_error = found.skipped[0]
+        if strict:
+            raise DataFormatError(first_path, f"not an MTEB task result ({first_error})")
+        names = ", ".join(str(path.relative_to(root)) for path, _ in found.skipped[:3])
+        more = ", …" if len(found.skipped) > 3 else ""
+        print(
+            f"warning: {folder}: left out {len(found.skipped)} file(s) mteb cannot read: "
+            f"{names}{more} (first: {first_error})",
+            file=sys.stderr,
+        )
+    if found.unlisted:
+        shown = ", ".join(found.unlisted[:3]) + (", …" if len(found.unlisted) > 3 else "")
+        print(
+            f"note: {folder}: {len(found.unlisted)} model folder(s) not in mteb's model "
+            f"registry left out, as mteb's leaderboard leaves them out: {shown}",
+            file=sys.stderr,
+        )
+    if not found.rows:
+        raise DataFormatError(
+            folder,
+            "no MTEB task results"
+            + (f" for benchmark {benchmark!r}" if benchmark else "")
+            + " (results/<model>/<revision>/<Task>.json)",
+        )
+    long = [
+        {"system": model, "task": task, "score": math.nan if score is None else score}
+        for model, task, score in found.rows
+    ]
     table = ScoreTable.from_long(long)
-    return ScoreTable(table.systems, table.tasks, table.scores, task_types)
-
-
-def _model_name(model_dir: Path, revision_dir: Path) -> str:
-    return meta_name(revision_dir) or model_dir.name.replace("__", "/")
-
-
-def _benchmark_tasks(benchmark: str) -> set[str]:
-    import mteb
-
-    try:
-        return {task.metadata.name for task in mteb.get_benchmark(benchmark).tasks}
-    except (KeyError, ValueError):
-        raise ParameterError(f"unknown MTEB benchmark {benchmark!r}") from None
+    index = [table.tasks.index(t) for t in found.tasks]
+    return ScoreTable(table.systems, tuple(found.tasks), table.scores[:, index], found.types)
 
 
 def subset_tasks(table: ScoreTable, tasks: Iterable[str]) -> ScoreTable:

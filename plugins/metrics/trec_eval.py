@@ -1,6 +1,7 @@
 """Built-in metrics with trec_eval semantics (their values equal pytrec_eval's).
 
-Notation, for one query: ranked documents d_1..d_n, grade g_i (0 when unjudged), relevant
+Notation, for one query: ranked documents d_1..d_n, grade g_i (0 when unjudged: absent
+from the qrels, or with a negative grade, trec_eval's "in the pool but not judged"), relevant
 r_i = [g_i >= ℓ] with relevance level ℓ (default 1), R = number of judged relevant
 documents, cutoff k (the whole ranking when absent).
 
