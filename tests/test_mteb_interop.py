@@ -342,3 +342,50 @@ def test_bad_mteb_result_file_is_one_line_naming_it(tmp_path, capsys):
     for read in (import_mteb_results, read_scores):
         with pytest.raises(DataFormatError, match="no MTEB task results"):
             read(tmp_path / "empty")
+
+
+def test_mteb_folder_table_is_cached_by_content(tmp_path, monkeypatch, capsys):
+    """The second read of an unchanged folder comes from the cache (mteb is not asked); an
+    edited file, an added file or another benchmark is read again, and the warning about
+    an unreadable file is said on every read."""
+    pytest.importorskip("mteb")
+    from rankarena.leaderboard.score_sources import read_scores
+    from rankarena.mteb import leaderboard_cache
+    from rankarena.mteb.results import export_mteb_results
+
+    monkeypatch.setenv("RANKARENA_CACHE_DIR", str(tmp_path / "cache"))
+    rows = [
+        {"system": "org/m", "dataset": d, "split": "test", "metric": "ndcg@10", "value": v}
+        | {"run_id": "r"}
+        for d, v in (("scifact", 0.5), ("nfcorpus", 0.25))
+    ]
+    export_mteb_results(Results.from_rows(rows), tmp_path / "mteb", revision="r1")
+    first = read_scores(tmp_path / "mteb")
+    calls = []
+    real = leaderboard_cache.leaderboard_scores
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(leaderboard_cache, "leaderboard_scores", counted)
+    again = read_scores(tmp_path / "mteb")
+    assert calls == []  # from the cache
+    assert (again.systems, again.tasks) == (first.systems, first.tasks)
+    np.testing.assert_array_equal(again.scores, first.scores)
+    assert len(list((tmp_path / "cache" / "mteb-leaderboards").glob("*.json"))) == 1
+
+    read_scores(tmp_path / "mteb", benchmark="BEIR")
+    assert len(calls) == 1  # another benchmark: another key
+    scifact = next((tmp_path / "mteb").rglob("SciFact.json"))
+    scifact.write_text(scifact.read_text().replace("0.5", "0.75"))
+    edited = read_scores(tmp_path / "mteb")
+    assert len(calls) == 2
+    assert edited.scores[0, edited.tasks.index("SciFact")] == pytest.approx(0.75)
+
+    (scifact.parent / "NFCorpus.json").write_text("{ not json")  # a new, unreadable file
+    capsys.readouterr()
+    for _ in range(2):
+        read_scores(tmp_path / "mteb")
+        assert "NFCorpus.json" in capsys.readouterr().err
+    assert len(calls) == 3

@@ -31,6 +31,7 @@ the row (the line, in a CSV file), never a system called "None" or an empty lead
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import math
 import sys
@@ -45,7 +46,8 @@ import pyarrow.parquet as pq
 from ..data.jsonl import parse_json, parse_score
 from ..data.score_table import RowSource, ScoreTable
 from ..errors import DataFormatError, ParameterError, UnknownNameError
-from ..mteb.folder import leaderboard_scores, results_root
+from ..mteb.folder import results_root
+from ..mteb.leaderboard_cache import cached_leaderboard_scores
 
 MTEB_EXPORT_COLUMNS = {"model", "task", "main_score", "lb_selected"}
 RESULTS_COLUMNS = {"system", "dataset", "split", "metric", "value", "run_id"}
@@ -386,18 +388,16 @@ def read_mteb_results_folder(
     model and task, and with ``benchmark`` only that benchmark's tasks, splits and language
     subsets. A file mteb cannot read is left out with one warning line on stderr that
     counts such files and names the first few (with ``strict``, a ``DataFormatError``)."""
-    try:
-        import mteb  # noqa: F401 (the folder is read with mteb)
-    except ImportError:
+    if importlib.util.find_spec("mteb") is None:  # (not imported: a cache hit needs no mteb)
         raise ParameterError(
             f"{folder}: reading an MTEB results folder needs mteb: pip install 'rankarena[mteb]'"
-        ) from None
+        )
     root = results_root(folder)
     if not root.is_dir() or not any(root.glob("*/*/*.json")):
         raise DataFormatError(
             folder, "no MTEB task results (results/<model>/<revision>/<Task>.json)"
         )
-    found = leaderboard_scores(root, benchmark)
+    found = cached_leaderboard_scores(root, benchmark)
     if found.skipped:
         first_path, first_error = found.skipped[0]
         if strict:
