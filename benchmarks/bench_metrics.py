@@ -17,6 +17,13 @@ It measures, in one process, nDCG@10, MRR@10, Recall@100, MAP@100 and P@10 with
 
 It checks that the means agree (rankarena vs pytrec_eval to 1e-9, per query too; ranx to
 1e-6), prints one table and the speedups, then a breakdown of where rankarena's time goes.
+
+Then (unless ``--no-extra``) it times trec_eval's other measures (``EXTRA_NAMES``: the
+counts num_ret/num_rel/num_rel_ret, set_P, set_recall, set_F, bpref, infAP, gm_map, the 11
+iprec_at_recall levels and 11pt_avg) the same way: rankarena ``evaluate`` on prebuilt
+objects against one pytrec_eval evaluator, checked per query to 1e-9 (ranx has none of
+them).
+
 The exit status is 1 when rankarena disagrees with pytrec_eval.
 """
 
@@ -58,6 +65,33 @@ NAMES = {
     "p@10": ("P_10", "precision@10"),
 }
 PYTREC_TOL = 1e-9
+# trec_eval measures beyond the five above: our metric name -> pytrec_eval result key
+EXTRA_NAMES = {
+    "num_ret": "num_ret",
+    "num_rel": "num_rel",
+    "num_rel_ret": "num_rel_ret",
+    "set_p": "set_P",
+    "set_recall": "set_recall",
+    "set_f": "set_F",
+    "bpref": "bpref",
+    "infap": "infAP",
+    "gm_map": "gm_map",
+    **{f"iprec_at_recall_{i / 10:.2f}": f"iprec_at_recall_{i / 10:.2f}" for i in range(11)},
+    "11pt_avg": "11pt_avg",
+}
+EXTRA_PYTREC_MEASURES = {
+    "num_ret",
+    "num_rel",
+    "num_rel_ret",
+    "set_P",
+    "set_recall",
+    "set_F",
+    "bpref",
+    "infAP",
+    "gm_map",
+    "iprec_at_recall",
+    "11pt_avg",
+}
 RANX_TOL = 1e-6
 
 
@@ -487,6 +521,56 @@ def bench_ranx(
     return {k: float(v) for k, v in mean.items()}, per_query
 
 
+RA_EXTRA = "rankarena evaluate only, extra measures"
+PYTREC_EXTRA = "pytrec_eval (1 evaluator + evaluate), extra measures"
+
+
+def bench_extra(q_dict: dict, r_dict: dict, data: Data, repeats: int) -> bool:
+    """Time trec_eval's other measures (``EXTRA_NAMES``) in rankarena and pytrec_eval, check
+    them per query to 1e-9 and print their table; True when they agree."""
+    import pytrec_eval
+
+    rec = Recorder()
+    run = rankarena.Run.from_arrays(data.query_ids, data.doc_ids, data.scores)
+    qrels = rankarena.Qrels(data.qrels_table())
+    metrics = list(EXTRA_NAMES)
+    evaluation = None
+    for i in range(repeats):
+        evaluation = rec.measure(RA_EXTRA, lambda: rankarena.evaluate(run, qrels, metrics), i == 0)
+    trec: dict = {}
+    for i in range(repeats):
+        trec = rec.measure(
+            PYTREC_EXTRA,
+            lambda: pytrec_eval.RelevanceEvaluator(q_dict, EXTRA_PYTREC_MEASURES).evaluate(r_dict),
+            i == 0,
+        )
+    assert evaluation is not None
+    ok = True
+    worst = ("", 0.0)
+    for ours, key in EXTRA_NAMES.items():
+        theirs = np.array([trec[q][key] for q in evaluation.query_ids], dtype=np.float64)
+        q_diff = float(np.abs(evaluation.per_query[ours] - theirs).max())
+        if q_diff > PYTREC_TOL:
+            ok = False
+            print(f"  {ours}: max per-query difference {q_diff:.1e}  <- DISAGREES")
+        if q_diff >= worst[1]:
+            worst = (ours, q_diff)
+    print(
+        f"\nextra trec_eval measures ({len(EXTRA_NAMES)}: {', '.join(EXTRA_NAMES)}), "
+        f"median of {repeats} repeats:"
+    )
+    print(f"  {'tool':<52} {'seconds':>8} {'peak MiB':>9}")
+    for timing in rec.timings.values():
+        print(f"  {timing.name:<52} {timing.median:8.3f} {timing.peak_mib:9.0f}")
+    ours_s, theirs_s = rec.median(RA_EXTRA), rec.median(PYTREC_EXTRA)
+    print(
+        f"  rankarena is {theirs_s / ours_s:.1f}x faster; vs pytrec_eval: "
+        f"{'AGREE' if ok else 'DISAGREE'} to {PYTREC_TOL:g} on every query "
+        f"(largest difference {worst[1]:.1e}, {worst[0]})"
+    )
+    return ok
+
+
 def check_agreement(
     evaluation: rankarena.Evaluation,
     trec: dict[str, np.ndarray],
@@ -563,6 +647,9 @@ def main(argv: list[str] | None = None) -> int:
         help="share of rows that copy another row's score (default: %(default)s)",
     )
     parser.add_argument("--no-profile", action="store_true", help="skip the rankarena profile")
+    parser.add_argument(
+        "--no-extra", action="store_true", help="skip trec_eval's other measures (EXTRA_NAMES)"
+    )
     args = parser.parse_args(argv)
     if args.queries < 1 or args.docs < 1 or args.repeats < 1:
         parser.error("--queries, --docs and --repeats must be positive")
@@ -599,11 +686,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"setup (not timed): dict-of-dicts run and qrels built in {t:.1f} s")
     trec = bench_pytrec_eval(data, q_dict, r_dict, evaluation.query_ids, args.repeats, rec)
     ranx_mean, ranx_pq = bench_ranx(q_dict, r_dict, evaluation.query_ids, args.repeats, rec)
-    del q_dict, r_dict
-    gc.collect()
 
     ok = check_agreement(evaluation, trec, ranx_mean, ranx_pq)
     print_table(rec, args)
+    if not args.no_extra:
+        ok &= bench_extra(q_dict, r_dict, data, args.repeats)
+    del q_dict, r_dict
+    gc.collect()
     if not args.no_profile:
         profile_rankarena(data, args.repeats)
     if not ok:

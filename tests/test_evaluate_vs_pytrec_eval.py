@@ -11,10 +11,20 @@ from conftest import tfidf_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rankarena import JudgedRun, Qrels, Run, evaluate
+from rankarena import JudgedRun, ParameterError, Qrels, Run, evaluate
 from rankarena.data import read_trec_qrels, read_trec_run
+from rankarena.plugins.metrics.trec_eval import SetF
 
 CUTS = (1, 3, 5, 10, 100)
+OTHER_LEVELS = (0.25, 0.35, 0.55, 0.05)  # iprec_at_recall beyond trec_eval's 11 levels
+# ours -> pytrec_eval's name, for the measures computed on the run cut at k
+SET_MEASURES = {
+    "num_ret": "num_ret",
+    "num_rel_ret": "num_rel_ret",
+    "set_p": "set_P",
+    "set_recall": "set_recall",
+    "set_f": "set_F",
+}
 ALL_METRICS = [
     *(f"ndcg@{k}" for k in CUTS),
     "ndcg",
@@ -27,7 +37,22 @@ ALL_METRICS = [
     "map",
     *(f"success@{k}" for k in CUTS),
     "r-precision",
+    # set-based counts and measures: trec_eval's have no cutoff; @k is trec_eval -M k
+    *(f"{m}{c}" for m in SET_MEASURES for c in ("", *(f"@{k}" for k in CUTS))),
+    "num_rel",
+    "bpref",
+    "infap",
+    "gm_map",
+    *(f"iprec_at_recall_{level / 10:.2f}" for level in range(11)),
+    "11pt_avg",
+    *(f"iprec_at_recall(level={level})" for level in OTHER_LEVELS),
+    SetF(beta=0.5),
+    SetF(k=5, beta=0.25),
 ]
+METRIC_NAMES = [getattr(m, "name", m) for m in ALL_METRICS]
+# bpref and infAP tell unjudged documents of the pool (negative grades) from judged
+# non-relevant ones
+JUDGED_ONLY = {"bpref", "infap"}
 CUT_TEXT = ",".join(map(str, CUTS))
 PYTREC_MEASURES = {
     f"ndcg_cut.{CUT_TEXT}",
@@ -40,7 +65,14 @@ PYTREC_MEASURES = {
     "map",
     f"success.{CUT_TEXT}",
     "Rprec",
+    *SET_MEASURES.values(),
+    "bpref",
+    "infAP",
+    "gm_map",
+    "iprec_at_recall",
+    "11pt_avg",
 }
+CUT_MEASURES = {"recip_rank", *SET_MEASURES.values()}
 
 
 def pytrec_reference(
@@ -49,12 +81,12 @@ def pytrec_reference(
     """Per query, our metric names mapped to pytrec_eval's values.
 
     trec_eval has no cutoff for reciprocal rank: MRR@k is its recip_rank on the run cut at k
-    (trec_eval order), as BEIR computes it.
+    (trec_eval order), as BEIR computes it; so are the set measures with @k (trec_eval -M).
     """
     ev = pytrec_eval.RelevanceEvaluator(qrels, PYTREC_MEASURES, relevance_level=relevance_level)
     full = ev.evaluate(run)
     ordered = Run.from_dict({q: d for q, d in run.items() if d}).to_dict() if run else {}
-    rr_ev = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}, relevance_level=relevance_level)
+    cut_ev = pytrec_eval.RelevanceEvaluator(qrels, CUT_MEASURES, relevance_level=relevance_level)
     out: dict[str, dict[str, float]] = {}
     for qid, values in full.items():
         row = {
@@ -62,7 +94,14 @@ def pytrec_reference(
             "mrr": values["recip_rank"],
             "map": values["map"],
             "r-precision": values["Rprec"],
+            "num_rel": values["num_rel"],
+            "bpref": values["bpref"],
+            "infap": values["infAP"],
+            "gm_map": values["gm_map"],
+            "11pt_avg": values["11pt_avg"],
         }
+        row.update({ours: values[theirs] for ours, theirs in SET_MEASURES.items()})
+        row.update({m: v for m, v in values.items() if m.startswith("iprec_at_recall_")})
         for k in CUTS:
             row[f"ndcg@{k}"] = values[f"ndcg_cut_{k}"]
             row[f"recall@{k}"] = values[f"recall_{k}"]
@@ -74,14 +113,37 @@ def pytrec_reference(
         cut = {q: dict(list(docs.items())[:k]) for q, docs in ordered.items()}
         for q in run:
             cut.setdefault(q, {})
-        for qid, values in rr_ev.evaluate(cut).items():
+        for qid, values in cut_ev.evaluate(cut).items():
             out[qid][f"mrr@{k}"] = values["recip_rank"]
+            for ours, theirs in SET_MEASURES.items():
+                out[qid][f"{ours}@{k}"] = values[theirs]
+        if k == 5:
+            cut_f = pytrec_eval.RelevanceEvaluator(
+                qrels, {"set_F.0.25"}, relevance_level=relevance_level
+            )
+            for qid, values in cut_f.evaluate(cut).items():
+                out[qid]["set_f(beta=0.25)@5"] = values["set_F"]
+    levels = ",".join(map(str, OTHER_LEVELS))
+    other = pytrec_eval.RelevanceEvaluator(
+        qrels, {f"iprec_at_recall.{levels}"}, relevance_level=relevance_level
+    )
+    for qid, values in other.evaluate(run).items():
+        for level in OTHER_LEVELS:
+            out[qid][f"iprec_at_recall(level={level})"] = values[f"iprec_at_recall_{level:.2f}"]
+    set_f = pytrec_eval.RelevanceEvaluator(qrels, {"set_F.0.5"}, relevance_level=relevance_level)
+    for qid, values in set_f.evaluate(run).items():
+        out[qid]["set_f(beta=0.5)"] = values["set_F"]
     # trec_eval's plain "recall" is set-based recall over the whole run
     full_recall = pytrec_eval.RelevanceEvaluator(
         qrels, {"recall.1000000"}, relevance_level=relevance_level
     ).evaluate(run)
     for qid, values in full_recall.items():
         out[qid]["recall"] = values["recall_1000000"]
+    # trec_eval -c scores a query missing from the run 0 on every measure; pytrec_eval, given
+    # it as an empty ranking, divides 0 by 0 for iprec_at_recall_0.00 (and 11pt_avg): NaN
+    for qid, row in out.items():
+        if not run.get(qid):
+            row.update({m: 0.0 for m, v in row.items() if math.isnan(v)})
     return out
 
 
@@ -98,7 +160,7 @@ def assert_equal_to_pytrec(
         run.to_dict() if run_dict is None else run_dict, qrels.to_dict(), relevance_level
     )
     assert ours.query_ids == sorted(ref), "evaluated query sets differ"
-    for name in metrics:
+    for name in (getattr(m, "name", m) for m in metrics):
         expected = np.array([ref[q][name] for q in ours.query_ids])
         np.testing.assert_allclose(ours.per_query[name], expected, rtol=0, atol=1e-9, err_msg=name)
         assert math.isclose(ours.mean[name], float(expected.mean()), abs_tol=1e-9)
@@ -292,13 +354,18 @@ def test_metrics_bounded_and_invariant_to_row_order_and_score_scale(data, scale,
 @given(run_and_qrels(), st.integers(1, 2))
 def test_negative_grades_are_unjudged_for_every_measure(data, level):
     """On qrels where pytrec_eval is defined, negative grades score as pytrec_eval scores
-    them, which for every built-in measure equals pytrec_eval on the grades made 0."""
+    them, which for every built-in measure but bpref and infAP equals pytrec_eval on the
+    grades made 0 (those two tell pooled unjudged documents from judged non-relevant ones)."""
     run, qrels = data
     ours = evaluate(Run.from_dict(run), Qrels.from_dict(qrels), ALL_METRICS, relevance_level=level)
     as_given = pytrec_reference(run, qrels, level)
     as_zero = pytrec_reference(run, negative_as_zero(qrels), level)
-    assert as_given == as_zero
-    for name in ALL_METRICS:
+
+    def drop(ref):
+        return {q: {m: v for m, v in r.items() if m not in JUDGED_ONLY} for q, r in ref.items()}
+
+    assert drop(as_given) == drop(as_zero)
+    for name in METRIC_NAMES:
         expected = [as_given[q][name] for q in ours.query_ids]
         np.testing.assert_allclose(ours.per_query[name], expected, rtol=0, atol=1e-9)
 
@@ -307,17 +374,24 @@ def test_negative_grades_are_unjudged_for_every_measure(data, level):
 @given(run_and_qrels(only_negative_queries=True), st.integers(1, 2))
 def test_queries_judged_only_negative_are_evaluated_and_score_zero(data, level):
     """A query whose judgements are all negative is evaluated (it is in the qrels) and
-    scores as pytrec_eval scores the query judged non-relevant (grades made 0): 0."""
+    scores as pytrec_eval scores the query judged non-relevant (grades made 0): 0 (gm_map:
+    ln 10⁻⁵, its value for AP = 0; counts: what was retrieved)."""
     run, qrels = data
     ours = evaluate(Run.from_dict(run), Qrels.from_dict(qrels), ALL_METRICS, relevance_level=level)
-    ref = pytrec_reference(run, negative_as_zero(qrels), level)
+    only_negative = {q for q, docs in qrels.items() if all(g < 0 for g in docs.values())}
+    ref_qrels = {
+        q: negative_as_zero({q: d})[q] if q in only_negative else d for q, d in qrels.items()
+    }
+    ref = pytrec_reference(run, ref_qrels, level)
     assert ours.query_ids == sorted(ref)
-    for name in ALL_METRICS:
+    for name in METRIC_NAMES:
         expected = [ref[q][name] for q in ours.query_ids]
         np.testing.assert_allclose(ours.per_query[name], expected, rtol=0, atol=1e-9)
+    zero = [n for n in METRIC_NAMES if n != "gm_map" and not n.startswith("num_ret")]
     for i, q in enumerate(ours.query_ids):
-        if all(g < 0 for g in qrels[q].values()):
-            assert all(ours.per_query[name][i] == 0 for name in ALL_METRICS), q
+        if q in only_negative:
+            assert all(ours.per_query[name][i] == 0 for name in zero), q
+            assert ours.per_query["gm_map"][i] == pytest.approx(math.log(1e-5))
 
 
 def test_judged_run_treats_negative_grades_as_unjudged():
@@ -327,6 +401,8 @@ def test_judged_run_treats_negative_grades_as_unjudged():
     assert run.table.column("doc_id").to_pylist() == ["a", "b", "c", "d", "x"]
     assert judged.grade.tolist() == [2.0, 0.0, 0.0, 0.0, 0.0]
     assert judged.judged.tolist() == [True, True, False, False, False]
+    assert judged.pooled.tolist() == [True, True, True, True, False]
+    assert judged.num_judged.tolist() == [3]
     assert judged.relevant.tolist() == [True, False, False, False, False]
     assert judged.num_relevant.tolist() == [2]
     assert judged.ideal_grade.tolist() == [2.0, 1.0]
@@ -359,3 +435,44 @@ def test_trec_files_with_comments_trailing_fields_and_negative_grades(scifact, t
     assert read_qrels.to_dict() == qrels
     assert read_run.to_dict() == run
     assert assert_equal_to_pytrec(read_run, read_qrels, run_dict=run) == 300
+
+
+# ----------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        (lambda: SetF(beta=0), "metric 'set_f': beta must be a positive number, got 0"),
+        (lambda: SetF(beta="x"), "metric 'set_f': beta must be a positive number, got 'x'"),
+        (lambda: SetF(beta=math.inf), "metric 'set_f': beta must be finite, got inf"),
+        ("iprec_at_recall", "level"),
+        ("bpref@10", "k"),
+        ("num_rel@5", "k"),
+    ],
+)
+def test_invalid_parameters_are_one_line_errors(metric, message):
+    qrels = Qrels.from_dict({"q": {"a": 1}})
+    run = Run.from_dict({"q": {"a": 1.0}})
+    with pytest.raises(ParameterError) as info:
+        evaluate(run, qrels, [metric() if callable(metric) else metric])
+    text = str(info.value)
+    assert message in text and "\n" not in text
+
+
+def test_named_metrics_of_the_new_measures():
+    qrels = Qrels.from_dict({"q": {"a": 1, "b": 2, "c": 0, "d": -1, "z": 3}})
+    run = Run.from_dict({"q": {"a": 0.5, "b": 0.5, "e": 0.9, "d": 0.1, "c": 0.3}})
+    names = ["iprec_at_recall_0.10", "11pt", "gmap", "set_f@2", "num_ret@2"]
+    res = evaluate(run, qrels, [*names, SetF(beta=2)])
+    # aliases print as the registered name
+    assert res.metrics == [
+        "iprec_at_recall_0.10",
+        "11pt_avg",
+        "gm_map",
+        *names[3:],
+        "set_f(beta=2.0)",
+    ]
+    assert res.per_query["num_ret@2"][0] == 2.0
+    # the mean of gm_map is ln(GMAP): GMAP itself is exp() of it
+    assert math.exp(res.mean["gm_map"]) == pytest.approx((1 / 2 + 2 / 3) / 3)

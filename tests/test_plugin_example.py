@@ -111,9 +111,10 @@ def test_plugins_json_lists_the_example(installed, workdir):
         ],
     }
     metrics = {c["name"]: c for c in payload["components"]["metrics"]}
-    assert metrics["rbp"]["plugin"] == "example"
-    assert metrics["rbp"]["parameters"] == ["k: int | None = None", "p: float = 0.8"]
-    assert "Moffat & Zobel" in metrics["rbp"]["description"]
+    assert metrics["rbp-example"]["plugin"] == "example"
+    assert metrics["rbp-example"]["parameters"] == ["k: int | None = None", "p: float = 0.8"]
+    assert "Moffat & Zobel" in metrics["rbp-example"]["description"]
+    assert metrics["rbp"]["plugin"] == "rankarena.plugins.metrics.ir_measures"  # built-in
     aggregators = {c["name"]: c for c in payload["components"]["aggregators"]}
     assert aggregators["geometric-mean"]["plugin"] == "example"
     assert aggregators["geometric-mean"]["parameters"] == [
@@ -130,7 +131,7 @@ def test_plugins_table_mentions_the_example(installed, workdir):
     out = _run([str(RANKARENA), "plugins"], workdir).stdout
     rows = [line for line in out.splitlines() if re.search(r"\bexample\b", line)]
     assert any(f"{DIST} 0.1.0" in row for row in rows), out
-    assert "rbp" in out
+    assert "rbp-example" in out
     assert "geometric-mean" in out
 
 
@@ -138,7 +139,7 @@ def test_disabled_plugin_is_not_loaded(installed, workdir):
     payload = _plugins_json(workdir, RANKARENA_DISABLE_PLUGINS="example")
     assert "example" not in {p["name"] for p in payload["plugins"]}
     metrics = {c["name"] for c in payload["components"]["metrics"]}
-    assert "rbp" not in metrics
+    assert "rbp-example" not in metrics
     assert "ndcg" in metrics  # the built-ins still load
     aggregators = {c["name"] for c in payload["components"]["aggregators"]}
     assert "geometric-mean" not in aggregators and "borda" in aggregators
@@ -189,19 +190,19 @@ def test_eval_prints_rbp(installed, workdir, scifact_dir, scifact_tfidf_run, tmp
     write_trec_run(scifact_tfidf_run, run_file)
     store = tmp_path / "results.parquet"
     args = [str(RANKARENA), "eval", "--dataset", str(scifact_dir), "--split", "test"]
-    args += ["--run", str(run_file), "--metrics", "rbp@10,ndcg@10", "--output", str(store)]
+    args += ["--run", str(run_file), "--metrics", "rbp-example@10,ndcg@10", "--output", str(store)]
     out = _run(args, workdir).stdout
-    printed = dict(re.findall(r"│ (rbp@10|ndcg@10)\s*│\s*([0-9.]+) │", out))
-    assert set(printed) == {"rbp@10", "ndcg@10"}, out
+    printed = dict(re.findall(r"│ (rbp-example@10|ndcg@10)\s*│\s*([0-9.]+) │", out))
+    assert set(printed) == {"rbp-example@10", "ndcg@10"}, out
     assert re.search(r"\(300\s+queries\)", out), out
 
     expected, _ = _naive_rbp(run_file, scifact_dir / "qrels" / "test.tsv", k=10)
     assert 0.05 < expected < 0.95  # a real, non-degenerate value
-    assert printed["rbp@10"] == f"{expected:.4f}"
+    assert printed["rbp-example@10"] == f"{expected:.4f}"
     stored = {
         row["metric"]: row["value"] for row in Results.from_parquet(store).means().table.to_pylist()
     }
-    assert stored["rbp@10"] == pytest.approx(expected, rel=1e-12)
+    assert stored["rbp-example@10"] == pytest.approx(expected, rel=1e-12)
 
 
 def _with_judged_non_relevant(scifact_dir: Path, run, folder: Path) -> Path:
@@ -228,8 +229,8 @@ def _with_judged_non_relevant(scifact_dir: Path, run, folder: Path) -> Path:
 @pytest.mark.parametrize(
     ("command", "options", "k", "p", "name"),
     [
-        ("console script", ["--depth", "10"], 10, 0.8, "rbp@10"),
-        ("python -m rankarena.cli", ["--persistence", "0.5"], None, 0.5, "rbp(p=0.5)"),
+        ("console script", ["--depth", "10"], 10, 0.8, "rbp-example@10"),
+        ("python -m rankarena.cli", ["--persistence", "0.5"], None, 0.5, "rbp-example(p=0.5)"),
     ],
 )
 def test_rbp_verb_prints_rbp_and_residual(
@@ -267,7 +268,8 @@ def test_rbp_verb_is_listed_and_says_bad_input_in_one_line(installed, workdir, t
     )
     assert (bad.returncode, bad.stdout) == (2, "")
     assert (
-        bad.stderr == "rankarena: error: metric 'rbp': persistence p must be in (0, 1), got 1.0\n"
+        bad.stderr
+        == "rankarena: error: metric 'rbp-example': persistence p must be in (0, 1), got 1.0\n"
     )
 
 

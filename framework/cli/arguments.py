@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from ..errors import ParameterError
+from ..evaluate.metric import split_top_level
 from .error_lines import single_line
 
 EXIT_ERROR = 2
@@ -91,8 +92,9 @@ share = fraction(low_open=False, high_open=False)
 
 def metric_names(text: str) -> list[str]:
     """The names of a comma-separated list (``ndcg@10, mrr@10``), stripped, empty ones
-    dropped: metrics, aggregators."""
-    return [m for m in (part.strip() for part in text.split(",")) if m]
+    dropped: metrics, aggregators. Commas inside parentheses belong to a name's parameters
+    (``RBP(p=0.8,rel=1)@10, nDCG@10`` is two names)."""
+    return [m for m in (part.strip() for part in split_top_level(text)) if m]
 
 
 def parse_param(text: str) -> tuple[str, object]:

@@ -38,6 +38,7 @@ ENTRY_POINT_GROUP = "rankarena"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.devices.torch_devices",
     "rankarena.plugins.metrics.trec_eval",
+    "rankarena.plugins.metrics.ir_measures",
     "rankarena.plugins.datasets.beir",
     "rankarena.plugins.retrieval.bm25",
     "rankarena.plugins.retrieval.dense",

@@ -92,8 +92,14 @@ class Evaluation:
 def evaluation_key(qrels: Qrels, metric: str | MetricLike, **options: Any) -> str:
     """What a metric's value depends on besides the run: a digest of the qrels' content,
     the metric (name and parameters, ``ndcg@10`` → ``ndcg``, ``{k: 10}``) and the
-    evaluation options (``relevance_level``, ``complete``, ``ignore_identical_ids``)."""
-    name = metric if isinstance(metric, str) else metric.name
+    evaluation options (``relevance_level``, ``complete``, ``ignore_identical_ids``).
+
+    A name is first built into its metric, whose own name is used: an alias and the
+    registered name (``AP@100``, ``ap@100``, ``map@100``; ``RBP(p=0.8)``, ``rbp``) give one
+    key, as they give one stored metric name."""
+    if isinstance(metric, str):
+        metric = resolve_metrics([metric])[0]
+    name = metric.name
     settings = {"relevance_level": 1, "complete": False, "ignore_identical_ids": False}
     unknown = set(options) - set(settings)
     if unknown:
@@ -174,7 +180,7 @@ def evaluate(
         "ignore_identical_ids": ignore_identical_ids,
     }
     names = [m.name for m in resolved]
-    keys = {name: evaluation_key(qrels, name, **options) for name in names}
+    keys = {m.name: evaluation_key(qrels, m, **options) for m in resolved}
     return Evaluation(judged.query_ids.to_pylist(), per_query, names, keys)
 
 

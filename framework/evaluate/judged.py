@@ -39,10 +39,13 @@ class JudgedRun:
     * ``grade`` — the qrels grade, 0 where the document is unjudged (absent from the qrels
       or judged with a negative grade);
     * ``judged`` — the document has a grade >= 0 in the qrels;
+    * ``pooled`` — the document is in the qrels, with any grade (trec_eval's pool: a
+      negative grade is pooled but unjudged);
     * ``relevant`` — ``grade >= relevance_level``.
 
     Per-query arrays (length ``n_queries``): ``num_relevant`` (judged documents with grade
-    >= ``relevance_level``), ``num_retrieved``.
+    >= ``relevance_level``), ``num_judged`` (qrels documents with a grade >= 0, relevant or
+    not, retrieved or not), ``num_retrieved``.
 
     Ideal ranking (for nDCG-like metrics): ``ideal_query_index``, ``ideal_position`` and
     ``ideal_grade`` list each query's positive grades from the qrels in decreasing order.
@@ -111,20 +114,24 @@ class JudgedRun:
         candidate = np.flatnonzero(row_doc >= 0)
         grade = np.zeros(len(rows), dtype=np.float64)
         judged = np.zeros(len(rows), dtype=bool)
+        pooled = np.zeros(len(rows), dtype=bool)
         if len(candidate) and len(keys):
             row_keys = self.query_index[candidate] * n_docs + row_doc[candidate]
             at = np.minimum(np.searchsorted(keys, row_keys), len(keys) - 1)
             hit = keys[at] == row_keys
             found = key_grades[at[hit]]
             judged[candidate[hit]] = found >= 0
+            pooled[candidate[hit]] = True
             grade[candidate[hit]] = np.maximum(found, 0)
         self.grade = grade
         self.judged = judged
+        self.pooled = pooled
         self.relevant = grade >= relevance_level
 
         self.num_relevant = np.bincount(
             qq[grades >= relevance_level], minlength=self.n_queries
         ).astype(np.int64)
+        self.num_judged = np.bincount(qq[grades >= 0], minlength=self.n_queries).astype(np.int64)
         positive = grades > 0
         ideal_order = np.lexsort((-grades[positive], qq[positive]))
         self.ideal_query_index = qq[positive][ideal_order]

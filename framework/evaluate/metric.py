@@ -8,6 +8,8 @@ plugins may subclass it.
 
 from __future__ import annotations
 
+import ast
+import re
 from abc import abstractmethod
 from typing import ClassVar
 
@@ -17,7 +19,7 @@ from ..core.protocols import MetricLike
 from ..errors import ParameterError
 from .judged import JudgedRun
 
-__all__ = ["Metric", "MetricLike", "parse_metric_name"]
+__all__ = ["IR_MEASURES_NAMES", "Metric", "MetricLike", "parse_metric_name", "split_top_level"]
 
 
 class Metric:
@@ -53,19 +55,89 @@ class Metric:
         return f"<metric {self.name}>"
 
 
-def parse_metric_name(text: str) -> tuple[str, dict[str, int]]:
-    """Split ``"ndcg@10"`` into ``("ndcg", {"k": 10})``; ``"map"`` into ``("map", {})``."""
+#: ir_measures' measure names (MacAvaney et al., ECIR 2022) and the registered metric each
+#: is (same semantics, checked per query against ir_measures in tests/test_ir_measures.py).
+IR_MEASURES_NAMES: dict[str, str] = {
+    "AP": "map",  # trec_eval map; AP@k is map_cut.k
+    "RR": "mrr",  # trec_eval recip_rank; RR@k on the run cut at k
+    "R": "recall",  # trec_eval recall.k
+    "P": "p",  # trec_eval P.k
+    "nDCG": "ndcg",  # trec_eval ndcg / ndcg_cut.k (raw grades as gains)
+    "Judged": "judged",
+    "RBP": "rbp",
+    "ERR": "err",
+}
+
+_NAME = re.compile(r"([^()@]+?)\s*(?:\((.*)\))?\s*(?:@(.*))?", re.DOTALL)
+_PARAM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)", re.DOTALL)
+
+
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split ``text`` at ``sep`` outside parentheses and brackets (``RBP(p=0.8,rel=1)@10,
+    nDCG@10`` → two parts); the parts are not stripped."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        if char == sep and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _parse_params(text: str, inside: str) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for part in split_top_level(inside):
+        if not part.strip():
+            continue
+        match = _PARAM.fullmatch(part)
+        if match is None:
+            raise ParameterError(f"metric {text!r}: parameter {part.strip()!r} is not NAME=VALUE")
+        key, value = match.group(1), match.group(2).strip()
+        if key in params:
+            raise ParameterError(f"metric {text!r}: parameter {key!r} given twice")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ParameterError(
+                f"metric {text!r}: value {value!r} of {key!r} is not a number, string or "
+                "True/False/None"
+            ) from None
+    return params
+
+
+def parse_metric_name(text: str) -> tuple[str, dict[str, object]]:
+    """Split a metric name into the registered name and its parameters.
+
+    ``"ndcg@10"`` → ``("ndcg", {"k": 10})``; ``"map"`` → ``("map", {})``;
+    ``"RBP(p=0.5,rel=2)@10"`` → ``("rbp", {"p": 0.5, "rel": 2, "k": 10})``: the form
+    ``NAME(PARAM=VALUE,...)@K``, values read as Python literals. ir_measures' names
+    (``IR_MEASURES_NAMES``: ``AP``, ``RR``, ``R``, ``P``, ``nDCG``, ``Judged``, ``RBP``,
+    ``ERR``, case as ir_measures writes them) become the registered names; other names are
+    lowercased (registry aliases such as ``recip_rank`` resolve when the metric is built).
+    """
     text = text.strip()
     if not text:
         raise ParameterError("empty metric name")
-    name, sep, cutoff = text.partition("@")
-    name = name.strip().lower()
-    if not sep:
-        return name, {}
+    match = _NAME.fullmatch(text)
+    if match is None:
+        raise ParameterError(f"metric {text!r}: write NAME, NAME@K or NAME(PARAM=VALUE,...)@K")
+    raw, inside, cutoff = match.groups()
+    name = IR_MEASURES_NAMES.get(raw, raw.lower())
+    params = _parse_params(text, inside) if inside is not None else {}
+    if cutoff is None:
+        return name, params
     try:
         k = int(cutoff)
     except ValueError:
         raise ParameterError(f"metric {text!r}: cutoff {cutoff!r} is not an integer") from None
     if k < 1:
         raise ParameterError(f"metric {text!r}: cutoff must be at least 1")
-    return name, {"k": k}
+    if "k" in params:
+        raise ParameterError(f"metric {text!r}: give the cutoff once, as @K or k=K")
+    return name, {**params, "k": k}

@@ -2,9 +2,11 @@
 
 It adds three components and a command through four hooks:
 
-* metric ``rbp`` (hook ``register_metrics``): rank-biased precision, A. Moffat and
-  J. Zobel, "Rank-biased precision for measurement of retrieval effectiveness", ACM
-  Transactions on Information Systems 27(1), 2008;
+* metric ``rbp-example`` (hook ``register_metrics``): rank-biased precision, A. Moffat
+  and J. Zobel, "Rank-biased precision for measurement of retrieval effectiveness", ACM
+  Transactions on Information Systems 27(1), 2008. rankarena has a built-in ``rbp``
+  (``rankarena.plugins.metrics.ir_measures``) and a name belongs to one plugin only (the
+  host refuses a second registration), hence the plugin's own name;
 * aggregator ``geometric-mean`` (hook ``register_aggregators``): systems ranked by the
   geometric mean of their scores over tasks;
 * dataset source ``tsv`` (hook ``register_datasets``): a folder of MS MARCO-style
@@ -60,22 +62,23 @@ class RankBiasedPrecision(Metric):
     This is the paper's base value; its residual (what the documents below the cutoff, or
     unjudged ones, could still add) is ``RankBiasedPrecisionResidual``.
 
-    :param k: rank cutoff (``rbp@10``); ``None`` scores the whole ranking.
+    :param k: rank cutoff (``rbp-example@10``); ``None`` scores the whole ranking.
     :param p: persistence, 0 < p < 1 (0.8 by default; the paper also uses 0.5 and 0.95).
     """
 
-    key = "rbp"
+    key = "rbp-example"
     DEFAULT_P = 0.8
 
     def __init__(self, k: int | None = None, p: float = 0.8):
         super().__init__(k)  # Metric.__init__ checks k
         if not _is_number(p) or not 0.0 < p < 1.0:
-            raise ParameterError(f"metric 'rbp': persistence p must be in (0, 1), got {p!r}")
+            raise ParameterError(f"metric {self.key!r}: persistence p must be in (0, 1), got {p!r}")
         self.p = float(p)
 
     @property
     def name(self) -> str:
-        """``rbp@k`` with the default p, ``rbp(p=0.95)@k`` with another (names stay unique)."""
+        """``rbp-example@k`` with the default p, ``rbp-example(p=0.95)@k`` with another
+        (names stay unique)."""
         base = self.key if self.p == self.DEFAULT_P else f"{self.key}(p={self.p:g})"
         return base if self.k is None else f"{base}@{self.k}"
 
@@ -94,10 +97,11 @@ class RankBiasedPrecisionResidual(RankBiasedPrecision):
     residual = (1 - p) Σ_{i≤d, i unjudged} p^(i-1) + p^d, the unjudged documents within the
     cutoff and everything below it counted as relevant (Moffat & Zobel, 2008, section 5).
     The true RBP lies between the base value and base + residual. Its name is
-    ``rbp-residual@k`` (``rbp-residual(p=0.95)@k`` with another persistence).
+    ``rbp-example-residual@k`` (``rbp-example-residual(p=0.95)@k`` with another
+    persistence).
     """
 
-    key = "rbp-residual"
+    key = "rbp-example-residual"
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
         weight = np.power(self.p, judged.position.astype(np.float64))
@@ -153,8 +157,8 @@ class GeometricMean:
 
 @rankarena.hookimpl
 def register_metrics(register) -> None:
-    """Register ``rbp`` (users write ``rbp`` or ``rbp@K``)."""
-    register("rbp", RankBiasedPrecision)
+    """Register ``rbp-example`` (users write ``rbp-example`` or ``rbp-example@K``)."""
+    register("rbp-example", RankBiasedPrecision)
 
 
 @rankarena.hookimpl
@@ -189,7 +193,7 @@ def register_commands(subparsers) -> None:
 
 def rbp_command(args: argparse.Namespace) -> int:
     """``rankarena rbp``: print the run's mean RBP over the evaluated queries and its mean
-    residual, as ``rbp@10 on scifact/test (300 queries): 0.1234, residual 0.5678``."""
+    residual, as ``rbp-example@10 on scifact/test (300 queries): 0.1234, residual 0.5678``."""
     metrics = [
         RankBiasedPrecision(args.depth, args.persistence),  # checks k and p, in one line
         RankBiasedPrecisionResidual(args.depth, args.persistence),

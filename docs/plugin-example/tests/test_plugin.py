@@ -74,7 +74,7 @@ def test_plugin_is_installed():
         "register_datasets",
         "register_metrics",
     )
-    assert host.metrics.get("rbp").plugin == "example"
+    assert host.metrics.get("rbp-example").plugin == "example"
     assert host.aggregators.get("geometric-mean").plugin == "example"
     assert host.failures == []
 
@@ -82,7 +82,7 @@ def test_plugin_is_installed():
 @pytest.mark.parametrize(("k", "p"), [(None, 0.8), (2, 0.8), (3, 0.5), (1, 0.95)])
 def test_rbp_equals_the_formula(k, p):
     run, qrels = rankarena.Run.from_dict(RUN), rankarena.Qrels.from_dict(QRELS)
-    metric = rankarena.plugin_manager().metrics.create("rbp", k=k, p=p)
+    metric = rankarena.plugin_manager().metrics.create("rbp-example", k=k, p=p)
     evaluation = rankarena.evaluate(run, qrels, [metric])
     expected = naive_rbp(RUN, QRELS, p, k)
     assert evaluation.query_ids == sorted(expected)
@@ -108,16 +108,16 @@ def test_rbp_residual_equals_the_formula(k, p):
 
 def test_rbp_by_name():
     run, qrels = rankarena.Run.from_dict(RUN), rankarena.Qrels.from_dict(QRELS)
-    evaluation = rankarena.evaluate(run, qrels, ["rbp@2", "rbp"])
-    assert evaluation.metrics == ["rbp@2", "rbp"]
+    evaluation = rankarena.evaluate(run, qrels, ["rbp-example@2", "rbp-example"])
+    assert evaluation.metrics == ["rbp-example@2", "rbp-example"]
     expected = naive_rbp(RUN, QRELS, 0.8, 2)
-    assert evaluation.mean["rbp@2"] == pytest.approx(sum(expected.values()) / len(expected))
+    assert evaluation.mean["rbp-example@2"] == pytest.approx(sum(expected.values()) / len(expected))
 
 
 @pytest.mark.parametrize("p", [0, 1, 1.5, -0.1, math.nan, True])
 def test_rbp_rejects_bad_persistence(p):
     with pytest.raises(rankarena.ParameterError):
-        rankarena.plugin_manager().metrics.create("rbp", p=p)
+        rankarena.plugin_manager().metrics.create("rbp-example", p=p)
 
 
 def test_geometric_mean_by_hand():
@@ -151,7 +151,7 @@ def test_registered_without_entry_points():
     """A test can also register the module (or any object with hookimpls) by hand."""
     host = rankarena.PluginHost(entry_points=False)
     host.register(rankarena_example, name="example-by-hand")
-    assert host.metrics.get("rbp").plugin == "example-by-hand"
+    assert host.metrics.get("rbp-example").plugin == "example-by-hand"
 
 
 def write_beir_folder(folder, queries, qrels):
@@ -177,7 +177,10 @@ def write_beir_folder(folder, queries, qrels):
 
 @pytest.mark.parametrize(
     ("options", "k", "p", "name"),
-    [([], None, 0.8, "rbp"), (["--depth", "2", "--persistence", "0.5"], 2, 0.5, "rbp(p=0.5)@2")],
+    [
+        ([], None, 0.8, "rbp-example"),
+        (["--depth", "2", "--persistence", "0.5"], 2, 0.5, "rbp-example(p=0.5)@2"),
+    ],
 )
 def test_rbp_verb(tmp_path, capsys, options, k, p, name):
     """The verb's hook, called with plain argparse subparsers as ``rankarena`` calls it."""
