@@ -18,11 +18,13 @@ It measures, in one process, nDCG@10, MRR@10, Recall@100, MAP@100 and P@10 with
 It checks that the means agree (rankarena vs pytrec_eval to 1e-9, per query too; ranx to
 1e-6), prints one table and the speedups, then a breakdown of where rankarena's time goes.
 
-Then (unless ``--no-extra``) it times trec_eval's other measures (``EXTRA_NAMES``: the
-counts num_ret/num_rel/num_rel_ret, set_P, set_recall, set_F, bpref, infAP, gm_map, the 11
-iprec_at_recall levels and 11pt_avg) the same way: rankarena ``evaluate`` on prebuilt
-objects against one pytrec_eval evaluator, checked per query to 1e-9 (ranx has none of
-them).
+Then (unless ``--no-extra``) it times trec_eval's whole measure set (``WHOLE_SET``: the
+official set of ``trec_eval -m official``, and ndcg, ndcg_cut, map_cut, recall and P at
+trec_eval's nine default cutoffs, success@1/5/10, set_P, set_recall, set_F, infAP,
+11pt_avg, Rndcg, Rprec_mult) the same way: rankarena ``evaluate`` on prebuilt objects
+against one pytrec_eval evaluator of the same measures, checked per query to 1e-9 and on
+trec_eval's summary values (``pytrec_eval.compute_aggregated_measure``: sums for num_*,
+GMAP for gm_map).
 
 The exit status is 1 when rankarena disagrees with pytrec_eval.
 """
@@ -65,32 +67,58 @@ NAMES = {
     "p@10": ("P_10", "precision@10"),
 }
 PYTREC_TOL = 1e-9
-# trec_eval measures beyond the five above: our metric name -> pytrec_eval result key
-EXTRA_NAMES = {
+# trec_eval's whole measure set (what ``trec_eval -m all_trec`` prints and pytrec_eval
+# computes, less its relational/time/utility measures): our metric name -> pytrec_eval key
+TREC_CUTS = (5, 10, 15, 20, 30, 100, 200, 500, 1000)  # trec_eval's default cutoffs
+SUCCESS_CUTS = (1, 5, 10)
+WHOLE_SET = {
     "num_ret": "num_ret",
     "num_rel": "num_rel",
     "num_rel_ret": "num_rel_ret",
+    "map": "map",
+    "gm_map": "gm_map",
+    "r-precision": "Rprec",
+    "bpref": "bpref",
+    "mrr": "recip_rank",
+    **{f"iprec_at_recall_{i / 10:.2f}": f"iprec_at_recall_{i / 10:.2f}" for i in range(11)},
+    **{f"p@{k}": f"P_{k}" for k in TREC_CUTS},
+    **{f"recall@{k}": f"recall_{k}" for k in TREC_CUTS},
+    **{f"ndcg@{k}": f"ndcg_cut_{k}" for k in TREC_CUTS},
+    **{f"map@{k}": f"map_cut_{k}" for k in TREC_CUTS},
+    **{f"success@{k}": f"success_{k}" for k in SUCCESS_CUTS},
+    "ndcg": "ndcg",
     "set_p": "set_P",
     "set_recall": "set_recall",
     "set_f": "set_F",
-    "bpref": "bpref",
     "infap": "infAP",
-    "gm_map": "gm_map",
-    **{f"iprec_at_recall_{i / 10:.2f}": f"iprec_at_recall_{i / 10:.2f}" for i in range(11)},
     "11pt_avg": "11pt_avg",
+    "rndcg": "Rndcg",
+    **{f"rprec_mult_{m / 10:.2f}": f"Rprec_mult_{m / 10:.2f}" for m in range(2, 21, 2)},
 }
-EXTRA_PYTREC_MEASURES = {
+CUT_TEXT = ",".join(map(str, TREC_CUTS))
+WHOLE_SET_PYTREC = {
     "num_ret",
     "num_rel",
     "num_rel_ret",
+    "map",
+    "gm_map",
+    "Rprec",
+    "bpref",
+    "recip_rank",
+    "iprec_at_recall",
+    f"P.{CUT_TEXT}",
+    f"recall.{CUT_TEXT}",
+    f"ndcg_cut.{CUT_TEXT}",
+    f"map_cut.{CUT_TEXT}",
+    f"success.{','.join(map(str, SUCCESS_CUTS))}",
+    "ndcg",
     "set_P",
     "set_recall",
     "set_F",
-    "bpref",
     "infAP",
-    "gm_map",
-    "iprec_at_recall",
     "11pt_avg",
+    "Rndcg",
+    "Rprec_mult",
 }
 RANX_TOL = 1e-6
 
@@ -521,19 +549,19 @@ def bench_ranx(
     return {k: float(v) for k, v in mean.items()}, per_query
 
 
-RA_EXTRA = "rankarena evaluate only, extra measures"
-PYTREC_EXTRA = "pytrec_eval (1 evaluator + evaluate), extra measures"
+RA_EXTRA = "rankarena evaluate only, whole trec_eval set"
+PYTREC_EXTRA = "pytrec_eval (1 evaluator + evaluate), same set"
 
 
 def bench_extra(q_dict: dict, r_dict: dict, data: Data, repeats: int) -> bool:
-    """Time trec_eval's other measures (``EXTRA_NAMES``) in rankarena and pytrec_eval, check
-    them per query to 1e-9 and print their table; True when they agree."""
+    """Time trec_eval's whole set (``WHOLE_SET``) in rankarena and pytrec_eval, check it per
+    query and as summary values to 1e-9 and print its table; True when they agree."""
     import pytrec_eval
 
     rec = Recorder()
     run = rankarena.Run.from_arrays(data.query_ids, data.doc_ids, data.scores)
     qrels = rankarena.Qrels(data.qrels_table())
-    metrics = list(EXTRA_NAMES)
+    metrics = list(WHOLE_SET)
     evaluation = None
     for i in range(repeats):
         evaluation = rec.measure(RA_EXTRA, lambda: rankarena.evaluate(run, qrels, metrics), i == 0)
@@ -541,22 +569,26 @@ def bench_extra(q_dict: dict, r_dict: dict, data: Data, repeats: int) -> bool:
     for i in range(repeats):
         trec = rec.measure(
             PYTREC_EXTRA,
-            lambda: pytrec_eval.RelevanceEvaluator(q_dict, EXTRA_PYTREC_MEASURES).evaluate(r_dict),
+            lambda: pytrec_eval.RelevanceEvaluator(q_dict, WHOLE_SET_PYTREC).evaluate(r_dict),
             i == 0,
         )
     assert evaluation is not None
     ok = True
     worst = ("", 0.0)
-    for ours, key in EXTRA_NAMES.items():
+    for ours, key in WHOLE_SET.items():
         theirs = np.array([trec[q][key] for q in evaluation.query_ids], dtype=np.float64)
         q_diff = float(np.abs(evaluation.per_query[ours] - theirs).max())
-        if q_diff > PYTREC_TOL:
+        summary = pytrec_eval.compute_aggregated_measure(key, theirs.tolist())
+        s_diff = abs(evaluation.mean[ours] - summary) / max(1.0, abs(summary))
+        if q_diff > PYTREC_TOL or s_diff > PYTREC_TOL:
             ok = False
-            print(f"  {ours}: max per-query difference {q_diff:.1e}  <- DISAGREES")
+            print(
+                f"  {ours}: differences {q_diff:.1e} per query, {s_diff:.1e} summary  <- DISAGREES"
+            )
         if q_diff >= worst[1]:
             worst = (ours, q_diff)
     print(
-        f"\nextra trec_eval measures ({len(EXTRA_NAMES)}: {', '.join(EXTRA_NAMES)}), "
+        f"\ntrec_eval's whole set ({len(WHOLE_SET)} values: {', '.join(WHOLE_SET)}), "
         f"median of {repeats} repeats:"
     )
     print(f"  {'tool':<52} {'seconds':>8} {'peak MiB':>9}")
@@ -648,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-profile", action="store_true", help="skip the rankarena profile")
     parser.add_argument(
-        "--no-extra", action="store_true", help="skip trec_eval's other measures (EXTRA_NAMES)"
+        "--no-extra", action="store_true", help="skip trec_eval's whole set (WHOLE_SET)"
     )
     args = parser.parse_args(argv)
     if args.queries < 1 or args.docs < 1 or args.repeats < 1:

@@ -38,7 +38,7 @@ def test_plugins_lists_every_kind_with_plugin_and_parameters(capsys):
     assert builtins == set(DEFAULT_PLUGINS)
     ndcg = next(c for c in payload["components"]["metrics"] if c["name"] == "ndcg")
     assert ndcg["plugin"] == "rankarena.plugins.metrics.trec_eval"
-    assert ndcg["parameters"] == ["k: int | None = None"]
+    assert ndcg["parameters"] == ["k: int | None = None", "gains: dict | None = None"]
     assert set(payload["components"]) == {
         "retrievers",
         "rerankers",

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rankarena import JudgedRun, ParameterError, Qrels, Run, evaluate
 from rankarena.data import read_trec_qrels, read_trec_run
-from rankarena.plugins.metrics.trec_eval import SetF
+from rankarena.plugins.metrics.trec_eval import NumRet, SetF
 
 CUTS = (1, 3, 5, 10, 100)
 OTHER_LEVELS = (0.25, 0.35, 0.55, 0.05)  # iprec_at_recall beyond trec_eval's 11 levels
@@ -163,7 +163,9 @@ def assert_equal_to_pytrec(
     for name in (getattr(m, "name", m) for m in metrics):
         expected = np.array([ref[q][name] for q in ours.query_ids])
         np.testing.assert_allclose(ours.per_query[name], expected, rtol=0, atol=1e-9, err_msg=name)
-        assert math.isclose(ours.mean[name], float(expected.mean()), abs_tol=1e-9)
+        # the run's value as trec_eval's summary line: sums for num_*, GMAP for gm_map
+        summary = pytrec_eval.compute_aggregated_measure(name, expected.tolist())
+        assert math.isclose(ours.mean[name], summary, rel_tol=1e-12, abs_tol=1e-9), name
     return len(ours.query_ids)
 
 
@@ -474,5 +476,95 @@ def test_named_metrics_of_the_new_measures():
         "set_f(beta=2.0)",
     ]
     assert res.per_query["num_ret@2"][0] == 2.0
-    # the mean of gm_map is ln(GMAP): GMAP itself is exp() of it
-    assert math.exp(res.mean["gm_map"]) == pytest.approx((1 / 2 + 2 / 3) / 3)
+    # the run's gm_map is GMAP, exp of the mean of the per-query ln AP (one query here)
+    assert res.per_query["gm_map"][0] == pytest.approx(math.log((1 / 2 + 2 / 3) / 3))
+    assert res.mean["gm_map"] == pytest.approx((1 / 2 + 2 / 3) / 3)
+    assert res.mean["num_ret@2"] == 2.0 and res.summaries["num_ret@2"] == "sum"
+
+
+def test_summaries_are_trec_eval_summary_lines():
+    """num_* sum over queries, gm_map is exp of the mean of the logs, the rest are means
+    (pytrec_eval.compute_aggregated_measure, which follows trec_eval)."""
+    qrels = Qrels.from_dict({"q1": {"a": 1, "b": 1}, "q2": {"c": 1}, "q3": {"d": 1}})
+    run = Run.from_dict(
+        {"q1": {"a": 3.0, "x": 2.0, "b": 1.0}, "q2": {"y": 2.0, "c": 1.0}, "q3": {"z": 1.0}}
+    )
+    res = evaluate(run, qrels, ["num_ret", "num_rel", "num_rel_ret", "gm_map", "map"])
+    assert res.mean["num_ret"] == 6 and res.mean["num_rel"] == 4 and res.mean["num_rel_ret"] == 3
+    aps = [(1 + 2 / 3) / 2, 1 / 2, 0.0]
+    assert res.mean["map"] == pytest.approx(sum(aps) / 3)
+    gmap = math.exp(sum(math.log(max(ap, 1e-5)) for ap in aps) / 3)
+    assert res.mean["gm_map"] == pytest.approx(gmap, rel=1e-12)
+    stored = res.to_results("s", "d", "test").table.to_pydict()
+    assert dict(zip(stored["metric"], stored["value"], strict=True))["num_ret"] == 6
+
+
+def test_summary_rule_is_part_of_the_evaluation_key():
+    """A metric whose run value is a sum never shares a stored value's key with a mean."""
+    from rankarena.evaluate.engine import evaluation_key
+
+    class MeanRet(NumRet):
+        summary = "mean"
+
+    qrels = Qrels.from_dict({"q": {"a": 1}})
+    assert evaluation_key(qrels, NumRet()) != evaluation_key(qrels, MeanRet())
+
+    class Odd(NumRet):
+        summary = "median"
+
+    with pytest.raises(ParameterError, match="summary 'median' is not one of mean, sum"):
+        evaluate(Run.from_dict({"q": {"a": 1.0}}), qrels, [Odd()])
+
+
+def test_trec_metric_set_is_trec_eval_official_output(scifact, scifact_tfidf_run):
+    """--metrics trec: trec_eval's default measures, in its order, each equal to pytrec_eval
+    per query and as its summary line."""
+    res = evaluate(scifact_tfidf_run, scifact.qrels("test"), ["trec"])
+    assert res.metrics[:8] == [
+        "num_ret",
+        "num_rel",
+        "num_rel_ret",
+        "map",
+        "gm_map",
+        "r-precision",
+        "bpref",
+        "mrr",
+    ]
+    assert res.metrics[8:19] == [f"iprec_at_recall_{i / 10:.2f}" for i in range(11)]
+    assert res.metrics[19:] == [f"p@{k}" for k in (5, 10, 15, 20, 30, 100, 200, 500, 1000)]
+    official = {"num_ret", "num_rel", "num_rel_ret", "map", "gm_map", "Rprec", "bpref"}
+    official |= {"recip_rank", "iprec_at_recall", "P.5,10,15,20,30,100,200,500,1000"}
+    ref = pytrec_eval.RelevanceEvaluator(scifact.qrels("test").to_dict(), official).evaluate(
+        scifact_tfidf_run.to_dict()
+    )
+    theirs = {"r-precision": "Rprec", "mrr": "recip_rank"}
+    theirs |= {f"p@{k}": f"P_{k}" for k in (5, 10, 15, 20, 30, 100, 200, 500, 1000)}
+    assert res.query_ids == sorted(ref)
+    for name in res.metrics:
+        measure = theirs.get(name, name)
+        values = [ref[q][measure] for q in res.query_ids]
+        np.testing.assert_allclose(res.per_query[name], values, rtol=0, atol=1e-9)
+        summary = pytrec_eval.compute_aggregated_measure(measure, values)
+        assert math.isclose(res.mean[name], summary, rel_tol=1e-12, abs_tol=1e-9), name
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("P_10", "p@10"),
+        ("P.10", "p@10"),
+        ("ndcg_cut_10", "ndcg@10"),
+        ("ndcg_cut.10", "ndcg@10"),
+        ("map_cut_100", "map@100"),
+        ("recall_100", "recall@100"),
+        ("success_1", "success@1"),
+        ("Rprec", "r-precision"),
+        ("recip_rank", "mrr"),
+        ("set_F", "set_f"),
+        ("infAP", "infap"),
+    ],
+)
+def test_trec_eval_names_are_accepted(written, stored):
+    qrels = Qrels.from_dict({"q": {"a": 1}})
+    run = Run.from_dict({"q": {"a": 1.0}})
+    assert evaluate(run, qrels, [written]).metrics == [stored]

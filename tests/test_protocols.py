@@ -113,6 +113,10 @@ def test_builtin_factories_satisfy_their_protocol(kind):
     assert host.failures == []
 
 
+# values for the parameters some built-ins require (a cutoff, a recall level, a multiple of R)
+SAMPLE_PARAMETERS = {"k": 10, "level": 0.5, "mult": 1.0}
+
+
 @pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("rerankers", "datasets")])
 def test_cheap_builtins_built_with_defaults_satisfy_their_protocol(kind):
     host = PluginHost(entry_points=False)
@@ -120,7 +124,8 @@ def test_cheap_builtins_built_with_defaults_satisfy_their_protocol(kind):
     for spec in host.registry(kind).specs():
         if (kind, spec.name) in EXPENSIVE:
             continue
-        params = {"k": 10} if "k" in {p.name for p in spec.parameters} else {}
+        names = {p.name for p in spec.parameters}
+        params = {name: value for name, value in SAMPLE_PARAMETERS.items() if name in names}
         component = host.registry(kind).create(spec.name, **params)  # create checks too
         assert missing_members(kind, component) == [], spec.name
         assert isinstance(component, PROTOCOLS[kind]), spec.name

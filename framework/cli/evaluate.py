@@ -46,7 +46,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metrics",
         default="ndcg@10,recall@100",
-        help="comma-separated metric names, e.g. ndcg@10,mrr@10,map@100 (default: %(default)s)",
+        help=(
+            "comma-separated metric names, e.g. ndcg@10,mrr@10,map@100, nDCG@10, P_10, "
+            "RBP(p=0.5)@10; 'trec' is trec_eval's default set (default: %(default)s)"
+        ),
     )
     p.add_argument("--per-query", action="store_true", help="also print and store per-query values")
     p.add_argument("--output", help="append the results to this Parquet results store")
@@ -208,11 +211,16 @@ def _evaluate_and_report(
             table.add_row(qid, *(f"{evaluation.per_query[m][i]:.4f}" for m in evaluation.metrics))
         console.print(table)
     console.print(f"{system} on {where} ({len(evaluation.query_ids)} queries)", highlight=False)
+    rules = {name: evaluation.summaries.get(name, "mean") for name in evaluation.metrics}
     table = Table()
     table.add_column("metric")
-    table.add_column("mean", justify="right")
+    table.add_column("mean" if set(rules.values()) <= {"mean"} else "all", justify="right")
     for name, value in evaluation.mean.items():
-        table.add_row(name, f"{value:.4f}")
+        table.add_row(name, f"{value:.0f}" if rules[name] == "sum" else f"{value:.4f}")
     console.print(table)
+    for rule, how in (("sum", "summed over queries"), ("exp_mean", "exp of the mean over queries")):
+        named = [name for name in evaluation.metrics if rules[name] == rule]
+        if named:
+            console.print(f"{', '.join(named)}: {how} (as trec_eval)", highlight=False)
     if store:
         console.print(f"appended {results.table.num_rows} rows to {store}")

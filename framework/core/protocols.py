@@ -158,6 +158,11 @@ class Aggregator(Protocol):
 class Metric(Protocol):
     """An evaluation metric (``register_metrics``); ``rankarena.Metric`` is a base class
     that provides ``name`` from a ``key`` and a cutoff ``k``.
+
+    Optional: ``summary``, how the per-query values become the run's value (one of
+    ``rankarena.evaluate.engine.SUMMARIES``: ``"mean"``, the default; ``"sum"``, as
+    trec_eval sums ``num_ret``; ``"exp_mean"``, exp of the mean of per-query logarithms,
+    as trec_eval's ``gm_map``).
     """
 
     @property

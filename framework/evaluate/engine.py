@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,14 +24,45 @@ from ..data.run import Run
 from ..data.table import table_from_columns
 from ..errors import DataFormatError, ParameterError
 from .judged import JudgedRun
-from .metric import MetricLike, parse_metric_name
+from .metric import MetricLike, expand_metric_sets, parse_metric_name
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else 0.0
+
+
+#: How per-query values become a run's value, by a metric's ``summary`` (trec_eval's
+#: ``calc_avg`` per measure): the arithmetic mean; the sum (trec_eval's ``num_ret``,
+#: ``num_rel``, ``num_rel_ret``); exp of the mean (per-query values that are logarithms:
+#: trec_eval's ``gm_map`` = exp((1/n) Σ ln max(AP, 10⁻⁵))). 0 over no query (1 for
+#: ``exp_mean`` would claim a perfect run).
+SUMMARIES: dict[str, Callable[[np.ndarray], float]] = {
+    "mean": _mean,
+    "sum": lambda values: float(values.sum()),
+    "exp_mean": lambda values: float(np.exp(values.mean())) if len(values) else 0.0,
+}
+
+
+def summary_rule(metric: MetricLike) -> str:
+    """The metric's ``summary`` (``"mean"`` when it has none), checked against
+    ``SUMMARIES``."""
+    rule = getattr(metric, "summary", "mean")
+    if rule not in SUMMARIES:
+        raise ParameterError(
+            f"metric {metric.name!r}: summary {rule!r} is not one of {', '.join(SUMMARIES)}"
+        )
+    return rule
 
 
 @dataclass
 class Evaluation:
-    """Per-query values (``per_query[name]`` aligned with ``query_ids``) and their means.
+    """Per-query values (``per_query[name]`` aligned with ``query_ids``) and the run's value
+    of each metric.
 
-    The mean of a metric is the arithmetic mean over the evaluated queries (0 if none).
+    The run's value (``mean``) is the arithmetic mean over the evaluated queries (0 if
+    none), except for metrics whose ``summary`` says otherwise (``summaries[name]``, a key
+    of ``SUMMARIES``), as trec_eval's summary line: the sum for ``num_ret``, ``num_rel``,
+    ``num_rel_ret``; GMAP = exp(mean of the per-query ln AP) for ``gm_map``.
     ``keys[name]`` is the metric's evaluation key (``evaluation_key``).
     """
 
@@ -39,12 +70,14 @@ class Evaluation:
     per_query: dict[str, np.ndarray]
     metrics: list[str] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
+    summaries: dict[str, str] = field(default_factory=dict)
 
     @property
     def mean(self) -> dict[str, float]:
-        """``{metric: mean over queries}``."""
+        """``{metric: the run's value}``: the mean over queries, or the metric's own
+        summary (trec_eval's "all" line)."""
         return {
-            name: float(values.mean()) if len(values) else 0.0
+            name: SUMMARIES[self.summaries.get(name, "mean")](values)
             for name, values in self.per_query.items()
         }
 
@@ -105,15 +138,23 @@ def evaluation_key(qrels: Qrels, metric: str | MetricLike, **options: Any) -> st
     if unknown:
         raise ParameterError(f"unknown evaluation option(s): {', '.join(sorted(unknown))}")
     settings.update(options)
-    return digest_json(
-        {"qrels": qrels_fingerprint(qrels), "metric": parse_metric_name(name), **settings}
-    )
+    key = {"qrels": qrels_fingerprint(qrels), "metric": parse_metric_name(name), **settings}
+    rule = summary_rule(metric)
+    if rule != "mean":  # the run's value is another number: never reuse a mean for it
+        key["summary"] = rule
+    return digest_json(key)
 
 
 def resolve_metrics(metrics: Sequence[str | MetricLike], host: Any = None) -> list[MetricLike]:
-    """Turn names like ``"ndcg@10"`` into metric objects from the metrics registry."""
+    """Turn names like ``"ndcg@10"`` into metric objects from the metrics registry; a set
+    name (``"trec"``: ``METRIC_SETS``) stands for its metrics."""
     resolved: list[MetricLike] = []
-    for item in metrics:
+    items = [
+        expanded
+        for item in metrics
+        for expanded in (expand_metric_sets([item]) if isinstance(item, str) else [item])
+    ]
+    for item in items:
         if isinstance(item, str):
             if host is None:
                 from ..core.host import plugin_manager
@@ -156,6 +197,7 @@ def evaluate(
     a score of 0: ``FILE: 0 of 300 run queries are in the qrels``.
     """
     resolved = resolve_metrics(metrics, host)
+    summaries = {m.name: summary_rule(m) for m in resolved}
     judged = JudgedRun(
         run,
         qrels,
@@ -181,7 +223,7 @@ def evaluate(
     }
     names = [m.name for m in resolved]
     keys = {m.name: evaluation_key(qrels, m, **options) for m in resolved}
-    return Evaluation(judged.query_ids.to_pylist(), per_query, names, keys)
+    return Evaluation(judged.query_ids.to_pylist(), per_query, names, keys, summaries)
 
 
 def _no_overlap(run: Run, qrels: Qrels) -> DataFormatError:

@@ -181,6 +181,57 @@ class JudgedRun:
         starts, lengths = group_bounds(queries)
         return np.arange(1, len(queries) + 1, dtype=np.int64) - np.repeat(starts, lengths)
 
+    @cached_property
+    def judged_rows(self) -> np.ndarray:
+        """Indices of the judged rows (grade ≥ 0 in the qrels), in rank order."""
+        return np.flatnonzero(self.judged)
+
+    @cached_property
+    def pooled_rows(self) -> np.ndarray:
+        """Indices of the rows the qrels list (judged, or pooled with a negative grade)."""
+        return np.flatnonzero(self.pooled)
+
+    def count_above(self, marked_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per row of ``rows``, how many of ``marked_rows`` (sorted row indices) belong to
+        its query and rank above it. Rows are grouped by query in rank order, so these are
+        the marked indices between the query's first row and the row."""
+        starts = rows - self.position[rows]
+        return np.searchsorted(marked_rows, rows) - np.searchsorted(marked_rows, starts)
+
+    @cached_property
+    def relevant_position(self) -> np.ndarray:
+        """Per relevant row (``relevant_rows``), its 0-based position in its query's
+        ranking."""
+        return self.position[self.relevant_rows]
+
+    @cached_property
+    def relevant_query(self) -> np.ndarray:
+        """Per relevant row (``relevant_rows``), its query index."""
+        return self.query_index[self.relevant_rows]
+
+    def relevant_in_top(self, k: int | None) -> np.ndarray:
+        """Per query, the relevant documents among its first ``k`` (all if None): the same
+        as ``per_query_count(relevant & top(k))``, counted over the relevant rows only."""
+        queries = self.relevant_query
+        if k is not None:
+            queries = queries[self.relevant_position < k]
+        return np.bincount(queries, minlength=self.n_queries).astype(np.float64)
+
+    def retrieved_in_top(self, k: int | None) -> np.ndarray:
+        """Per query, min(retrieved, k): ``per_query_count(top(k))`` without a row mask."""
+        count = self.num_retrieved if k is None else np.minimum(self.num_retrieved, k)
+        return count.astype(np.float64)
+
+    @cached_property
+    def first_relevant_position(self) -> np.ndarray:
+        """Per query, the 0-based position of its first relevant document (-1: none)."""
+        out = np.full(self.n_queries, -1, dtype=np.int64)
+        queries = self.relevant_query
+        if len(queries):
+            first = np.flatnonzero(np.r_[True, queries[1:] != queries[:-1]])
+            out[queries[first]] = self.relevant_position[first]
+        return out
+
     @staticmethod
     def discount(position: np.ndarray) -> np.ndarray:
         """The DCG discount ``1 / log2(position + 2)`` for 0-based positions."""

@@ -19,18 +19,30 @@ from ..core.protocols import MetricLike
 from ..errors import ParameterError
 from .judged import JudgedRun
 
-__all__ = ["IR_MEASURES_NAMES", "Metric", "MetricLike", "parse_metric_name", "split_top_level"]
+__all__ = [
+    "IR_MEASURES_NAMES",
+    "METRIC_SETS",
+    "TREC_EVAL_CUTOFF_NAMES",
+    "Metric",
+    "MetricLike",
+    "expand_metric_sets",
+    "parse_metric_name",
+    "split_top_level",
+]
 
 
 class Metric:
     """A metric with an optional rank cutoff ``k`` (``None``: the whole ranking).
 
     Subclasses set ``key`` (the registry name) and implement ``per_query``; set
-    ``requires_k = True`` where a cutoff is mandatory (precision, success).
+    ``requires_k = True`` where a cutoff is mandatory (precision, success), and ``summary``
+    where the run's value is not the mean over queries (``"sum"``, ``"exp_mean"``: see
+    ``rankarena.evaluate.engine.SUMMARIES``).
     """
 
     key: ClassVar[str] = ""
     requires_k: ClassVar[bool] = False
+    summary: ClassVar[str] = "mean"
 
     def __init__(self, k: int | None = None):
         if k is None and self.requires_k:
@@ -67,6 +79,50 @@ IR_MEASURES_NAMES: dict[str, str] = {
     "RBP": "rbp",
     "ERR": "err",
 }
+
+#: trec_eval's names with the cutoff in the name (``P_10``, as pytrec_eval prints them, or
+#: ``P.10``, as ``trec_eval -m P.10`` takes them) and the registered metric each is.
+TREC_EVAL_CUTOFF_NAMES: dict[str, str] = {
+    "P": "p",
+    "recall": "recall",
+    "ndcg_cut": "ndcg",
+    "map_cut": "map",
+    "success": "success",
+    "num_ret": "num_ret",
+    "num_rel_ret": "num_rel_ret",
+}
+_TREC_EVAL_CUTOFF = re.compile(r"(" + "|".join(TREC_EVAL_CUTOFF_NAMES) + r")[_.]([0-9]+)")
+
+#: Named sets of metrics, expanded where metric names are resolved (``--metrics trec``).
+#: ``trec`` (also ``official``) is trec_eval's default output, ``trec_eval -m official``
+#: (trec_eval 10.0 ``m_*.c`` measures flagged official), in its order: the counts, MAP,
+#: GMAP, R-precision, bpref, reciprocal rank, interpolated precision at the 11 recall
+#: levels and precision at its nine standard cutoffs.
+METRIC_SETS: dict[str, tuple[str, ...]] = {
+    "trec": (
+        "num_ret",
+        "num_rel",
+        "num_rel_ret",
+        "map",
+        "gm_map",
+        "r-precision",
+        "bpref",
+        "mrr",
+        *(f"iprec_at_recall_{i / 10:.2f}" for i in range(11)),
+        *(f"p@{k}" for k in (5, 10, 15, 20, 30, 100, 200, 500, 1000)),
+    ),
+}
+METRIC_SETS["official"] = METRIC_SETS["trec"]
+
+
+def expand_metric_sets(names: list[str]) -> list[str]:
+    """Replace each set name of ``METRIC_SETS`` (any case) by its metrics, in place
+    order; other names pass through."""
+    expanded: list[str] = []
+    for name in names:
+        expanded.extend(METRIC_SETS.get(name.strip().lower(), (name,)))
+    return expanded
+
 
 _NAME = re.compile(r"([^()@]+?)\s*(?:\((.*)\))?\s*(?:@(.*))?", re.DOTALL)
 _PARAM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)", re.DOTALL)
@@ -118,12 +174,18 @@ def parse_metric_name(text: str) -> tuple[str, dict[str, object]]:
     ``"RBP(p=0.5,rel=2)@10"`` → ``("rbp", {"p": 0.5, "rel": 2, "k": 10})``: the form
     ``NAME(PARAM=VALUE,...)@K``, values read as Python literals. ir_measures' names
     (``IR_MEASURES_NAMES``: ``AP``, ``RR``, ``R``, ``P``, ``nDCG``, ``Judged``, ``RBP``,
-    ``ERR``, case as ir_measures writes them) become the registered names; other names are
-    lowercased (registry aliases such as ``recip_rank`` resolve when the metric is built).
+    ``ERR``, case as ir_measures writes them) become the registered names; so do
+    trec_eval's names with a cutoff (``P_10``, ``P.10``, ``ndcg_cut_10``, ``recall_100``:
+    ``TREC_EVAL_CUTOFF_NAMES``); other names are lowercased (registry aliases such as
+    ``recip_rank`` resolve when the metric is built).
     """
     text = text.strip()
     if not text:
         raise ParameterError("empty metric name")
+    trec_eval_name = _TREC_EVAL_CUTOFF.fullmatch(text)
+    if trec_eval_name is not None:
+        name, cutoff = trec_eval_name.groups()
+        text = f"{TREC_EVAL_CUTOFF_NAMES[name]}@{cutoff}"
     match = _NAME.fullmatch(text)
     if match is None:
         raise ParameterError(f"metric {text!r}: write NAME, NAME@K or NAME(PARAM=VALUE,...)@K")
