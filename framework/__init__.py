@@ -18,7 +18,7 @@ from .core.devices import DeviceReport, select_device  # noqa: E402
 from .core.host import PluginHost, plugin_manager  # noqa: E402
 from .core.observe import RunInfo  # noqa: E402
 from .data import Corpus, Qrels, Queries, Results, Run, read_qrels  # noqa: E402
-from .data.score_table import Ranking, ScoreTable  # noqa: E402
+from .data.score_table import BordaBasis, Ranking, ScoreTable  # noqa: E402
 from .errors import (  # noqa: E402
     DataFormatError,
     ParameterError,
@@ -31,6 +31,7 @@ from .evaluate import Evaluation, JudgedRun, Metric, evaluate  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
+    "BordaBasis",
     "Corpus",
     "DataFormatError",
     "DeviceReport",

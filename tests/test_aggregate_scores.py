@@ -96,6 +96,46 @@ def test_borda_by_hand_with_ties_and_missing():
     assert ranking.ranks.tolist() == [2, 3, 1]
 
 
+def test_borda_on_a_basis_counts_partial_scores_and_unlisted_models():
+    """mteb's leaderboard ranks Borda on the mean of whatever of a task was scored, among
+    every model with a result: the table shows b's t2 missing (a split missing) and leaves
+    out the model g, yet both take ranks and points."""
+    table = ScoreTable(
+        ("a", "b", "c"),
+        ("t1", "t2"),
+        np.array([[0.9, 0.6], [0.5, np.nan], [0.4, 0.8]]),
+        borda_basis=rankarena.BordaBasis(
+            systems=("a", "b", "c", "g"),
+            tasks=("t1", "t2"),
+            scores=np.array([[0.9, 0.6], [0.5, 0.9], [0.4, 0.8], [0.7, np.nan]]),
+            n=3,
+            rows=(0, 1, 2),
+        ),
+    )
+    ranking = HOST.aggregators.create("borda").aggregate(table)
+    # t1 among a, g, b, c: ranks 1, 2, 3, 4 -> points 2, 1, 0, -1 (n = 3, the table's size)
+    # t2 among b, c, a: ranks 1, 2, 3 -> points 2, 1, 0; totals a 2, b 2, c 0, g 1
+    np.testing.assert_allclose(ranking.scores, [2.0, 2.0, 0.0])
+    assert ranking.systems == ("a", "b", "c")
+    assert ranking.ranks.tolist() == [1, 1, 4]  # g (rank 3) is ranked but not listed
+    assert ranking.extras["tasks"] == [2, 1, 2]
+    # a table derived from it has no basis: plain Borda over what it shows
+    derived = table.with_coverage(1.0)
+    assert derived.borda_basis is None
+    plain = HOST.aggregators.create("borda").aggregate(derived)
+    assert plain.systems == ("a", "c") and plain.ranks.tolist() == [1, 1]  # 1 point each
+
+
+def test_borda_basis_must_match_the_table():
+    with pytest.raises(DataFormatError, match="borda_basis does not match"):
+        ScoreTable(
+            ("a", "b"),
+            ("t",),
+            np.array([[1.0], [0.5]]),
+            borda_basis=rankarena.BordaBasis(("a",), ("t",), np.array([[1.0]]), 2, (0,)),
+        )
+
+
 def test_mean_policies():
     table = ScoreTable(("a", "b"), ("t1", "t2"), np.array([[1.0, np.nan], [0.2, 0.4]]))
     strict = HOST.aggregators.create("mean").aggregate(table)

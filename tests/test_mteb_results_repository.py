@@ -6,16 +6,17 @@ restricted to the benchmark's tasks, the benchmark's summary and per-task table 
 
 from __future__ import annotations
 
-import math
-import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import _data_folder
+from mteb_leaderboard_reference import leaderboard_differences, load_mteb_results
 
 import rankarena
 
-BENCHMARKS = ["MTEB(eng, v2)", "MTEB(eng, v1)", "BEIR"]
+# the issue's three, and the multilingual one whose Borda ranks depend most on the partial
+# task scores mteb ranks (benchmarks/check_mteb_leaderboard.py checks every benchmark)
+BENCHMARKS = ["MTEB(eng, v2)", "MTEB(eng, v1)", "BEIR", "MTEB(Multilingual, v2)"]
 HOST = rankarena.plugin_manager()
 
 
@@ -28,76 +29,17 @@ def results_repository() -> Path:
 @pytest.fixture(scope="module")
 def mteb_results(results_repository):
     """mteb's full-repository load of the folder, as its leaderboard does it."""
-    import mteb
-    from mteb.cache.result_cache import LoadExperimentEnum
-
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "remote").symlink_to(results_repository.resolve())
-        cache = mteb.ResultCache(tmp)
-        names = [m.name for m in mteb.get_model_metas() if m.name is not None]
-        return cache.load_results(
-            models=names,
-            only_main_score=True,
-            require_model_meta=False,
-            include_remote=True,
-            load_experiments=LoadExperimentEnum.MATCH_NAME,
-        )
-
-
-def mteb_tables(results, benchmark: str):
-    import mteb
-
-    bench = mteb.get_benchmark(benchmark)
-    frame = results._to_results_df(bench.tasks)
-    return bench._create_summary_table(frame).df, bench._create_per_task_table(frame)
-
-
-def ranks_by_value(values: dict[str, float | None]) -> dict[str, int]:
-    """Competition ranks, higher is better, missing last (as rankarena ranks a NaN mean)."""
-    present = sorted(v for v in values.values() if v is not None)[::-1]
-    n = len(present)
-    return {
-        m: (1 + sum(1 for w in present if w > v)) if v is not None else n + 1
-        for m, v in values.items()
-    }
+    return load_mteb_results(results_repository)
 
 
 @pytest.mark.parametrize("benchmark", BENCHMARKS)
 def test_leaderboard_equals_mtebs(results_repository, mteb_results, benchmark, capsys):
-    from rankarena.leaderboard.score_sources import read_scores
-
-    summary, per_task = mteb_tables(mteb_results, benchmark)
-    table = read_scores(results_repository, benchmark=benchmark)
+    models, cells, problems = leaderboard_differences(
+        mteb_results, results_repository, benchmark, HOST
+    )
     assert "Traceback" not in capsys.readouterr().err
-
-    models = per_task["Model"].to_list()
-    assert sorted(table.systems) == sorted(models) == sorted(summary["Model"].to_list())
-    task_cols = [c for c in per_task.columns if c not in ("Model", "_experiment_id")]
-    assert sorted(table.tasks) == sorted(task_cols)
-    for record in per_task.iter_rows(named=True):
-        row = table.systems.index(record["Model"])
-        for task in task_cols:
-            got, want = table.scores[row, table.tasks.index(task)], record[task]
-            if want is None or math.isnan(want):
-                assert math.isnan(got), (record["Model"], task)
-            else:
-                assert abs(got - want) <= 1e-9, (record["Model"], task, got, want)
-
-    borda = HOST.aggregators.create("borda").aggregate(table)
-    theirs = dict(zip(summary["Model"].to_list(), summary["Rank (Borda)"].to_list(), strict=True))
-    assert dict(zip(borda.systems, borda.ranks.tolist(), strict=True)) == theirs
-
-    for method, column in [("mean", "Mean (Task)"), ("mean-by-task-type", "Mean (TaskType)")]:
-        ours = HOST.aggregators.create(method).aggregate(table)
-        values = dict(zip(summary["Model"].to_list(), summary[column].to_list(), strict=True))
-        mine = dict(zip(ours.systems, ours.scores.tolist(), strict=True))
-        for model, value in values.items():
-            if value is None:
-                assert math.isnan(mine[model]), (method, model)
-            else:
-                assert mine[model] == pytest.approx(value, abs=1e-12), (method, model)
-        ranks = dict(zip(ours.systems, ours.ranks.tolist(), strict=True))
-        assert ranks == ranks_by_value(values), method
+    assert models > 60 and cells > 900, (models, cells)
+    assert problems == [], problems[:10]
 
 
 def test_unreadable_file_is_one_warning_line_or_strict_error(results_repository, tmp_path, capsys):

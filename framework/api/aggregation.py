@@ -1,6 +1,6 @@
 """Plugin API for aggregators: score tables and pairwise preference counting."""
 
-from ..data.score_table import Ranking, ScoreTable
+from ..data.score_table import BordaBasis, Ranking, ScoreTable
 from ..leaderboard.pairwise import (
     outcomes,
     preference_matrix,
@@ -10,6 +10,7 @@ from ..leaderboard.pairwise import (
 )
 
 __all__ = [
+    "BordaBasis",
     "Ranking",
     "ScoreTable",
     "outcomes",

@@ -16,17 +16,46 @@ from ..errors import DataFormatError
 
 
 @dataclass(frozen=True)
+class BordaBasis:
+    """What a leaderboard ranks its Borda count on, where that is not its table.
+
+    MTEB's leaderboard (``mteb`` ``_borda_rank_from_long``) ranks Borda on the mean of
+    whatever was scored of each task, for every model with a result, while its per-task
+    table shows a task missing when a split of it is missing, and leaves out the models
+    with no complete task: those partial scores still take Borda ranks and points. The
+    MTEB results-folder reader records that basis here so that ``borda`` equals mteb's
+    "Rank (Borda)".
+
+    :param systems: every model that takes Borda ranks (the table's and the others).
+    :param tasks: the partitions ranked (the benchmark's tasks with any score).
+    :param scores: ``systems`` × ``tasks``, NaN where nothing was scored.
+    :param n: the points base: a system ranked r on a task gets n − r points (mteb: the
+        number of models in its table).
+    :param rows: per system of the table, its row in ``systems``.
+    """
+
+    systems: tuple[str, ...]
+    tasks: tuple[str, ...]
+    scores: np.ndarray
+    n: int
+    rows: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ScoreTable:
     """Scores of systems (rows) on tasks (columns); ``NaN`` marks a missing cell.
 
     Higher is better. ``task_types`` optionally maps a task to its type (for per-type
-    means, as MTEB does).
+    means, as MTEB does). ``borda_basis`` (set by the MTEB results-folder reader only) is
+    what MTEB's leaderboard ranks Borda on (``BordaBasis``); a table derived from this one
+    (a coverage filter, a task subset) has none.
     """
 
     systems: tuple[str, ...]
     tasks: tuple[str, ...]
     scores: np.ndarray
     task_types: Mapping[str, str] = field(default_factory=dict)
+    borda_basis: BordaBasis | None = None
 
     def __post_init__(self) -> None:
         scores = np.asarray(self.scores, dtype=np.float64)
@@ -39,6 +68,12 @@ class ScoreTable:
         if np.isinf(scores).any():
             raise DataFormatError(None, "scores must be finite numbers or NaN (missing)")
         object.__setattr__(self, "scores", scores)
+        basis = self.borda_basis
+        if basis is not None and (
+            len(basis.rows) != len(self.systems)
+            or np.shape(basis.scores) != (len(basis.systems), len(basis.tasks))
+        ):
+            raise DataFormatError(None, "borda_basis does not match the table's systems")
 
     def with_coverage(self, minimum: float) -> ScoreTable:
         """Only the systems with a score on at least ``minimum`` (a share) of the tasks."""

@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..data.jsonl import parse_json, parse_score
-from ..data.score_table import RowSource, ScoreTable
+from ..data.score_table import BordaBasis, RowSource, ScoreTable
 from ..errors import DataFormatError, ParameterError, UnknownNameError
 from ..mteb.folder import results_root
 from ..mteb.leaderboard_cache import cached_leaderboard_scores
@@ -429,7 +429,46 @@ def read_mteb_results_folder(
     ]
     table = ScoreTable.from_long(long)
     index = [table.tasks.index(t) for t in found.tasks]
-    return ScoreTable(table.systems, tuple(found.tasks), table.scores[:, index], found.types)
+    basis = None
+    if found.borda is not None:
+        borda = found.borda
+        at = {model: i for i, model in enumerate(borda["systems"])}
+        values = [[math.nan if v is None else v for v in row] for row in borda["scores"]]
+        basis = BordaBasis(
+            tuple(borda["systems"]),
+            tuple(borda["tasks"]),
+            np.array(values, dtype=np.float64).reshape(len(borda["systems"]), -1),
+            int(borda["n"]),
+            tuple(at[borda["models"][system]] for system in table.systems),
+        )
+    result = ScoreTable(
+        table.systems, tuple(found.tasks), table.scores[:, index], found.types, basis
+    )
+    if basis is not None:
+        _note_borda_basis(folder, result, basis)
+    return result
+
+
+def _note_borda_basis(folder: Path, table: ScoreTable, basis: BordaBasis) -> None:
+    """One stderr line when mteb's Borda ranks more than the table shows: models it ranks
+    but does not list, and cells the table shows missing that have a partial score."""
+    listed = set(basis.rows)
+    scored = ~np.isnan(basis.scores)
+    unlisted = [name for i, name in enumerate(basis.systems) if i not in listed and scored[i].any()]
+    column = {task: j for j, task in enumerate(table.tasks)}
+    at = np.array([column.get(task, -1) for task in basis.tasks], dtype=np.int64)
+    shown = np.zeros((len(table.systems), len(basis.tasks)), dtype=bool)
+    shown[:, at >= 0] = ~np.isnan(table.scores[:, at[at >= 0]])
+    partial = int((scored[list(basis.rows)] & ~shown).sum())
+    if unlisted or partial:
+        names = ", ".join(unlisted[:3]) + (", …" if len(unlisted) > 3 else "")
+        print(
+            f"note: {folder}: Borda ranks as mteb's leaderboard computes them: they also "
+            f"count {partial} listed cell(s) scored on part of their splits and "
+            f"{len(unlisted)} model(s) it leaves out of the table, scored only in part"
+            f"{': ' + names if names else ''} (so ranks may skip numbers)",
+            file=sys.stderr,
+        )
 
 
 def subset_tasks(table: ScoreTable, tasks: Iterable[str]) -> ScoreTable:

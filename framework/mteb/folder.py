@@ -59,15 +59,44 @@ def revision_results(root: Path) -> Iterator[tuple[Path, Path, list[Any]]]:
 class LeaderboardScores:
     """Per-task scores of an MTEB results folder as mteb's leaderboard computes them:
     ``rows`` of (model, task, score or None), the ``tasks`` in order with their ``types``,
-    the files mteb could not read (``skipped``: path and first line of the error) and the
-    model folders left out because mteb's model registry does not know them."""
+    the files mteb could not read (``skipped``: path and first line of the error), the
+    model folders left out because mteb's model registry does not know them, and ``borda``,
+    what mteb ranks Borda on (``borda_basis``; None without a benchmark)."""
 
-    def __init__(self, rows, tasks, types, skipped, unlisted) -> None:
+    def __init__(self, rows, tasks, types, skipped, unlisted, borda=None) -> None:
         self.rows: list[tuple[str, str, float | None]] = rows
         self.tasks: list[str] = tasks
         self.types: dict[str, str] = types
         self.skipped: list[tuple[Path, str]] = skipped
         self.unlisted: list[str] = unlisted
+        self.borda: dict[str, Any] | None = borda
+
+
+def borda_basis(frame: Any, table_models: dict[str, str], n_models: int) -> dict[str, Any]:
+    """What mteb's summary table ranks Borda on (``_borda_rank_from_long(pl_df,
+    n_models=per_task.height)`` in ``mteb/benchmarks/_create_table.py``): per model of the
+    results frame and task, the mean of the scored cells (mteb's ``group_by(model_name,
+    task_name).agg(score.mean())``, nulls skipped: a task missing a split still has one),
+    every model of the frame taking ranks; ``n`` is the table's model count. ``rows`` maps
+    each table system to its model (``table_models``: system → model name)."""
+    import polars as pl
+
+    means = frame.group_by(["model_name", "task_name"]).agg(pl.col("score").mean())
+    models = sorted(str(m) for m in means.get_column("model_name").unique().to_list())
+    tasks = sorted(str(t) for t in means.get_column("task_name").unique().to_list())
+    at_model = {m: i for i, m in enumerate(models)}
+    at_task = {t: j for j, t in enumerate(tasks)}
+    scores: list[list[float | None]] = [[None] * len(tasks) for _ in models]
+    for model, task, score in means.iter_rows():
+        if score is not None:
+            scores[at_model[str(model)]][at_task[str(task)]] = float(score)
+    return {
+        "systems": models,
+        "tasks": tasks,
+        "scores": scores,
+        "n": n_models,
+        "models": table_models,
+    }
 
 
 def leaderboard_scores(root: Path, benchmark: str | None = None) -> LeaderboardScores:
@@ -205,14 +234,17 @@ def _scores_from_frame(frame: Any, bench: Any, skipped, unlisted) -> Leaderboard
         types = {t: _task_type(t) for t in tasks}
     experiment = "_experiment_id" if "_experiment_id" in table.columns else None
     rows: list[tuple[str, str, float | None]] = []
+    table_models: dict[str, str] = {}
     for record in table.iter_rows(named=True):
-        model = str(record["model_name"])
+        model = system = str(record["model_name"])
         if experiment and record[experiment]:
-            model = f"{model} [{record[experiment]}]"
+            system = f"{model} [{record[experiment]}]"
+        table_models[system] = model
         for task in tasks:
             value = record[task]
-            rows.append((model, task, None if value is None or math.isnan(value) else value))
-    return LeaderboardScores(rows, tasks, {t: types[t] for t in tasks}, skipped, unlisted)
+            rows.append((system, task, None if value is None or math.isnan(value) else value))
+    borda = borda_basis(frame, table_models, table.height) if bench is not None else None
+    return LeaderboardScores(rows, tasks, {t: types[t] for t in tasks}, skipped, unlisted, borda)
 
 
 def _task_type(name: str) -> str:

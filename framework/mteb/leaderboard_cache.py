@@ -27,7 +27,7 @@ from ..data.atomic import atomic_write
 from ..data.catalog import CACHE_DIR_ENV
 from .folder import LeaderboardScores, leaderboard_scores
 
-FORMAT = 1
+FORMAT = 2  # 2: with mteb's Borda basis
 
 
 def cache_folder() -> Path:
@@ -75,6 +75,7 @@ def cached_leaderboard_scores(root: Path, benchmark: str | None = None) -> Leade
         "types": found.types,
         "skipped": [[str(p.relative_to(root)), error] for p, error in found.skipped],
         "unlisted": found.unlisted,
+        "borda": found.borda,
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,6 +98,7 @@ def _load(path: Path, root: Path) -> LeaderboardScores | None:
             dict(document["types"]),
             [(root / p, e) for p, e in document["skipped"]],
             list(document["unlisted"]),
+            document["borda"],
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -14,7 +14,12 @@ s[i, t] with missing cells:
   equal scores sharing the average rank r[i, t]; with n the number of systems in the table,
   B(i) = Σ_t (n − r[i, t]) over the tasks where i has a score (a missing task earns 0 points);
   systems are ranked by B, equal totals sharing the best rank (polars ``rank("min")``).
-  (de Borda, "Mémoire sur les élections au scrutin", 1781.)
+  (de Borda, "Mémoire sur les élections au scrutin", 1781.) A table read from an MTEB
+  results folder carries mteb's ``BordaBasis``: then the ranks per task are taken among all
+  the models mteb ranks there, on the mean of whatever of the task each scored (a task the
+  table shows missing for want of a split still earns points), n is the table's model
+  count, and the final ranks count the models mteb ranks but does not list, as mteb's
+  "Rank (Borda)" does (so ranks may skip numbers).
 
 Missing aggregate values rank last, tied.
 """
@@ -97,9 +102,10 @@ class MeanByTaskType:
         return Ranking.from_scores("mean-by-task-type", scores.systems, values, **extras)
 
 
-def borda_points(values: np.ndarray) -> np.ndarray:
-    """Borda points per system and task as mteb computes them (0 where the score is missing)."""
-    n = values.shape[0]
+def borda_points(values: np.ndarray, n: int | None = None) -> np.ndarray:
+    """Borda points per system and task as mteb computes them, n − average rank (0 where
+    the score is missing); n defaults to the number of systems."""
+    n = values.shape[0] if n is None else n
     points = np.zeros_like(values)
     for t in range(values.shape[1]):
         present = ~np.isnan(values[:, t])
@@ -114,9 +120,22 @@ class Borda:
 
     def aggregate(self, scores: ScoreTable) -> Ranking:
         """Rank systems by their Borda count; extras: the number of tasks each has."""
-        totals = borda_points(scores.scores).sum(axis=1)
         present = (~np.isnan(scores.scores)).sum(axis=1)
-        return Ranking.from_scores("borda", scores.systems, totals, tasks=present.tolist())
+        basis = scores.borda_basis
+        if basis is None:
+            totals = borda_points(scores.scores).sum(axis=1)
+            return Ranking.from_scores("borda", scores.systems, totals, tasks=present.tolist())
+        everyone = Ranking.from_scores(
+            "borda", basis.systems, borda_points(basis.scores, basis.n).sum(axis=1)
+        )
+        rows = np.asarray(basis.rows, dtype=np.int64)
+        return Ranking(
+            "borda",
+            scores.systems,
+            everyone.scores[rows],
+            everyone.ranks[rows],
+            {"tasks": present.tolist()},
+        )
 
 
 @rankarena.hookimpl
