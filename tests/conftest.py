@@ -129,3 +129,15 @@ def tfidf_run(corpus, queries, k: int = 1000, round_to: int | None = None) -> Ru
 @pytest.fixture(scope="session")
 def scifact_tfidf_run(scifact) -> Run:
     return tfidf_run(scifact.corpus, scifact.queries("test"))
+
+
+@pytest.fixture(scope="session")
+def climate() -> BeirFolder:
+    """climate-fever-sentences: graded qrels (0, 1, 2), 5 judged sentences per claim."""
+    return BeirFolder(_data_folder("climate-fever-sentences"))
+
+
+@pytest.fixture(scope="session")
+def climate_tfidf_run(climate) -> Run:
+    """A TF-IDF run of the 793 test claims over the 5,240 sentences (top 1,000)."""
+    return tfidf_run(climate.corpus, climate.queries("test"))

@@ -177,6 +177,31 @@ def test_scifact_tfidf_run_equals_pytrec_eval(scifact, scifact_tfidf_run):
     assert n == 300
 
 
+@pytest.mark.parametrize("level", [1, 2])
+def test_climate_fever_graded_run_equals_pytrec_eval(climate, climate_tfidf_run, level):
+    """A second collection: graded qrels (0, 1, 2) with judged non-relevant sentences, at
+    both relevance levels; every measure per query and as trec_eval's summary."""
+    n = assert_equal_to_pytrec(climate_tfidf_run, climate.qrels("test"), relevance_level=level)
+    assert n > 700
+
+
+def test_climate_fever_trec_set_equals_pytrec_eval(climate, climate_tfidf_run):
+    res = evaluate(climate_tfidf_run, climate.qrels("test"), ["trec"])
+    measures = {"num_ret", "num_rel", "num_rel_ret", "map", "gm_map", "Rprec", "bpref"}
+    measures |= {"recip_rank", "iprec_at_recall", "P.5,10,15,20,30,100,200,500,1000"}
+    ref = pytrec_eval.RelevanceEvaluator(climate.qrels("test").to_dict(), measures).evaluate(
+        climate_tfidf_run.to_dict()
+    )
+    theirs = {"r-precision": "Rprec", "mrr": "recip_rank"}
+    theirs |= {f"p@{k}": f"P_{k}" for k in (5, 10, 15, 20, 30, 100, 200, 500, 1000)}
+    assert res.query_ids == sorted(ref) and len(res.metrics) == 28
+    for name in res.metrics:
+        values = [ref[q][theirs.get(name, name)] for q in res.query_ids]
+        np.testing.assert_allclose(res.per_query[name], values, rtol=0, atol=1e-9)
+        summary = pytrec_eval.compute_aggregated_measure(theirs.get(name, name), values)
+        assert math.isclose(res.mean[name], summary, rel_tol=1e-12, abs_tol=1e-9), name
+
+
 def test_scifact_run_with_many_ties_equals_pytrec_eval(scifact):
     run = tfidf_run(scifact.corpus, scifact.queries("test"), k=200, round_to=2)
     scores = run.table.column("score").to_numpy()

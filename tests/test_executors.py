@@ -385,6 +385,8 @@ def test_dense_shards_encode_over_ray_actors(ray_cluster, grid_data, tmp_path, m
     from rankarena.retrieval.executors import use_executor
     from rankarena.retrieval.ray_executor import RayExecutor
 
+    # no embedding cache of the caller's: every index() below must encode
+    monkeypatch.delenv("RANKARENA_CACHE_DIR", raising=False)
     calls = []
     sharded = dense.encode_sharded
     monkeypatch.setattr(

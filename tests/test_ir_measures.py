@@ -167,6 +167,11 @@ def test_scifact_tfidf_run_equals_ir_measures(scifact, scifact_tfidf_run):
     check_all(scifact_tfidf_run.to_dict(), scifact.qrels("test").to_dict(), cuts=(1, 10, 100))
 
 
+def test_climate_fever_graded_run_equals_ir_measures(climate, climate_tfidf_run):
+    """A second collection: graded qrels (0, 1, 2) with judged non-relevant sentences."""
+    check_all(climate_tfidf_run.to_dict(), climate.qrels("test").to_dict(), cuts=(1, 10, 100))
+
+
 def test_scifact_run_with_ties_and_graded_qrels_equals_ir_measures(scifact):
     """Rounded scores (many ties) and grades 0..4 drawn per judged document, some -1."""
     run = tfidf_run(scifact.corpus, scifact.queries("test"), k=100, round_to=2).to_dict()

@@ -509,3 +509,18 @@ def test_invalid_parameters_are_one_line_errors(metric, message):
         evaluate(run, qrels, [metric() if callable(metric) else metric])
     text = str(info.value)
     assert message in text and "\n" not in text
+
+
+# ------------------------------------------------------- climate-fever-sentences (graded)
+
+
+def test_climate_fever_graded_run_equals_pytrec_eval(climate, climate_tfidf_run):
+    """rndcg and rprec_mult at both relevance levels, and ndcg with gains, on a second
+    collection whose qrels are graded (0, 1, 2) with judged non-relevant sentences."""
+    qrels = climate.qrels("test").to_dict()
+    run = climate_tfidf_run.to_dict()
+    for level in (1, 2):
+        res = check_against_pytrec(run, qrels, level)
+        assert len(res.query_ids) > 700
+    check_ndcg_gains_against_pytrec(run, qrels, {1: 3, 2: 7})
+    check_ndcg_gains_against_pytrec(run, qrels, {0: 0.5, 1: 1.5, 2: 2.5}, scale=2)
