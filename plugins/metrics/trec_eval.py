@@ -316,6 +316,12 @@ class RPrecision(Metric):
         return ratio_or_zero(hits, judged.num_relevant)
 
 
+def parameter_name(key: str, param: str, value: float, defaults: tuple[float, ...]) -> str:
+    """The name of a metric with one numeric parameter that trec_eval computes at default
+    values: pytrec_eval's ``key_0.20`` at a default, ``key(param=value)`` otherwise."""
+    return f"{key}_{value:.2f}" if value in defaults else f"{key}({param}={value!r})"
+
+
 RPREC_MULTS = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)  # trec_eval's defaults
 
 
@@ -342,9 +348,7 @@ class RPrecMult(Metric):
     def name(self) -> str:
         """pytrec_eval's name ``Rprec_mult_0.20`` lowercased at the 10 default multiples,
         ``rprec_mult(mult=0.5)`` at others."""
-        if self.mult in RPREC_MULTS:
-            return f"{self.key}_{self.mult:.2f}"
-        return f"{self.key}(mult={self.mult!r})"
+        return parameter_name(self.key, "mult", self.mult, RPREC_MULTS)
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
         # trec_eval: cutoff = (long)(mult * num_rel + 0.9), in double precision
@@ -556,9 +560,7 @@ class IPrecAtRecall(Metric):
     def name(self) -> str:
         """pytrec_eval's name ``iprec_at_recall_0.10`` at the 11 default levels,
         ``iprec_at_recall(level=0.25)`` at others."""
-        if self.level in RECALL_LEVELS:
-            return f"{self.key}_{self.level:.2f}"
-        return f"{self.key}(level={self.level!r})"
+        return parameter_name(self.key, "level", self.level, RECALL_LEVELS)
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
         if self.level in RECALL_LEVELS:
