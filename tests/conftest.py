@@ -141,3 +141,17 @@ def climate() -> BeirFolder:
 def climate_tfidf_run(climate) -> Run:
     """A TF-IDF run of the 793 test claims over the 5,240 sentences (top 1,000)."""
     return tfidf_run(climate.corpus, climate.queries("test"))
+
+
+def metric_error(metric) -> str:
+    """The one-line ``ParameterError`` text that evaluating ``metric`` (a name, or a
+    callable building a metric object) on a one-query run raises."""
+    from rankarena import ParameterError, Qrels, Run, evaluate
+
+    qrels = Qrels.from_dict({"q": {"a": 1}})
+    run = Run.from_dict({"q": {"a": 1.0}})
+    with pytest.raises(ParameterError) as info:
+        evaluate(run, qrels, [metric() if callable(metric) else metric])
+    text = str(info.value)
+    assert "\n" not in text
+    return text
