@@ -519,6 +519,14 @@ def test_summaries_are_trec_eval_summary_lines():
     assert dict(zip(stored["metric"], stored["value"], strict=True))["num_ret"] == 6
 
 
+def test_evaluation_key_of_a_metric_set_is_an_error():
+    from rankarena.evaluate.engine import evaluation_key
+
+    qrels = Qrels.from_dict({"q": {"a": 1}})
+    with pytest.raises(ParameterError, match="takes one metric; 'trec' is a set of 28"):
+        evaluation_key(qrels, "trec")
+
+
 def test_summary_rule_is_part_of_the_evaluation_key():
     """A metric whose run value is a sum never shares a stored value's key with a mean."""
     from rankarena.evaluate.engine import evaluation_key

@@ -131,7 +131,12 @@ def evaluation_key(qrels: Qrels, metric: str | MetricLike, **options: Any) -> st
     registered name (``AP@100``, ``ap@100``, ``map@100``; ``RBP(p=0.8)``, ``rbp``) give one
     key, as they give one stored metric name."""
     if isinstance(metric, str):
-        metric = resolve_metrics([metric])[0]
+        resolved = resolve_metrics([metric])
+        if len(resolved) != 1:  # a set name ("trec") is many metrics, each with its own key
+            raise ParameterError(
+                f"evaluation_key takes one metric; {metric!r} is a set of {len(resolved)}"
+            )
+        metric = resolved[0]
     name = metric.name
     settings = {"relevance_level": 1, "complete": False, "ignore_identical_ids": False}
     unknown = set(options) - set(settings)
