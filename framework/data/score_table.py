@@ -193,7 +193,8 @@ class Ranking:
         """
         values = np.asarray(scores, dtype=np.float64)
         key = np.where(np.isnan(values), -np.inf, values)
-        ranks = np.array([1 + int(np.sum(key > v)) for v in key], dtype=np.int64)
+        # 1 + the number of strictly higher scores (one sort, not a loop over systems)
+        ranks = (1 + len(key) - np.searchsorted(np.sort(key), key, side="right")).astype(np.int64)
         return cls(method, tuple(systems), values, ranks, extras)
 
     def to_table(self) -> pa.Table:

@@ -27,7 +27,6 @@ Missing aggregate values rank last, tied.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 import rankarena
 from rankarena import Ranking, ScoreTable
@@ -104,15 +103,43 @@ class MeanByTaskType:
 
 def borda_points(values: np.ndarray, n: int | None = None) -> np.ndarray:
     """Borda points per system and task as mteb computes them, n − average rank (0 where
-    the score is missing); n defaults to the number of systems."""
+    the score is missing); n defaults to the number of systems.
+
+    Vectorised over the tasks (one sort of the whole table): on each task the present
+    scores are ranked best first, a run of equal scores sharing the average of its
+    positions (scipy's ``rankdata(method="average")``); missing cells sort last and
+    change no present cell's rank."""
     n = values.shape[0] if n is None else n
-    points = np.zeros_like(values)
-    for t in range(values.shape[1]):
-        present = ~np.isnan(values[:, t])
-        if present.any():
-            ranks = rankdata(-values[present, t], method="average")
-            points[present, t] = n - ranks
-    return points
+    present = ~np.isnan(values)
+    ranks = _average_ranks(np.where(present, -values, np.inf))
+    return np.where(present, n - ranks, 0.0)
+
+
+def _average_ranks(key: np.ndarray) -> np.ndarray:
+    """Per column of ``key``, the 1-based rank of each cell in ascending order, equal values
+    sharing the average of their positions (``rankdata(key, axis=0, method="average")``),
+    except that ``+inf`` cells (missing scores) sort last in arbitrary order."""
+    size, columns = key.shape
+    if size == 0 or columns == 0:
+        return np.zeros(key.shape)
+    rows = np.ascontiguousarray(key.T)  # one row per column: the sorts run on contiguous rows
+    order = np.argsort(rows, axis=1)  # the order among equal values does not matter
+    order += np.arange(0, size * columns, size)[:, None]  # flat indices into ``rows``
+    ordered = rows.take(order)
+    same = ordered[:, 1:] == ordered[:, :-1]  # a cell equal to the one before it
+    same &= ordered[:, 1:] != np.inf  # (missing cells: no runs, their ranks are not used)
+    position = np.broadcast_to(np.arange(1, size + 1), rows.shape)
+    if same.any():  # runs of equal values share the average of their positions
+        first = np.ones(rows.shape, dtype=bool)
+        first[:, 1:] = ~same
+        last = np.ones(rows.shape, dtype=bool)
+        last[:, :-1] = ~same
+        start = np.maximum.accumulate(np.where(first, position, 0), axis=1)
+        end = np.minimum.accumulate(np.where(last, position, size)[:, ::-1], axis=1)[:, ::-1]
+        position = (start + end) / 2.0
+    ranks = np.empty(rows.shape)
+    ranks.put(order, position)
+    return ranks.T
 
 
 class Borda:
