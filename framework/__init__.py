@@ -27,11 +27,13 @@ from .errors import (  # noqa: E402
     UnknownNameError,
 )
 from .evaluate import Evaluation, JudgedRun, Metric, evaluate  # noqa: E402
+from .significance.compare import Comparison, compare  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BordaBasis",
+    "Comparison",
     "Corpus",
     "DataFormatError",
     "DeviceReport",
@@ -50,6 +52,7 @@ __all__ = [
     "RunInfo",
     "ScoreTable",
     "UnknownNameError",
+    "compare",
     "evaluate",
     "hookimpl",
     "hookspecs",

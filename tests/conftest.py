@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,34 @@ def tfidf_run(corpus, queries, k: int = 1000, round_to: int | None = None) -> Ru
 @pytest.fixture(scope="session")
 def scifact_tfidf_run(scifact) -> Run:
     return tfidf_run(scifact.corpus, scifact.queries("test"))
+
+
+@dataclass(frozen=True)
+class ThreeSystems:
+    """Per-query nDCG@10 on the 300 SciFact test queries (``query_ids``) of TF-IDF, of
+    TF-IDF with scores rounded to 2 decimals (many ties: 265 equal values) and of a seeded
+    perturbation of TF-IDF's values (no ties); ``runs`` holds the first two's runs."""
+
+    query_ids: tuple[str, ...]
+    values: tuple[np.ndarray, np.ndarray, np.ndarray]
+    runs: tuple[Run, Run]
+
+
+@pytest.fixture(scope="session")
+def scifact_three_systems(scifact, scifact_tfidf_run) -> ThreeSystems:
+    import rankarena
+
+    qrels = scifact.qrels("test")
+    first = rankarena.evaluate(scifact_tfidf_run, qrels, ["ndcg@10"])
+    rounded_run = tfidf_run(scifact.corpus, scifact.queries("test"), round_to=2)
+    rounded = rankarena.evaluate(rounded_run, qrels, ["ndcg@10"])
+    assert list(first.query_ids) == list(rounded.query_ids)
+    a = np.asarray(first.per_query["ndcg@10"], dtype=np.float64)
+    b = np.asarray(rounded.per_query["ndcg@10"], dtype=np.float64)
+    rng = np.random.default_rng(17)
+    c = np.clip(a + rng.normal(0.02, 0.15, len(a)), 0.0, 1.0)
+    assert len(a) == 300 and np.count_nonzero(a != b) > 10
+    return ThreeSystems(tuple(first.query_ids), (a, b, c), (scifact_tfidf_run, rounded_run))
 
 
 @pytest.fixture(scope="session")

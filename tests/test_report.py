@@ -18,14 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from scipy.stats import mannwhitneyu
+from scipy.stats import mannwhitneyu, ttest_rel
+from statsmodels.stats.multitest import multipletests
 
 import rankarena
 from rankarena.cli.main import main
 from rankarena.data import Corpus, Results, Run, write_beir
 from rankarena.data.score_table import ScoreTable
 from rankarena.evaluate import evaluate
-from rankarena.report.builder import SECTIONS, _swiss_section, holm, score_labels
+from rankarena.report.builder import SECTIONS, _swiss_section, compare_to_best, score_labels
 from rankarena.report.figures import auc_mann_whitney
 from rankarena.runs.pipeline import RunConfig, Runner
 
@@ -172,9 +173,19 @@ def test_auc_is_the_mann_whitney_u_over_pairs(folder):
     assert auc_mann_whitney(np.array([1.0, 2, 2, 3]), np.array([0, 1, 0, 1], bool)) == 0.875
 
 
-def test_holm_adjusts_step_down():
-    assert holm([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
-    assert holm([0.5, 0.9]).tolist() == pytest.approx([1.0, 1.0])
+def test_compare_to_best_is_holm_over_paired_t_tests():
+    rng = np.random.default_rng(5)
+    queries = [f"q{i}" for i in range(40)]
+    raw = {"best": rng.random(40) + 0.4, "near": rng.random(40) + 0.3, "far": rng.random(40)}
+    values = {s: dict(zip(queries, v.tolist(), strict=True)) for s, v in raw.items()}
+    means = {s: float(v.mean()) for s, v in raw.items()}
+    best, comparisons = compare_to_best(values, means)
+    assert best == "best" and set(comparisons) == {"near", "far"}
+    p = [ttest_rel(raw[s], raw["best"]).pvalue for s in ("near", "far")]
+    holm = multipletests(p, method="holm")[1]
+    got = [comparisons[s].p_holm for s in ("near", "far")]
+    assert got == pytest.approx(holm.tolist(), abs=1e-12)
+    assert comparisons["far"].worse and comparisons["far"].difference < 0
 
 
 def test_store_with_per_query_rows_and_variants_without_runs(folder, tmp_path):

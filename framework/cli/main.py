@@ -4,8 +4,10 @@ Verbs: ``plugins`` (what is installed and registered), ``devices`` (what the hoo
 and which device a run would use), ``eval`` (score a run file on a dataset), ``retrieve``
 (run a registered retriever over a dataset, write the run, optionally score it), ``run``
 (a TOML config of datasets × systems), ``aggregate`` (a leaderboard under several rules),
-``mine`` and ``negatives`` (hard negatives), ``train`` (fine-tune a bi-encoder) and
-``robustness`` (perturbations, attacks, out-of-domain and multiplicity tables). Each family
+``compare`` (paired significance tests, corrections and effect sizes), ``plan`` (how many
+queries an experiment needs), ``mine`` and ``negatives`` (hard negatives), ``train``
+(fine-tune a bi-encoder) and ``robustness`` (perturbations, attacks, out-of-domain and
+multiplicity tables). Each family
 of verbs is a module of this package with ``add_commands(subparsers)`` (``VERB_FAMILIES``);
 plugins add verbs of their own through the ``register_commands`` hook
 (``rankarena.cli.plugin_commands``), looked up only when the command line does not name a
@@ -29,11 +31,13 @@ from typing import NoReturn
 from ..core.host import PluginHost, plugin_manager
 from ..errors import RankarenaError
 from . import (
+    compare,
     evaluate,
     installation,
     leaderboard,
     mine,
     negatives,
+    plan,
     report,
     robustness,
     run,
@@ -53,11 +57,13 @@ VERB_FAMILIES = (
     evaluate,
     run,
     leaderboard,
+    compare,
     mine,
     train,
     robustness,
     report,
     negatives,
+    plan,
 )
 """The modules of the built-in verbs, each with ``add_commands(subparsers)``, in the order
 ``rankarena --help`` lists them."""

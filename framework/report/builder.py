@@ -12,7 +12,8 @@ fonts or images from elsewhere), in five sections:
 2. **Per-dataset metrics** — systems × metrics means per dataset, systems significantly
    worse than the dataset's best system marked: two-sided paired t-test on per-query values
    (``scipy.stats.ttest_rel``), Holm-corrected over the comparisons with the best system of
-   that dataset and metric, α = 0.05. Per-query values come from the store's per-query rows,
+   that dataset and metric, α = 0.05 (``rankarena.compare``'s engine with the best system as
+   baseline). Per-query values come from the store's per-query rows,
    else from evaluating the cached runs (``runs/<run_id>.parquet``) against the dataset's
    qrels (the folder found with ``rankarena.data.catalog.resolve_dataset``; never downloaded).
 3. **Robustness** — the metric against perturbation intensity, one line per system
@@ -329,64 +330,49 @@ def per_query_values(
 
 @dataclass(frozen=True)
 class Comparison:
-    """A system against the best one on one dataset and metric."""
+    """A system against the best one on one dataset and metric: the paired t-test's raw and
+    Holm-adjusted p-values, the mean difference (system minus best) with its 95% interval."""
 
     system: str
     queries: int
     p: float
     p_holm: float
     worse: bool
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjusted p-values (Holm 1979), in the given order."""
-    p = np.asarray(p_values, dtype=np.float64)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.empty(m)
-    running = 0.0
-    for position, index in enumerate(order):
-        running = max(running, min(1.0, (m - position) * p[index]))
-        adjusted[index] = running
-    return adjusted
+    difference: float = math.nan
+    interval: tuple[float, float] = (math.nan, math.nan)
 
 
 def compare_to_best(
     values: dict[str, dict[str, float]], means: dict[str, float], alpha: float = DEFAULT_ALPHA
 ) -> tuple[str, dict[str, Comparison]]:
     """The best system (highest mean) and, for every other system with per-query values,
-    a two-sided paired t-test against it on the queries both have, Holm-corrected.
+    a two-sided paired t-test against it, Holm-corrected: ``rankarena.compare``'s family
+    with the best system as baseline (``rankarena.significance.compare_family``), on the
+    queries every one of these systems answered.
 
     A system is ``worse`` when its Holm-adjusted p < ``alpha`` and its mean is below the best.
     Identical per-query values (no variance of the differences) give p = 1.
     """
-    from scipy.stats import ttest_rel
+    from ..significance import CompareSettings, compare_family, paired_matrix
 
     best = max(sorted(means), key=lambda s: means[s])  # ties: the first by name
-    if best not in values:
+    if best not in values or len(values) < 2:
         return best, {}
-    others = [s for s in values if s != best]
-    raw, sizes = [], []
-    for system in others:
-        shared = sorted(set(values[system]) & set(values[best]))
-        a = np.array([values[system][q] for q in shared])
-        b = np.array([values[best][q] for q in shared])
-        p = math.nan
-        if len(shared) >= 2 and np.any(a != b):
-            p = float(ttest_rel(a, b).pvalue)
-        raw.append(1.0 if math.isnan(p) else p)
-        sizes.append(len(shared))
-    adjusted = holm(raw) if raw else np.array([])
-    comparisons = {
-        system: Comparison(
-            system,
-            sizes[i],
-            raw[i],
-            float(adjusted[i]),
-            bool(adjusted[i] < alpha and means[system] < means[best]),
+    matrix = paired_matrix("", "", "", values)
+    if len(matrix.query_ids) < 2:
+        return best, {}
+    settings = CompareSettings(test="t-test", correction="holm", alpha=alpha, baseline=best)
+    comparisons = {}
+    for row in compare_family(matrix, settings):
+        comparisons[row["system"]] = Comparison(
+            row["system"],
+            row["queries"],
+            row["p_value"],
+            row["p_adjusted"],
+            bool(row["significant"] and means[row["system"]] < means[best]),
+            row["difference"],
+            (row["difference_low"], row["difference_high"]),
         )
-        for i, system in enumerate(others)
-    }
     return best, comparisons
 
 
@@ -637,7 +623,11 @@ def _metrics_section(cells, values, metric, alpha, notes) -> str:
                     out += f'<td class="num best" {attrs} data-best="1"><b>{text}</b></td>'
                 elif system in comparisons:
                     c = comparisons[system]
-                    title = f"p = {c.p:.3g}, Holm p = {c.p_holm:.3g} ({c.queries} queries)"
+                    low, high = c.interval
+                    title = (
+                        f"p = {c.p:.3g}, Holm p = {c.p_holm:.3g} ({c.queries} queries); "
+                        f"difference to the best {c.difference:+.4f} [{low:+.4f}, {high:+.4f}]"
+                    )
                     mark = ' <span class="sig">▼</span>' if c.worse else ""
                     sig = ' data-sig="worse"' if c.worse else ""
                     out += f'<td class="num" {attrs}{sig} title="{_e(title)}">{text}{mark}</td>'
