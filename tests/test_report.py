@@ -319,3 +319,17 @@ def test_swiss_sensitivity_comes_through_the_registry_or_is_skipped():
     section = _swiss_section(table, 50, 0, without)
     assert "skipped: no aggregator named &#x27;swiss&#x27; is registered" in section
     assert "swiss-sensitivity" not in section
+
+
+def test_report_with_uncertainty_shows_intervals_and_groups(folder, tmp_path):
+    """``report --uncertainty``: the run store holds means only, so the leaderboard is
+    resampled over its two tasks, and each cell gains ``[low–high] (group)``."""
+    report = tmp_path / "report.html"
+    args = ["report", str(folder["root"] / "out"), "--output", str(report)]
+    args += ["--data-dir", str(folder["root"] / "data"), "--tournaments", "200"]
+    assert main([*args, "--uncertainty", "40"]) == 0
+    page = report.read_text(encoding="utf-8")
+    board = page.split('<table id="leaderboard">')[1].split("</table>")[0]
+    assert "Uncertainty: 40 two-level bootstrap resamples of the tasks" in page
+    cells = re.findall(r'<span class="num">\[(\d+)–(\d+)\] \((\d+)\)</span>', board)
+    assert cells and all(int(low) <= int(high) for low, high, _ in cells)

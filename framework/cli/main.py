@@ -4,6 +4,7 @@ Verbs: ``plugins`` (what is installed and registered), ``devices`` (what the hoo
 and which device a run would use), ``eval`` (score a run file on a dataset), ``retrieve``
 (run a registered retriever over a dataset, write the run, optionally score it), ``run``
 (a TOML config of datasets × systems), ``aggregate`` (a leaderboard under several rules),
+``audit`` (how few tasks change a leaderboard's winner; missing-data robustness),
 ``compare`` (paired significance tests, corrections and effect sizes), ``plan`` (how many
 queries an experiment needs), ``mine`` and ``negatives`` (hard negatives), ``train``
 (fine-tune a bi-encoder) and ``robustness`` (perturbations, attacks, out-of-domain and
@@ -31,6 +32,7 @@ from typing import NoReturn
 from ..core.host import PluginHost, plugin_manager
 from ..errors import RankarenaError
 from . import (
+    audit,
     compare,
     evaluate,
     installation,
@@ -57,6 +59,7 @@ VERB_FAMILIES = (
     evaluate,
     run,
     leaderboard,
+    audit,
     compare,
     mine,
     train,

@@ -35,6 +35,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data-dir", help="folder of dataset folders (default: $RANKARENA_DATA_DIR)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="Swiss seed (default: 0)")
+    p.add_argument(
+        "--uncertainty",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="leaderboard: N two-level bootstrap resamples (tasks, and stored per-query "
+        "rows): rank intervals and tied groups (default: 0, none)",
+    )
     p.set_defaults(handler=cmd_report)
 
 
@@ -53,6 +61,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         data_dir=args.data_dir,
         seed=args.seed,
+        uncertainty=args.uncertainty,
     )
     for note in summary.notes:
         console.print(f"note: {note}", highlight=False)

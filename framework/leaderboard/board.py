@@ -1,7 +1,9 @@
 """One score table, many aggregation rules: the leaderboard with a column per rule.
 
 ``build_leaderboard`` runs each named aggregator on the same ``ScoreTable``, optionally with
-bootstrap rank intervals (``rankarena.leaderboard.rank_intervals``), and measures how much the rules
+bootstrap rank intervals (``rankarena.leaderboard.rank_intervals``) or the two-level bootstrap's
+intervals, win probabilities and tied groups (``rankarena.leaderboard.uncertainty``), and
+measures how much the rules
 agree: Kendall's τ-b between every two rules' rankings (Kendall, Biometrika 1938; scipy's
 ``kendalltau``), computed on the ranks, so that systems an aggregator cannot rank (NaN
 scores, ranked last) take part as a tie at the bottom.
@@ -18,7 +20,9 @@ import pyarrow as pa
 from scipy.stats import kendalltau
 
 from ..data.score_table import Ranking, ScoreTable
+from ..errors import ParameterError
 from .rank_intervals import bootstrap_ranks
+from .uncertainty import QueryValues, RankUncertainty, two_level_bootstrap
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Leaderboard:
     table: ScoreTable
     rankings: dict[str, Ranking]
     intervals: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    uncertainty: dict[str, RankUncertainty] = field(default_factory=dict)
 
     @property
     def methods(self) -> list[str]:
@@ -46,7 +51,8 @@ class Leaderboard:
         return tau
 
     def to_table(self) -> pa.Table:
-        """One row per system (ordered by the first rule): per rule rank, score, interval."""
+        """One row per system (ordered by the first rule): per rule rank, score, interval
+        (``rank_low``, ``rank_high``) and, with uncertainty, the tied ``group``."""
         first = self.rankings[self.methods[0]]
         order = np.lexsort((np.array(first.systems, dtype=str), first.ranks))
         columns: dict[str, Any] = {"system": [first.systems[i] for i in order]}
@@ -57,7 +63,33 @@ class Leaderboard:
                 low, high = self.intervals[method]
                 columns[f"{method}:rank_low"] = low[order]
                 columns[f"{method}:rank_high"] = high[order]
+            if method in self.uncertainty:
+                columns[f"{method}:group"] = self.uncertainty[method].group[order]
         return pa.table(columns)
+
+    def win_probabilities(self) -> pa.Table:
+        """The ``beats`` matrix of every rule with uncertainty, long: ``method, system,
+        other, p_beats`` (the share of resamples where ``system`` ranks strictly better
+        than ``other``; the diagonal left out)."""
+        columns: dict[str, list] = {"method": [], "system": [], "other": [], "p_beats": []}
+        for method, found in self.uncertainty.items():
+            size = len(found.systems)
+            i, j = np.nonzero(~np.eye(size, dtype=bool))
+            columns["method"] += [method] * len(i)
+            columns["system"] += [found.systems[k] for k in i]
+            columns["other"] += [found.systems[k] for k in j]
+            columns["p_beats"] += found.beats[i, j].tolist()
+        return pa.table(
+            columns,
+            schema=pa.schema(
+                [
+                    ("method", pa.string()),
+                    ("system", pa.string()),
+                    ("other", pa.string()),
+                    ("p_beats", pa.float64()),
+                ]
+            ),
+        )
 
 
 def build_leaderboard(
@@ -69,15 +101,22 @@ def build_leaderboard(
     seed: int = 0,
     level: float = 0.95,
     progress=None,
+    uncertainty: int = 0,
+    query_values: QueryValues | None = None,
 ) -> Leaderboard:
     """Aggregate ``table`` with every rule in ``methods`` (registered aggregator names).
 
     :param params: per rule, its parameters (``{"swiss": {"tournaments": 10000}}``).
     :param bootstrap: resamples of the tasks for rank intervals (0: none).
+    :param uncertainty: resamples of the two-level bootstrap (tasks, then the queries of
+        each drawn task that has ``query_values``): rank intervals, win probabilities and
+        tied groups at ``level`` (0: none; not together with ``bootstrap``).
     :param progress: called as ``progress(method)`` before each rule (for a progress bar).
     """
     params = params or {}
-    rankings, intervals = {}, {}
+    if bootstrap > 0 and uncertainty > 0:
+        raise ParameterError("leaderboard: use either bootstrap or uncertainty, not both")
+    rankings, intervals, found = {}, {}, {}
     for method in methods:
         if progress is not None:
             progress(method)
@@ -85,4 +124,9 @@ def build_leaderboard(
         rankings[method] = aggregator.aggregate(table)
         if bootstrap > 0:
             intervals[method] = bootstrap_ranks(aggregator.aggregate, table, bootstrap, seed, level)
-    return Leaderboard(table, rankings, intervals)
+        if uncertainty > 0:
+            found[method] = two_level_bootstrap(
+                aggregator.aggregate, table, query_values, uncertainty, seed, level
+            )
+            intervals[method] = (found[method].low, found[method].high)
+    return Leaderboard(table, rankings, intervals, found)

@@ -35,7 +35,7 @@ import importlib.util
 import io
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ from ..data.score_table import BordaBasis, RowSource, ScoreTable
 from ..errors import DataFormatError, ParameterError, UnknownNameError
 from ..mteb.folder import results_root
 from ..mteb.leaderboard_cache import cached_leaderboard_scores
+from .uncertainty import QueryValues
 
 MTEB_EXPORT_COLUMNS = {"model", "task", "main_score", "lb_selected"}
 RESULTS_COLUMNS = {"system", "dataset", "split", "metric", "value", "run_id"}
@@ -259,10 +260,74 @@ def _require_booleans(table: pa.Table, columns: Iterable[str], path: Path) -> No
 
 def read_results_store(table: pa.Table, path: Path, metric: str | None = None) -> ScoreTable:
     """Systems × datasets of one metric from a rankarena results store (means only)."""
+    rows, name = _store_means(table, path, metric)
+    cells: dict[tuple[str, str], float] = {}
+    for row in rows:  # the newest row of a (system, task) wins: the store is append-only
+        cells[(row["system"], name(row))] = row["value"]
+    return ScoreTable.from_long(
+        [{"system": s, "task": t, "score": v} for (s, t), v in cells.items()], source=str(path)
+    )
+
+
+def read_query_values(table: pa.Table, path: Path, metric: str | None = None) -> QueryValues:
+    """The per-query values (``query_id`` not null) of a results store's ``metric``, for the
+    tasks ``read_results_store`` builds (same metric choice, same task names): per task a
+    systems × queries matrix, NaN where a system lacks a query. Robustness variants are
+    left out (their tasks stay task-level); the newest row of a (system, task, query)
+    wins, as for the means. Empty (no task) when the store holds no per-query rows."""
+    rows, name = _store_means(table, path, metric)
+    tasks = {name(row) for row in rows}
+    metric = rows[0]["metric"] if rows else metric
+    if "query_id" not in table.column_names or not rows:
+        return QueryValues((), {}, {})
+    keep = pc.and_(pc.invert(table["query_id"].is_null()), pc.equal(table["metric"], metric))
+    if "variant" in table.column_names:
+        keep = pc.and_(keep, pc.equal(pc.fill_null(table["variant"], ""), ""))
+    found = table.filter(keep).select(["system", "dataset", "split", "query_id", "value"])
+    cells: dict[str, dict[tuple[str, str], float]] = {}
+    for row in found.to_pylist():  # newest last: it wins
+        task = name(row)
+        if task in tasks:
+            value = math.nan if row["value"] is None else float(row["value"])
+            cells.setdefault(task, {})[(row["system"], str(row["query_id"]))] = value
+    systems = sorted({s for task_cells in cells.values() for s, _ in task_cells})
+    at = {s: i for i, s in enumerate(systems)}
+    values, queries = {}, {}
+    for task, task_cells in cells.items():
+        ids = sorted({q for _, q in task_cells})
+        column = {q: j for j, q in enumerate(ids)}
+        matrix = np.full((len(systems), len(ids)), np.nan)
+        for (system, query), value in task_cells.items():
+            matrix[at[system], column[query]] = value
+        values[task], queries[task] = matrix, tuple(ids)
+    return QueryValues(tuple(systems), values, queries)
+
+
+def query_values_of(source: str | Path, metric: str | None = None) -> QueryValues | None:
+    """The per-query values of ``source`` when it is a results store file with per-query
+    rows (``read_query_values``), else None (other layouts have task scores only)."""
+    path = Path(source)
+    if not path.is_file() or path.suffix not in (".parquet", ".csv", ".tsv"):
+        return None
+    table, _ = _read_table(path)
+    if not set(table.column_names) >= RESULTS_COLUMNS | {"query_id"}:
+        return None
+    if set(table.column_names) >= MTEB_EXPORT_COLUMNS:
+        return None
+    found = read_query_values(table, path, metric)
+    return found if found.values else None
+
+
+def _store_means(
+    table: pa.Table, path: Path, metric: str | None
+) -> tuple[list[dict], Callable[[dict], str]]:
+    """The mean rows of the chosen metric of a results store (row order kept), and the task
+    name of a row: ``dataset``, ``dataset/split`` when the dataset has several splits,
+    ``...[variant]`` for a robustness variant."""
     _require_names(table, ("system", "dataset", "split", "metric"), path)
     _require_numbers(table, "value", path, None)
-    table = table.filter(table["query_id"].is_null()) if "query_id" in table.column_names else table
-    metrics = sorted(set(table["metric"].to_pylist()))
+    means = table.filter(table["query_id"].is_null()) if "query_id" in table.column_names else table
+    metrics = sorted(set(means["metric"].to_pylist()))
     if not metrics:
         raise DataFormatError(path, "the results store holds no mean results")
     if metric is None:
@@ -274,23 +339,19 @@ def read_results_store(table: pa.Table, path: Path, metric: str | None = None) -
             )
     if metric not in metrics:
         raise UnknownNameError("metric", metric, metrics)
-    rows = table.filter(pc.equal(table["metric"], metric)).to_pylist()
+    rows = means.filter(pc.equal(means["metric"], metric)).to_pylist()
     splits: dict[str, set[str]] = {}
     for row in rows:
         splits.setdefault(row["dataset"], set()).add(row["split"])
-    cells: dict[tuple[str, str], float] = {}
-    for row in rows:  # the newest row of a (system, task) wins: the store is append-only
-        task = (
-            row["dataset"]
-            if len(splits[row["dataset"]]) == 1
-            else f"{row['dataset']}/{row['split']}"
-        )
+
+    def name(row: dict) -> str:
+        dataset = row["dataset"]
+        task = dataset if len(splits.get(dataset, ())) == 1 else f"{dataset}/{row['split']}"
         if row.get("variant"):  # a robustness variant is a task of its own
             task = f"{task}[{row['variant']}]"
-        cells[(row["system"], task)] = row["value"]
-    return ScoreTable.from_long(
-        [{"system": s, "task": t, "score": v} for (s, t), v in cells.items()], source=str(path)
-    )
+        return task
+
+    return rows, name
 
 
 def mteb_benchmarks(path: Path) -> dict:

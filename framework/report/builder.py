@@ -52,7 +52,7 @@ import pyarrow.parquet as pq
 
 from ..data import Qrels, Run, atomic_write
 from ..errors import DataFormatError, ParameterError, RankarenaError, UnknownNameError
-from ..leaderboard.score_sources import RESULTS_COLUMNS, read_results_store
+from ..leaderboard.score_sources import RESULTS_COLUMNS, read_query_values, read_results_store
 
 SECTIONS = {
     "leaderboard": "1. Leaderboard",
@@ -392,6 +392,7 @@ def build_report(
     seed: int = 0,
     host=None,
     log: Callable[[str], None] | None = None,
+    uncertainty: int = 0,
 ) -> ReportSummary:
     """Write the HTML report of ``source`` to ``output`` (default: ``report.html`` beside the
     results store). See the module docstring for the sections.
@@ -403,6 +404,8 @@ def build_report(
     :param depth: documents per query used for the histograms and ROC curves.
     :param alpha: the significance level of the Holm-corrected paired t-tests.
     :param data_dir: a folder holding the dataset folders (for the qrels).
+    :param uncertainty: resamples of the leaderboard's two-level bootstrap (tasks, and the
+        queries of stored per-query rows): rank intervals and tied groups (0: none).
     """
     started = time.perf_counter()
     if tournaments < 1 or depth < 1 or not 0.0 < alpha < 1.0:
@@ -423,7 +426,10 @@ def build_report(
 
     say("leaderboard")
     table = read_results_store(src.table, src.store, metric)
-    parts["leaderboard"] = _leaderboard_section(table, metric, methods, tournaments, seed, host)
+    query_values = read_query_values(src.table, src.store, metric) if uncertainty else None
+    parts["leaderboard"] = _leaderboard_section(
+        table, metric, methods, tournaments, seed, host, uncertainty, query_values
+    )
 
     say("per-dataset metrics")
     cells = mean_cells(src.table)
@@ -492,7 +498,9 @@ def _img(uri: str, alt: str) -> str:
     return f'<img src="{uri}" alt="{_e(alt)}">\n'
 
 
-def _leaderboard_section(table, metric, methods, tournaments, seed, host) -> str:
+def _leaderboard_section(
+    table, metric, methods, tournaments, seed, host, uncertainty=0, query_values=None
+) -> str:
     from ..leaderboard.board import Leaderboard, build_leaderboard
 
     names = list(methods) if methods else [spec.name for spec in host.aggregators.specs()]
@@ -502,11 +510,20 @@ def _leaderboard_section(table, metric, methods, tournaments, seed, host) -> str
         names.remove("mean")
         names.insert(0, "mean")
     params = {"swiss": {"tournaments": tournaments, "seed": seed}}
-    rankings, skipped = {}, []
+    rankings, skipped, found = {}, [], {}
     for name in names:
         try:
-            board = build_leaderboard(table, [name], host, {name: params.get(name, {})})
+            board = build_leaderboard(
+                table,
+                [name],
+                host,
+                {name: params.get(name, {})},
+                seed=seed,
+                uncertainty=uncertainty,
+                query_values=query_values,
+            )
             rankings[name] = board.rankings[name]
+            found.update(board.uncertainty)
         except RankarenaError as exc:
             skipped.append(f"{name}: {exc}")
     out = _what(
@@ -519,9 +536,28 @@ def _leaderboard_section(table, metric, methods, tournaments, seed, host) -> str
     out += "".join(_note(f"rule skipped: {text}") for text in skipped)
     if not rankings:
         return out + _note("no aggregation rule could rank this table")
-    board = Leaderboard(table, rankings)
+    board = Leaderboard(table, rankings, {m: (u.low, u.high) for m, u in found.items()}, found)
+    if found:
+        where = "tasks and their queries" if any(2 in u.levels for u in found.values()) else "tasks"
+        level = next(iter(found.values())).level
+        out += _what(
+            f"Uncertainty: {uncertainty} two-level bootstrap resamples of the {where}; each "
+            f"cell shows the {level:.0%} interval of the rank [low–high] and the tied group "
+            "(g): neighbours in a rule's order are separated when one ranks above the other "
+            f"in at least {1 - (1 - level) / 2:.1%} of the resamples. "
+            + "; ".join(f"{_e(m)}: {_e(u.summary())}" for m, u in found.items())
+            + "."
+        )
     rows = board.to_table().to_pylist()
     first = board.methods[0]
+
+    def _uncertain(row: dict[str, Any], method: str) -> str:
+        """`` [low–high] (g)`` of a cell with uncertainty, else nothing."""
+        if f"{method}:group" not in row:
+            return ""
+        low, high = row[f"{method}:rank_low"], row[f"{method}:rank_high"]
+        return f' <span class="num">[{low}–{high}] ({row[f"{method}:group"]})</span>'
+
     head = "".join(f"<th>{_e(m)}</th>" for m in board.methods)
     out += (
         '<div class="wide"><table id="leaderboard"><thead><tr><th>system</th>'
@@ -531,7 +567,8 @@ def _leaderboard_section(table, metric, methods, tournaments, seed, host) -> str
     for row in rows:
         cells = "".join(
             f'<td class="rank{" top" if row[f"{m}:rank"] == 1 else ""}" '
-            f'title="{_e(m)} score {_num(row[f"{m}:score"])}">{row[f"{m}:rank"]}</td>'
+            f'title="{_e(m)} score {_num(row[f"{m}:score"])}">{row[f"{m}:rank"]}'
+            f"{_uncertain(row, m)}</td>"
             for m in board.methods
         )
         out += (
