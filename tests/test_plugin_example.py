@@ -1,18 +1,17 @@
 """The example plugin package (docs/plugin-example), installed for real with pip.
 
 The module fixture pip-installs a copy of the package into the running environment
-(offline: ``--no-index --no-build-isolation --no-deps``) and uninstalls it at teardown.
-Every check then runs in a new process, so that the ``rankarena`` entry points are read
-afresh, exactly as a user's ``rankarena`` command reads them.
+(offline: ``--no-index --no-build-isolation --no-deps``) and uninstalls it at teardown
+(``installed_plugin.installed_copy``, shared with the bridges' tests). Every check then runs
+in a new process, so that the ``rankarena`` entry points are read afresh, exactly as a
+user's ``rankarena`` command reads them.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -21,66 +20,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from installed_plugin import RANKARENA, installed_copy
+from installed_plugin import clean_env as _env
+from installed_plugin import run_ok as _run
 
 from rankarena.data import Results, write_trec_run
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "docs" / "plugin-example"
 DIST = "rankarena-example"
-RANKARENA = Path(sysconfig.get_path("scripts")) / "rankarena"
 EPS = 1e-9  # the aggregator's default epsilon
-
-
-def _pip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RANKARENA_DISABLE_PLUGINS", "RANKARENA_TRACE_PLUGINS")
-    }
-    env.update(extra)
-    return env
-
-
-def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        args, capture_output=True, text=True, timeout=300, cwd=cwd, env=_env(**env)
-    )
-    assert result.returncode == 0, f"{args} exited {result.returncode}:\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Iterator[Path]:
     """Install a copy of docs/plugin-example (its build files stay out of the checkout)."""
-    if _pip("show", "--quiet", DIST).returncode == 0:
-        pytest.fail(
-            f"{DIST} is already installed in {sys.prefix}; this test installs and removes "
-            f"it itself: run `{sys.executable} -m pip uninstall -y {DIST}` first"
-        )
-    source = tmp_path_factory.mktemp("plugin-example") / DIST
-    shutil.copytree(
-        PACKAGE,
-        source,
-        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"),
-    )
-    try:
-        result = _pip(
-            "install", "--no-index", "--no-build-isolation", "--no-deps", "--quiet", str(source)
-        )
-        assert result.returncode == 0, f"pip install failed:\n{result.stdout}{result.stderr}"
+    with installed_copy(PACKAGE, DIST, tmp_path_factory.mktemp("plugin-example")) as source:
         yield source
-    finally:
-        removed = _pip("uninstall", "--yes", DIST)
-        assert removed.returncode == 0, f"pip uninstall failed:\n{removed.stderr}"
 
 
 @pytest.fixture
