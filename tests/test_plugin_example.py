@@ -20,7 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from installed_plugin import RANKARENA, installed_copy
+from installed_plugin import (
+    RANKARENA,
+    installed_copy,
+    rankarena_imports_outside_the_plugin_api,
+    run_own_tests,
+)
 from installed_plugin import clean_env as _env
 from installed_plugin import run_ok as _run
 
@@ -380,14 +385,9 @@ def test_aggregator_ranks_by_hand(installed, workdir):
 
 
 def test_package_own_tests_pass(installed, workdir):
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(installed / "tests")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=workdir,
-        env=_env(PYTHONDONTWRITEBYTECODE="1"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    summary = result.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"\d+ passed in [0-9.]+s", summary), summary
+    run_own_tests(installed, workdir)
+
+
+def test_example_imports_only_the_plugin_api():
+    """As the import-linter contract holds built-in plugins to: rankarena, rankarena.api.*."""
+    assert rankarena_imports_outside_the_plugin_api(PACKAGE / "rankarena_example") == []

@@ -17,7 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from installed_plugin import RANKARENA, clean_env, installed_copy, run_ok
+from installed_plugin import (
+    RANKARENA,
+    clean_env,
+    installed_copy,
+    rankarena_imports_outside_the_plugin_api,
+    run_ok,
+    run_own_tests,
+)
 
 from rankarena.data import read_trec_run
 
@@ -188,31 +195,9 @@ def test_bad_pipeline_is_one_line(installed, workdir, scifact_dir, pipeline, mes
 
 
 def test_bridge_own_tests_pass(installed, workdir):
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(installed / "tests")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=workdir,
-        env=clean_env(PYTHONDONTWRITEBYTECODE="1"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    summary = result.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"\d+ passed in [0-9.]+s", summary), summary
+    run_own_tests(installed, workdir)
 
 
 def test_bridge_imports_only_the_plugin_api():
     """As the import-linter contract holds built-in plugins to: rankarena, rankarena.api.*."""
-    import ast
-
-    for path in sorted((BRIDGE / "rankarena_pyterrier").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names = [node.module or ""]
-            else:
-                continue
-            for name in names:
-                if name == "rankarena" or name.startswith("rankarena."):
-                    assert name == "rankarena" or name.startswith("rankarena.api."), (path, name)
+    assert rankarena_imports_outside_the_plugin_api(BRIDGE / "rankarena_pyterrier") == []
