@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.table import Table
 
 from ..errors import ParameterError
-from .arguments import metric_names, positive_int, probability
+from .arguments import metric_names, non_negative_int, positive_int, probability
 from .output import stdout_console
 
 
@@ -75,7 +75,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resamples", type=positive_int, default=10_000, help="bootstrap test (default: 10000)"
     )
-    p.add_argument("--seed", type=int, default=0, help="of permutations and resamples (0)")
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="of permutations and resamples (0)"
+    )
     p.add_argument("--output", help=f"write every row: {', '.join(FORMATS)}")
     p.add_argument(
         "--stability",

@@ -87,7 +87,9 @@ class CompareSettings:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ParameterError(f"{name} must be a positive integer; got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer):
-            raise ParameterError(f"seed must be an integer; got {self.seed!r}")
+            raise ParameterError(f"seed must be an integer >= 0; got {self.seed!r}")
+        if self.seed < 0:
+            raise ParameterError(f"seed must be an integer >= 0; got {self.seed!r}")
 
     def test_options(self) -> dict[str, int]:
         """The options ``run_test`` passes to the chosen test."""
