@@ -7,6 +7,7 @@ user's ``rankarena`` command reads them."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -111,3 +112,19 @@ def rankarena_imports_outside_the_plugin_api(package: Path) -> list[tuple[Path, 
                 if name.startswith("rankarena.") and not name.startswith("rankarena.api."):
                     outside.append((path, name))
     return outside
+
+
+def assert_listed(workdir: Path, dist: str, plugin: str, hook: str, kind: str, params: list[str]):
+    """``rankarena plugins`` (JSON and table) lists the installed ``dist`` as plugin
+    ``plugin`` implementing ``hook``, with one ``kind`` component of that name taking
+    ``params``, and no plugin failed to load."""
+    payload = json.loads(run_ok([str(RANKARENA), "plugins", "--json"], workdir).stdout)
+    plugins = {p["name"]: p for p in payload["plugins"]}
+    assert plugins[plugin]["distribution"] == dist
+    assert plugins[plugin]["hooks"] == [hook]
+    components = {c["name"]: c for c in payload["components"][kind]}
+    assert components[plugin]["plugin"] == plugin
+    assert components[plugin]["parameters"] == params
+    assert payload["failures"] == []
+    table = run_ok([str(RANKARENA), "plugins"], workdir).stdout
+    assert f"{dist} 0.1.0" in table

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from installed_plugin import (
     RANKARENA,
+    assert_listed,
     clean_env,
     installed_copy,
     rankarena_imports_outside_the_plugin_api,
@@ -64,16 +65,7 @@ def workdir(tmp_path) -> Path:
 
 
 def test_plugins_lists_the_irds_source(installed, workdir):
-    payload = json.loads(run_ok([str(RANKARENA), "plugins", "--json"], workdir).stdout)
-    plugins = {p["name"]: p for p in payload["plugins"]}
-    assert plugins["irds"]["distribution"] == DIST
-    assert plugins["irds"]["hooks"] == ["register_datasets"]
-    datasets = {c["name"]: c for c in payload["components"]["datasets"]}
-    assert datasets["irds"]["plugin"] == "irds"
-    assert datasets["irds"]["parameters"] == ["dataset_id: str"]
-    assert payload["failures"] == []
-    table = run_ok([str(RANKARENA), "plugins"], workdir).stdout
-    assert f"{DIST} 0.1.0" in table
+    assert_listed(workdir, DIST, "irds", "register_datasets", "datasets", ["dataset_id: str"])
 
 
 # Registers SciFact with ir_datasets' own API, opens irds:ID as every command does and dumps

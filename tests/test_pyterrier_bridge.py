@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from installed_plugin import (
     RANKARENA,
+    assert_listed,
     clean_env,
     installed_copy,
     rankarena_imports_outside_the_plugin_api,
@@ -63,16 +64,9 @@ def workdir(tmp_path) -> Path:
 
 
 def test_plugins_lists_the_pyterrier_retriever(installed, workdir):
-    payload = json.loads(run_ok([str(RANKARENA), "plugins", "--json"], workdir).stdout)
-    plugins = {p["name"]: p for p in payload["plugins"]}
-    assert plugins["pyterrier"]["distribution"] == DIST
-    assert plugins["pyterrier"]["hooks"] == ["register_retrievers"]
-    retrievers = {c["name"]: c for c in payload["components"]["retrievers"]}
-    assert retrievers["pyterrier"]["plugin"] == "pyterrier"
-    assert retrievers["pyterrier"]["parameters"] == ["pipeline: str"]
-    assert payload["failures"] == []
-    table = run_ok([str(RANKARENA), "plugins"], workdir).stdout
-    assert f"{DIST} 0.1.0" in table
+    assert_listed(
+        workdir, DIST, "pyterrier", "register_retrievers", "retrievers", ["pipeline: str"]
+    )
 
 
 # pt.Experiment over rankarena's bm25 as a pt.Transformer, and rankarena's own evaluation of

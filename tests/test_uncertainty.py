@@ -6,6 +6,7 @@ a coverage simulation with known true ranks."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -267,26 +268,15 @@ def test_build_leaderboard_uncertainty_columns(mteb_slice):
 
 
 def _coverage(spacing: float, tables: int, seed: int) -> float:
-    """Share of (system, table) pairs whose rank interval holds the true rank: tables drawn
-    from the model the (task-level) bootstrap assumes (tasks i.i.d.; score[s, t] = mu_s +
-    task effect_t + noise[s, t], both standard normal; 8 systems, true means ``spacing``
-    apart, so the true rank of system s is s + 1; 30 tasks; ranked by the mean; 200
-    resamples per table)."""
-    rng = np.random.default_rng(seed)
-    size, tasks = 8, 30
-    truth = np.arange(1, size + 1)
-    mu = -spacing * np.arange(size)
-    systems = tuple(f"s{i}" for i in range(size))
-    names = tuple(f"t{j}" for j in range(tasks))
-    mean = rule("mean")
-    covered = 0
-    for _ in range(tables):
-        scores = mu[:, None] + rng.normal(size=tasks)[None, :] + rng.normal(size=(size, tasks))
-        found = two_level_bootstrap(
-            mean, ScoreTable(systems, names, scores), samples=200, seed=int(rng.integers(2**31))
-        )
-        covered += int(((found.low <= truth) & (truth <= found.high)).sum())
-    return covered / (tables * size)
+    """``benchmarks/coverage_rank_intervals.py``'s simulation (its docstring says the
+    model), 200 resamples per table at level 0.95."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "coverage_rank_intervals.py"
+    spec = importlib.util.spec_from_file_location("coverage_rank_intervals", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.coverage(spacing, tables, samples=200, seed=seed, level=0.95)
 
 
 def test_rank_interval_coverage_simulation():
