@@ -97,7 +97,17 @@ def register_losses(register):
 def register_aggregators(register):
     """Register leaderboard aggregator factories.
 
-    An aggregator has ``aggregate(scores: ScoreTable) -> Ranking``.
+    An aggregator has ``aggregate(scores: ScoreTable) -> Ranking``, and declares (class or
+    instance attributes; the conformance kit, ``rankarena.testing.check_aggregator``, holds
+    it to them):
+
+    * ``missing_cells``: how a missing (NaN) cell counts: ``"skip"`` (a task ranks only the
+      systems scored on it), ``"strict"`` (a system missing any cell gets no score and ranks
+      last), ``"tie"`` (a missing cell ties with everyone) or ``"error"`` (refused, one line);
+    * ``order_dependence`` (optional): ``("tasks",)`` and/or ``("systems",)`` where the
+      answer depends on the table's order by design (a tournament playing the tasks in the
+      given order). Otherwise the order of rows and columns must not matter: an aggregator
+      that draws random numbers by position computes on ``scores.in_name_order()``.
 
     :param register: ``register(name, factory, **meta)``.
     """
@@ -121,6 +131,9 @@ def register_metrics(register):
     A metric has a ``name`` (as printed, e.g. ``"ndcg@10"``) and
     ``per_query(judged: JudgedRun) -> numpy.ndarray`` returning one value per evaluated
     query. Users name a metric as ``NAME`` or ``NAME@K``; ``@K`` is passed as ``k=K``.
+    It declares ``bounds`` (the range of a per-query value) and, where lower is better,
+    ``higher_is_better = False``; ``rankarena.Metric`` gives ``(0.0, 1.0)`` and ``True``
+    (the conformance kit, ``rankarena.testing.check_metric``, holds it to them).
 
     :param register: ``register(name, factory, **meta)``.
     """

@@ -84,6 +84,25 @@ class ScoreTable:
         systems = tuple(s for s, k in zip(self.systems, keep, strict=True) if k)
         return ScoreTable(systems, self.tasks, self.scores[keep], self.task_types)
 
+    def in_name_order(self, tasks: bool = True) -> ScoreTable:
+        """The same scores with the systems (and, with ``tasks``, the tasks) sorted by name.
+
+        An aggregator that draws random numbers (or breaks ties) by row or column position
+        computes on this table, so that its answer does not depend on the order the table
+        happens to list them in (``Ranking.in_order`` puts the answer back in this table's
+        order).
+        """
+        rows = np.argsort(np.array(self.systems, dtype=object), kind="stable")
+        cols = np.arange(len(self.tasks))
+        if tasks:
+            cols = np.argsort(np.array(self.tasks, dtype=object), kind="stable")
+        return ScoreTable(
+            tuple(self.systems[i] for i in rows),
+            tuple(self.tasks[j] for j in cols),
+            self.scores[np.ix_(rows, cols)],
+            self.task_types,
+        )
+
     @classmethod
     def from_long(
         cls,
@@ -196,6 +215,16 @@ class Ranking:
         # 1 + the number of strictly higher scores (one sort, not a loop over systems)
         ranks = (1 + len(key) - np.searchsorted(np.sort(key), key, side="right")).astype(np.int64)
         return cls(method, tuple(systems), values, ranks, extras)
+
+    def in_order(self, systems: Sequence[str]) -> Ranking:
+        """The same ranking with its rows (scores, ranks, extras) in the order of ``systems``,
+        which must be this ranking's systems."""
+        position = {system: i for i, system in enumerate(self.systems)}
+        if sorted(position) != sorted(systems) or len(systems) != len(self.systems):
+            raise ValueError("in_order needs the ranking's own systems")
+        index = [position[system] for system in systems]
+        extras = {name: [values[i] for i in index] for name, values in self.extras.items()}
+        return Ranking(self.method, tuple(systems), self.scores[index], self.ranks[index], extras)
 
     def to_table(self) -> pa.Table:
         """Rows sorted by rank: ``rank, system, score`` and the extras."""

@@ -38,11 +38,17 @@ class Metric:
     ``requires_k = True`` where a cutoff is mandatory (precision, success), and ``summary``
     where the run's value is not the mean over queries (``"sum"``, ``"exp_mean"``: see
     ``rankarena.evaluate.engine.SUMMARIES``).
+
+    ``bounds`` (the range of a per-query value) and ``higher_is_better`` are what the
+    conformance kit (``rankarena.testing.check_metric``) holds the metric to: override them
+    for a count (``bounds = (0.0, math.inf)``) or a measure where lower is better.
     """
 
     key: ClassVar[str] = ""
     requires_k: ClassVar[bool] = False
     summary: ClassVar[str] = "mean"
+    bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    higher_is_better: ClassVar[bool] = True
 
     def __init__(self, k: int | None = None):
         if k is None and self.requires_k:

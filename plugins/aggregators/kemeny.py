@@ -140,7 +140,8 @@ class Kemeny(VotingRule):
     O(2^n · n^2)). Beyond, a heuristic: insertion local search (move one system to its best
     position while that gains) started from the Borda order, the Copeland order and
     ``restarts`` random orders (``seed``), keeping the best. The score is n − position (a
-    strict order; ties between equally good orders are broken deterministically); extras
+    strict order; ties between equally good orders are broken deterministically, by
+    system name: the systems are solved in name order, whatever the table's row order); extras
     ``objective`` (the maximised agreement) and ``exact`` repeat on every row.
 
     :param exact_max: largest number of systems solved exactly (0 to 20; default 16).
@@ -194,7 +195,10 @@ class Kemeny(VotingRule):
         return starts
 
     def _score(self, table: ScoreTable, weights: np.ndarray) -> Scored:
-        prefs = preference_matrix(table, weights, who=self._where)
+        # solved with the systems in name order, so that which of several optimal orders
+        # wins (and the heuristic's random starts) never depends on the table's row order
+        canon = np.argsort(np.array(table.systems, dtype=object), kind="stable")
+        prefs = preference_matrix(table, weights, who=self._where)[np.ix_(canon, canon)]
         n = len(table.systems)
         exact = n <= self.exact_max
         if exact:
@@ -202,6 +206,7 @@ class Kemeny(VotingRule):
         else:
             starts = self._starts(table, weights, prefs)
             order, value = kemeny_local_search(prefs, starts, tolerance(weights))
+        order = canon[order]
         position = np.empty(n)
         position[order] = np.arange(n)
         return n - position, {"objective": [value] * n, "exact": [exact] * n}

@@ -57,6 +57,11 @@ class Mean:
         (the mean over the tasks it has).
     """
 
+    @property
+    def missing_cells(self) -> str:
+        """``strict`` or ``skip``, as ``missing`` (the conformance kit's declaration)."""
+        return self.missing
+
     def __init__(self, missing: str = "strict"):
         self.missing = _check_missing("mean", missing)
 
@@ -75,6 +80,11 @@ class MeanByTaskType:
 
     Tasks without a type in ``ScoreTable.task_types`` form the type ``"(none)"``.
     """
+
+    @property
+    def missing_cells(self) -> str:
+        """``strict`` or ``skip``, as ``missing`` (the conformance kit's declaration)."""
+        return self.missing
 
     def __init__(self, missing: str = "strict"):
         self.missing = _check_missing("mean-by-task-type", missing)
@@ -144,6 +154,8 @@ def _average_ranks(key: np.ndarray) -> np.ndarray:
 
 class Borda:
     """MTEB's "Rank (Borda)" (see the module docstring for the formula)."""
+
+    missing_cells = "skip"  # a missing task earns no points (the conformance kit's declaration)
 
     def aggregate(self, scores: ScoreTable) -> Ranking:
         """Rank systems by their Borda count; extras: the number of tasks each has."""

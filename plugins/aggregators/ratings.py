@@ -47,7 +47,13 @@ class Elo:
     :param initial: the starting rating.
     :param orders: random orders averaged over.
     :param seed: seed of the orders.
+
+    The orders are drawn for the table with its systems and tasks in name order, and
+    without the tasks fewer than two systems have a score on (they play no match), so the
+    ratings depend neither on the order the table lists them in nor on such tasks.
     """
+
+    missing_cells = "skip"  # a match with a missing score is not played
 
     def __init__(self, k: float = 4.0, initial: float = 1000.0, orders: int = 20, seed: int = 0):
         if k <= 0 or orders < 1:
@@ -56,10 +62,17 @@ class Elo:
 
     def aggregate(self, scores: ScoreTable) -> Ranking:
         """Mean final rating per system; extras: its standard deviation over orders."""
-        ratings = self.ratings(scores)
-        return Ranking.from_scores(
-            "elo", scores.systems, ratings.mean(axis=0), rating_std=ratings.std(axis=0).tolist()
+        named = scores.in_name_order()  # the draws never depend on the table's order
+        playable = (~np.isnan(named.scores)).sum(axis=0) >= 2  # a task with a match at all
+        named = ScoreTable(
+            named.systems,
+            tuple(t for t, keep in zip(named.tasks, playable, strict=True) if keep),
+            named.scores[:, playable],
         )
+        ratings = self.ratings(named)
+        return Ranking.from_scores(
+            "elo", named.systems, ratings.mean(axis=0), rating_std=ratings.std(axis=0).tolist()
+        ).in_order(scores.systems)
 
     def ratings(self, scores: ScoreTable) -> np.ndarray:
         """Final ratings, one row per random order: [orders, systems]."""
@@ -123,6 +136,8 @@ class BradleyTerry:
     :param ridge: λ of the ridge penalty (keeps strengths finite for unbeaten systems).
     :param task_weights: one weight per task, in the table's task order (default all 1).
     """
+
+    missing_cells = "skip"  # a match with a missing score is not played
 
     def __init__(self, ridge: float = 1e-3, task_weights: Sequence[float] | None = None):
         self.ridge = non_negative_number("aggregator 'bradley-terry'", "ridge", ridge)

@@ -258,6 +258,8 @@ class VotingRule:
     """
 
     method: ClassVar[str] = "voting-rule"
+    missing_cells: ClassVar[str] = "skip"
+    """A task ranks only the systems scored on it (the conformance kit's declaration)."""
 
     def __init__(
         self,

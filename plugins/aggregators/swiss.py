@@ -69,6 +69,7 @@ spawn_key=(b,))``, so results depend on ``seed``, ``tournaments`` and ``block`` 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections.abc import Sequence
@@ -543,6 +544,19 @@ class SwissResult:
     schedule: tuple[int, ...]
     tasks: tuple[str, ...] | None
 
+    def in_order(self, systems: Sequence[str]) -> SwissResult:
+        """The same estimates with the per-system arrays in the order of ``systems``."""
+        position = {system: i for i, system in enumerate(self.systems)}
+        index = np.array([position[system] for system in systems], dtype=np.intp)
+        return dataclasses.replace(
+            self,
+            systems=tuple(systems),
+            **{
+                name: getattr(self, name)[index]
+                for name in ("expected", "std", "se", "p_first", "p_survive", "exit_round")
+            },
+        )
+
     def to_ranking(self, method: str = NAME) -> Ranking:
         """Rank by E[S_m], highest first; extras std, se, p_first, p_survive, exit_round."""
         return Ranking.from_scores(
@@ -665,6 +679,11 @@ class SwissTournament:
     """
 
     DEFAULT_SWEEP: tuple[str, ...] = DEFAULT_SWEEP
+    missing_cells = "tie"
+    """A missing score meets every opponent as a tie (``ties``): the kit's declaration."""
+    order_dependence = ("tasks",)
+    """The rounds play the tasks in the table's order (``task_order="given"``; ``random``
+    draws from it): by design, the answer depends on the task order."""
 
     def __init__(
         self,
@@ -698,7 +717,13 @@ class SwissTournament:
         return _plan(scores, self.rounds, self.task_order, spec, self.ties, self.byes)
 
     def simulate(self, scores: ScoreTable, elimination: Elimination | None = None) -> SwissResult:
-        """The Monte Carlo estimates (``elimination`` overrides the instance's schedule)."""
+        """The Monte Carlo estimates (``elimination`` overrides the instance's schedule).
+
+        Played with the systems in name order (the tasks keep theirs: ``task_order``), so
+        the draws, and so the estimates, do not depend on the order of the table's rows.
+        """
+        table = scores
+        scores = scores.in_name_order(tasks=False)
         plan = self._plan(scores, elimination)
         games = min(self.block, self.tournaments)
         require_memory(
@@ -711,7 +736,7 @@ class SwissTournament:
         for number, start in enumerate(range(0, self.tournaments, self.block)):
             n = min(self.block, self.tournaments - start)
             totals.add(_play_block(plan, n, _block_rng(self.seed, number)), plan.rounds)
-        return totals.result(plan, scores.tasks)
+        return totals.result(plan, scores.tasks).in_order(table.systems)
 
     def aggregate(self, scores: ScoreTable) -> Ranking:
         """Rank ``scores.systems`` by E[S_m]; extras std, se, p_first, p_survive, exit_round."""

@@ -116,6 +116,7 @@ class RankBiasedPrecisionResidual(RankBiasedPrecision):
     """
 
     key = "rbp-residual"
+    higher_is_better = False  # the unjudged share of the weight: the less, the surer
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
         unjudged = ~judged.judged & judged.top(self.k)

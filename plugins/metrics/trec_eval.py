@@ -378,6 +378,7 @@ class NumRet(Metric):
 
     key = "num_ret"
     summary = "sum"  # trec_eval's summary line sums the counts over queries
+    bounds = (0.0, math.inf)  # a count
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
         return judged.retrieved_in_top(self.k)
@@ -389,6 +390,7 @@ class NumRel(Metric):
 
     key = "num_rel"
     summary = "sum"  # trec_eval's summary line sums the counts over queries
+    bounds = (0.0, math.inf)  # a count
 
     def __init__(self) -> None:
         super().__init__(None)
@@ -403,6 +405,7 @@ class NumRelRet(Metric):
 
     key = "num_rel_ret"
     summary = "sum"  # trec_eval's summary line sums the counts over queries
+    bounds = (0.0, math.inf)  # a count
 
     def per_query(self, judged: JudgedRun) -> np.ndarray:
         return judged.relevant_in_top(self.k)
@@ -493,6 +496,7 @@ class GMAP(Metric):
 
     key = "gm_map"
     summary = "exp_mean"
+    bounds = (math.log(MIN_GEO_MEAN), 0.0)  # ln(AP), AP floored at 10⁻⁵
 
     def __init__(self) -> None:
         super().__init__(None)

@@ -119,7 +119,11 @@ class BM25Retriever:
         wanted = list(dict.fromkeys(query_ids))
         tokens = self._tokenize([texts[q] for q in wanted], return_ids=False)
         position = {d: i for i, d in enumerate(self._doc_ids.tolist())}
-        scores = {q: self._model.get_scores(t) for q, t in zip(wanted, tokens, strict=True)}
+        none = np.zeros(len(self._doc_ids))  # a query with no term left matches nothing
+        scores = {
+            q: self._model.get_scores(t) if len(t) else none
+            for q, t in zip(wanted, tokens, strict=True)
+        }
         return np.array(
             [scores[q][position[d]] for q, d in zip(query_ids, doc_ids, strict=True)], np.float64
         )
