@@ -1,9 +1,10 @@
 """The ``rankarena`` command.
 
-Verbs: ``plugins`` (what is installed and registered), ``devices`` (what the hooks report
-and which device a run would use), ``eval`` (score a run file on a dataset), ``retrieve``
-(run a registered retriever over a dataset, write the run, optionally score it), ``run``
-(a TOML config of datasets × systems), ``aggregate`` (a leaderboard under several rules),
+Verbs: ``plugins`` (what is installed and registered), ``plugin new`` (write a new plugin
+package), ``devices`` (what the hooks report and which device a run would use), ``eval``
+(score a run file on a dataset), ``retrieve`` (run a registered retriever over a dataset,
+write the run, optionally score it), ``run`` (a TOML config of datasets × systems),
+``aggregate`` (a leaderboard under several rules),
 ``audit`` (how few tasks change a leaderboard's winner; missing-data robustness),
 ``compare`` (paired significance tests, corrections and effect sizes), ``plan`` (how many
 queries an experiment needs), ``mine`` and ``negatives`` (hard negatives), ``train``
@@ -40,6 +41,7 @@ from . import (
     mine,
     negatives,
     plan,
+    plugin_new,
     report,
     robustness,
     run,
@@ -56,6 +58,7 @@ EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 PROG = "rankarena"
 VERB_FAMILIES = (
     installation,
+    plugin_new,
     evaluate,
     run,
     leaderboard,
