@@ -8,6 +8,8 @@ own API in a script, and through the bridge's ``RANKARENA_IRDS_LOCAL`` file for 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -44,17 +46,29 @@ def installed(tmp_path_factory) -> Iterator[Path]:
         yield source
 
 
-@pytest.fixture(scope="module")
-def local_file(tmp_path_factory, scifact_dir) -> Path:
-    """A ``RANKARENA_IRDS_LOCAL`` file: ``LOCAL_ID`` is the SciFact files, in place."""
-    path = tmp_path_factory.mktemp("irds-local") / "local.json"
+def _local_file(folder: Path, dataset_id: str, scifact_dir: Path) -> Path:
+    """A ``RANKARENA_IRDS_LOCAL`` file in ``folder``: ``dataset_id`` is the SciFact files."""
+    path = folder / "local.json"
     entry = {
         "docs": str(scifact_dir / "corpus.jsonl"),
         "queries": str(scifact_dir / "queries.jsonl"),
         "qrels": {"test": str(scifact_dir / "qrels" / "test.tsv")},
     }
-    path.write_text(json.dumps({LOCAL_ID: entry}))
+    path.write_text(json.dumps({dataset_id: entry}))
     return path
+
+
+@pytest.fixture(scope="module")
+def local_file(tmp_path_factory, scifact_dir) -> Path:
+    """A ``RANKARENA_IRDS_LOCAL`` file: ``LOCAL_ID`` is the SciFact files, in place."""
+    return _local_file(tmp_path_factory.mktemp("irds-local"), LOCAL_ID, scifact_dir)
+
+
+@pytest.fixture(scope="module")
+def named_file(tmp_path_factory, scifact_dir) -> Path:
+    """As ``local_file``, under the id ``scifact`` (not an ir_datasets id): the dataset is
+    then named as the BEIR folder is, for what is seeded by the dataset's name."""
+    return _local_file(tmp_path_factory.mktemp("irds-named"), "scifact", scifact_dir)
 
 
 @pytest.fixture
@@ -147,6 +161,137 @@ def test_eval_equals_the_beir_folder(
     beir = _ndcg([str(RANKARENA), "eval", "--dataset", str(scifact_dir), *common], workdir)
     assert irds == beir
     assert irds[1] == "300" and 0.3 < float(irds[0]) < 0.9  # a real value
+
+
+def _run_config(path: Path, dataset: str, output: Path, extra: str = "") -> Path:
+    """A run config: BM25 on ``dataset``'s test split, nDCG@10 at depth 100, into ``output``."""
+    path.write_text(
+        f"""[run]
+name = "irds"
+datasets = [{json.dumps(dataset)}]
+split = "test"
+metrics = ["ndcg@10"]
+k = 100
+output = {json.dumps(str(output))}
+
+[systems.bm25]
+retriever = "bm25"
+{extra}"""
+    )
+    return path
+
+
+def test_run_equals_the_beir_folder(installed, workdir, local_file, scifact_dir, tmp_path):
+    import pyarrow.parquet as pq
+
+    shown, results, runs = {}, {}, {}
+    for name, dataset in [("irds", f"irds:{LOCAL_ID}"), ("beir", str(scifact_dir))]:
+        output = tmp_path / name
+        config = _run_config(tmp_path / f"{name}.toml", dataset, output)
+        out = run_ok(
+            [str(RANKARENA), "run", str(config)], workdir, RANKARENA_IRDS_LOCAL=str(local_file)
+        ).stdout
+        assert "1 runs computed, 0 reused" in out, out
+        value = re.search(r"│\s*1 │ bm25\s*│\s*([0-9.]+) │\s*([0-9.]+) │", out)
+        assert value, out
+        shown[name] = value.groups()
+        stored = pq.read_table(output / "results.parquet").to_pylist()
+        assert [(r["system"], r["split"], r["metric"]) for r in stored] == [
+            ("bm25", "test", "ndcg@10")
+        ]
+        results[name] = {k: stored[0][k] for k in ("value", "eval_key")}
+        [run_file] = (output / "runs").glob("*.parquet")
+        runs[name] = pq.read_table(run_file)
+    assert shown["irds"] == shown["beir"] == ("0.6713", "0.6713")  # docs/guide.md's BM25
+    assert results["irds"] == results["beir"]  # the same value, from the same qrels
+    assert runs["irds"].num_rows == 29966 and runs["irds"].equals(runs["beir"])
+
+
+def test_mine_equals_the_beir_folder(
+    installed, workdir, local_file, scifact_dir, scifact, tmp_path
+):
+    import pyarrow.parquet as pq
+
+    mined = {}
+    for name, dataset in [("irds", f"irds:{LOCAL_ID}"), ("beir", str(scifact_dir))]:
+        output = tmp_path / f"{name}.parquet"
+        args = [str(RANKARENA), "mine", "--dataset", dataset, "--split", "test"]
+        args += ["--sampler", "retriever-topk", "--retriever", "bm25", "--num-negatives", "4"]
+        args += ["--seed", "0", "--output", str(output)]
+        out = run_ok(args, workdir, RANKARENA_IRDS_LOCAL=str(local_file)).stdout
+        assert "retriever-topk: 339 (query, positive) rows, 300 queries" in out, out
+        mined[name] = pq.read_table(output)
+    rows = mined["irds"].to_pylist()
+    judged = scifact.qrels("test").to_dict()
+    assert sorted((r["query_id"], r["positive_id"]) for r in rows) == sorted(
+        (q, d) for q, docs in judged.items() for d in docs
+    )
+    assert all(len(r["negative_ids"]) == 4 for r in rows)
+    assert not any(set(r["negative_ids"]) & set(judged[r["query_id"]]) for r in rows)
+    assert mined["irds"].equals(mined["beir"])
+
+
+def test_train_equals_the_beir_folder(installed, workdir, local_file, scifact_dir, tmp_path):
+    """Two steps of 4 rows (MiniLM, in-batch negatives, 32 tokens, no evaluation)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    trained = {}
+    for name, dataset in [("irds", f"irds:{LOCAL_ID}"), ("beir", str(scifact_dir))]:
+        output = tmp_path / name
+        args = [str(RANKARENA), "train", "--dataset", dataset, "--split", "test"]
+        args += ["--model", "minilm", "--batch-size", "4", "--max-steps", "2"]
+        args += ["--max-length", "32", "--eval-split", "", "--output", str(output)]
+        out = run_ok(args, workdir, RANKARENA_IRDS_LOCAL=str(local_file)).stdout
+        assert "in-batch: 339 training rows" in out and "step 2/2, mean loss" in out, out
+        assert "trained 2 steps" in out, out
+        record = json.loads((output / "training.json").read_text())
+        assert record["config"]["dataset"] == dataset
+        report = record["report"]
+        assert (report["steps"], report["examples"]) == (2, 8)
+        assert len(report["losses"]) == 2 and all(np.isfinite(report["losses"]))
+        for part in ("modules.json", "tokenizer.json", "1_Pooling/config.json"):
+            assert (output / part).is_file(), part
+        trained[name] = report["losses"], load_file(output / "model.safetensors")
+    (irds_losses, irds_weights), (beir_losses, beir_weights) = trained["irds"], trained["beir"]
+    assert irds_losses == pytest.approx(beir_losses, abs=1e-6)
+    assert irds_weights.keys() == beir_weights.keys()
+    for key, value in irds_weights.items():
+        np.testing.assert_allclose(value, beir_weights[key], atol=1e-6, err_msg=key)
+
+
+ROBUSTNESS = """
+[robustness]
+seed = 0
+bootstrap = 100
+tau_k = 10
+
+[[robustness.perturbations]]
+name = "typos"
+intensities = [0.3]
+"""
+
+
+def test_robustness_equals_the_beir_folder(installed, workdir, named_file, scifact_dir, tmp_path):
+    """Typos and bootstrap resamples are seeded by the dataset's name: ``irds:scifact`` (a
+    local id) is named as the BEIR folder ``scifact`` is, so every table is the same."""
+    tables = {}
+    for name, dataset in [("irds", "irds:scifact"), ("beir", str(scifact_dir))]:
+        output = tmp_path / name
+        config = _run_config(tmp_path / f"{name}.toml", dataset, output, ROBUSTNESS)
+        args = [str(RANKARENA), "robustness", str(config)]
+        out = run_ok(args, workdir, RANKARENA_IRDS_LOCAL=str(named_file)).stdout
+        assert "2 runs computed, 0 reused" in out, out
+        assert (output / "robustness" / "plot-scifact-ndcg10.png").is_file()
+        tables[name] = {
+            table: (output / "robustness" / f"{table}.csv").read_text()
+            for table in ("drops", "iid")
+        }
+    assert tables["irds"] == tables["beir"]
+    [drop] = list(csv.DictReader(io.StringIO(tables["irds"]["drops"])))
+    assert (drop["system"], drop["dataset"], drop["perturbation"]) == ("bm25", "scifact", "typos")
+    assert 0.67 < float(drop["original"]) < 0.68  # docs/robustness.md: BM25 0.6713
+    assert float(drop["perturbed"]) < float(drop["original"])
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ and multiplicity tables."""
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from .output import rows_table, stdout_console
@@ -63,7 +64,9 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     datasets = list(dict.fromkeys(r["dataset"] for r in report.drops))
     for dataset in datasets:
         path = Path(args.plot) if args.plot and len(datasets) == 1 else None
-        path = path or out / f"plot-{dataset}-{metric.replace('@', '')}.png"
+        # a dataset name may hold "/" (irds:beir/scifact): one file name, not a subfolder
+        safe = re.sub(r"[^\w.-]+", "-", dataset)
+        path = path or out / f"plot-{safe}-{metric.replace('@', '')}.png"
         plot_robustness(report.drops, metric, dataset, path)
         console.print(f"plot: {path}", highlight=False)
     console.print(
