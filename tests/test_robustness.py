@@ -265,3 +265,12 @@ def test_cli_writes_tables_and_plot(finished, capsys):
     plot = out / "plot-subset-ndcg10.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "drops" in capsys.readouterr().out
+
+
+def test_plot_name_is_one_file_name():
+    from rankarena.cli.robustness import plot_name
+
+    assert plot_name("scifact", "ndcg@10") == "plot-scifact-ndcg10.png"
+    assert (
+        plot_name("rankarena-test/scifact", "ndcg@10") == "plot-rankarena-test-scifact-ndcg10.png"
+    )

@@ -64,9 +64,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     datasets = list(dict.fromkeys(r["dataset"] for r in report.drops))
     for dataset in datasets:
         path = Path(args.plot) if args.plot and len(datasets) == 1 else None
-        # a dataset name may hold "/" (irds:beir/scifact): one file name, not a subfolder
-        safe = re.sub(r"[^\w.-]+", "-", dataset)
-        path = path or out / f"plot-{safe}-{metric.replace('@', '')}.png"
+        path = path or out / plot_name(dataset, metric)
         plot_robustness(report.drops, metric, dataset, path)
         console.print(f"plot: {path}", highlight=False)
     console.print(
@@ -75,3 +73,11 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         highlight=False,
     )
     return 0
+
+
+def plot_name(dataset: str, metric: str) -> str:
+    """The default plot file name: ``plot-DATASET-METRIC.png``, one file name even where the
+    dataset's name holds ``/`` (``irds:beir/scifact``) or other characters paths treat
+    specially."""
+    safe = re.sub(r"[^\w.-]+", "-", dataset)
+    return f"plot-{safe}-{metric.replace('@', '')}.png"
