@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+from offline_components import ReorderParaphraser, save_tiny_cross_encoder
 
 import rankarena
-from rankarena.retrieval.models import resolve_model
 from rankarena.testing import CHECKS, check_dataset_source
 from rankarena.testing.sample import write_beir_folder
 
@@ -42,35 +39,7 @@ def test_the_kit_covers_sixty_plus_builtins():
 
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory) -> str:
-    """A small BERT sequence classifier (random weights, MiniLM's tokenizer), saved."""
-    folder = tmp_path_factory.mktemp("tiny-cross-encoder")
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm").location)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=1,
-    )
-    AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
-
-
-class Reorder:
-    """A rule-based paraphraser for the ``paraphrase`` perturbation: "A B C" → "C A B"."""
-
-    @rankarena.hookimpl
-    def paraphrase(self, texts, seed):
-        rng = np.random.default_rng(seed)
-        out = []
-        for text in texts:
-            words = text.split()
-            cut = int(rng.integers(1, len(words))) if len(words) > 1 else 0
-            out.append(" ".join(words[cut:] + words[:cut]))
-        return out
+    return str(save_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-cross-encoder")))
 
 
 @pytest.mark.parametrize(("kind", "name"), BUILTINS, ids=[f"{k}:{n}" for k, n in BUILTINS])
@@ -82,7 +51,7 @@ def test_builtin_passes_the_kit(kind, name, request):
     if (kind, name) == ("rerankers", "cross-encoder"):
         params["model"] = request.getfixturevalue("tiny_cross_encoder")
     if (kind, name) == ("perturbations", "paraphrase"):
-        HOST.register(Reorder(), name="kit-paraphraser")
+        HOST.register(ReorderParaphraser(), name="kit-paraphraser")
         request.addfinalizer(lambda: HOST.unregister("kit-paraphraser"))
     passed = CHECKS[kind](name, params, host=HOST)
     assert passed

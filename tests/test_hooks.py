@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from offline_components import ReorderParaphraser
 
 import rankarena
 from rankarena import DeviceReport, PluginHost, Qrels, Queries, Run, ScoreTable, hookspecs
@@ -303,17 +304,6 @@ def test_hook_paraphrase(host):
     with pytest.raises(rankarena.RankarenaError, match="no plugin implements the paraphrase"):
         perturbation.apply(QUERIES.to_dict(), np.random.default_rng(0))
 
-    class Reorder:  # a real (rule-based) paraphraser: "A B C" -> "C, A B"
-        @rankarena.hookimpl
-        def paraphrase(self, texts, seed):
-            rng = np.random.default_rng(seed)
-            out = []
-            for text in texts:
-                words = text.split()
-                cut = int(rng.integers(1, len(words))) if len(words) > 1 else 0
-                out.append(" ".join(words[cut:] + words[:cut]))
-            return out
-
     class Broken:
         @rankarena.hookimpl
         def paraphrase(self, texts, seed):
@@ -327,7 +317,7 @@ def test_hook_paraphrase(host):
         assert "broken-paraphraser" in {f.plugin for f in global_host.failures}
     finally:
         global_host.unregister("broken-paraphraser")
-    global_host.register(Reorder(), name="reorder-paraphraser")
+    global_host.register(ReorderParaphraser(), name="reorder-paraphraser")
     try:
         first = perturbation.apply(QUERIES.to_dict(), np.random.default_rng(0))
         again = perturbation.apply(QUERIES.to_dict(), np.random.default_rng(0))

@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+from offline_components import save_tiny_cross_encoder
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import rankarena
 from rankarena import Corpus, Queries, RankarenaError
-from rankarena.retrieval.models import resolve_model
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["one-label", "two-labels"])
 def tiny_model(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"tiny-ce-{request.param}")
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm").location)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=request.param,
-    )
-    AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_cross_encoder(folder, num_labels=request.param)
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+from offline_components import save_tiny_cross_encoder
 
 import rankarena
 from rankarena import Corpus, ParameterError, PluginHost, Queries, Run, UnknownNameError
@@ -26,7 +25,6 @@ from rankarena.plugins.rerankers.cross_encoder import CrossEncoderReranker
 from rankarena.plugins.rerankers.dense_reranker import BiEncoderReranker
 from rankarena.plugins.retrieval.dense import BiEncoder
 from rankarena.plugins.samplers.denoised import Denoised
-from rankarena.retrieval.models import resolve_model
 from rankarena.training.mining import MiningContext
 
 RERANKER = {"max_length": 64}  # title and opening of each abstract: keeps the test fast
@@ -234,18 +232,7 @@ def test_deterministic_given_the_seed(host, data):
 def test_any_registered_reranker_serves(host, context, data, tmp_path):
     """A cross-encoder (tiny random weights: none ship offline) and a plugin's reranker
     that only has ``rerank`` (a stand-in for an LLM judge) both plug in by name."""
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm").location)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=1,
-    )
-    AutoModelForSequenceClassification.from_config(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    save_tiny_cross_encoder(tmp_path)
     cross = host.samplers.create(
         "denoised",
         range_max=POOL,
