@@ -22,6 +22,7 @@ from installed_plugin import (
     RANKARENA,
     clean_env,
     installed_copy,
+    pip,
     rankarena_imports_outside_the_plugin_api,
     run_ok,
     run_own_tests,
@@ -325,39 +326,83 @@ BREAKS = {  # kind -> (module, the code as scaffolded, a typical fault, the rule
 }
 
 
-def test_the_kit_names_each_broken_rule(tmp_path_factory):
-    """A package scaffolded with every kind, each component broken in a typical way and
-    installed: its own conformance tests fail, one per kind, each naming the rule broken."""
-    name, dist = "broken-check", "rankarena-broken-check"
-    source = tmp_path_factory.mktemp("broken") / "source"
-    write_plugin(name, ["all"], source)
-    for module, (file, sound, faulty, _) in BREAKS.items():
-        path = source / package_of(name) / f"{file}.py"
-        code = path.read_text(encoding="utf-8")
-        assert code.count(sound) == 1, (module, sound)
-        path.write_text(code.replace(sound, faulty), encoding="utf-8")
-    with installed_copy(source, dist, tmp_path_factory.mktemp("installed")) as copy:
-        workdir = tmp_path_factory.mktemp("cwd")
-        result = subprocess.run(
-            [*PYTEST, "-rf", str(copy / "tests" / "test_conformance.py")],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=workdir,
-            env=clean_env(PYTHONDONTWRITEBYTECODE="1"),
-        )
-    summary = result.stdout.strip().splitlines()
-    assert summary[-1].startswith(f"{len(BREAKS)} failed in"), result.stdout[-3000:]
-    subjects = {  # how the kit names each component
-        "retriever": f"retriever '{name}-tfidf'",
-        "sampler": f"sampler '{name}-margin'",
-        "loss": f"loss '{name}-hinge'",
-        "aggregator": f"aggregator '{name}-median-rank'",
-        "metric": f"metric '{name}-precision'",
-        "perturbation": f"perturbation '{name}-lowercase'",
-        "dataset": f"dataset source '{name}' ({name}:)",
-        "command": f"command '{name}-stats'",
-    }
+SOLO = {kind: f"solo-{kind}" for kind in KINDS}
+"""One package per kind: its plugin name."""
+SUBJECTS = {  # how the kit names the component of each solo package
+    "retriever": "retriever 'solo-retriever-tfidf'",
+    "sampler": "sampler 'solo-sampler-margin'",
+    "loss": "loss 'solo-loss-hinge'",
+    "aggregator": "aggregator 'solo-aggregator-median-rank'",
+    "metric": "metric 'solo-metric-precision'",
+    "perturbation": "perturbation 'solo-perturbation-lowercase'",
+    "dataset": "dataset source 'solo-dataset' (solo-dataset:)",
+    "command": "command 'solo-command-stats'",
+}
+
+
+@pytest.fixture(scope="module")
+def solo_packages(tmp_path_factory) -> Iterator[dict[str, Path]]:
+    """One package per kind, scaffolded and pip-installed editable (so that a test can break
+    its code in place); all uninstalled after."""
+    root = tmp_path_factory.mktemp("solo")
+    folders = {kind: root / f"rankarena-{name}" for kind, name in SOLO.items()}
+    dists = [f"rankarena-{name}" for name in SOLO.values()]
+    for kind, folder in folders.items():
+        write_plugin(SOLO[kind], [kind], folder)
+    installed = [d for d in dists if pip("show", "--quiet", d).returncode == 0]
+    if installed:
+        pytest.fail(f"{installed[0]} is already installed; uninstall it first")
+    editable = [arg for folder in folders.values() for arg in ("-e", str(folder))]
+    result = pip("install", "--no-index", "--no-build-isolation", "--no-deps", "-q", *editable)
+    assert result.returncode == 0, result.stdout + result.stderr
+    try:
+        yield folders
+    finally:
+        removed = pip("uninstall", "--yes", *dists)
+        assert removed.returncode == 0, removed.stderr
+
+
+def _solo_tests(folders: dict[str, Path], workdir: Path, *files: str) -> str:
+    """Run the packages' tests (``files`` of each ``tests/``, or all) in a new process."""
+    paths = [str(f / "tests" / name) for f in folders.values() for name in files or ("",)]
+    result = subprocess.run(
+        [*PYTEST, "--import-mode=importlib", *paths],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=workdir,
+        env=clean_env(PYTHONDONTWRITEBYTECODE="1"),
+    )
+    return result.stdout
+
+
+def test_one_package_per_kind_is_listed_and_passes_its_tests(solo_packages, workdir):
+    payload = json.loads(run_ok([str(RANKARENA), "plugins", "--json"], workdir).stdout)
+    plugins = {p["name"]: p for p in payload["plugins"]}
+    for kind, name in SOLO.items():
+        hook = "register_datasets" if kind == "dataset" else f"register_{kind}s"
+        hook = hook.replace("register_losss", "register_losses")
+        assert plugins[name]["hooks"] == [hook], (kind, plugins[name])
+    assert payload["failures"] == []
+    said = _solo_tests(solo_packages, workdir)
+    assert re.search(r"^\d+ passed in", said.strip().splitlines()[-1]), said[-3000:]
+
+
+def test_the_kit_names_each_broken_rule(solo_packages, workdir):
+    """Each package's component broken in a typical way (in place: installed editable):
+    its conformance test fails, naming the rule broken."""
+    originals = {}
+    try:
+        for kind, (file, sound, faulty, _) in BREAKS.items():
+            path = solo_packages[kind] / package_of(SOLO[kind]) / f"{file}.py"
+            originals[path] = code = path.read_text(encoding="utf-8")
+            assert code.count(sound) == 1, (kind, sound)
+            path.write_text(code.replace(sound, faulty), encoding="utf-8")
+        said = _solo_tests(solo_packages, workdir, "test_conformance.py")
+    finally:
+        for path, code in originals.items():
+            path.write_text(code, encoding="utf-8")
+    assert said.strip().splitlines()[-1].startswith(f"{len(BREAKS)} failed in"), said[-3000:]
     for kind, (_, _, _, rule) in BREAKS.items():
-        said = re.escape(subjects[kind]) + rf" breaks conformance rules? ([\w-]+, )*{rule}\b"
-        assert re.search(said, result.stdout), (kind, rule, result.stdout[-3000:])
+        pattern = re.escape(SUBJECTS[kind]) + rf" breaks conformance rules? ([\w-]+, )*{rule}\b"
+        assert re.search(pattern, said), (kind, rule, said[-3000:])
