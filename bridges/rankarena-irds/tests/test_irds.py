@@ -69,3 +69,21 @@ def test_bad_input_is_one_line(local):
     dataset = open_dataset(host, f"irds:{local}")
     with pytest.raises(rankarena.ParameterError, match="no split 'train'; splits: dev, test"):
         dataset.qrels("train")
+
+
+def test_irds_passes_the_conformance_kit(tmp_path, monkeypatch):
+    """rankarena's conformance kit on the source: the kit's own sample collection, written
+    as a BEIR folder and read back through ir_datasets."""
+    from rankarena.testing import check_dataset_source
+    from rankarena.testing.sample import write_beir_folder
+
+    write_beir_folder(tmp_path)
+    name = f"kit-{tmp_path.name}"
+    files = {
+        "docs": "corpus.jsonl",
+        "queries": "queries.jsonl",
+        "qrels": {"test": "qrels/test.tsv"},
+    }
+    (tmp_path / "local.json").write_text(json.dumps({name: files}))
+    monkeypatch.setenv(rankarena_irds.LOCAL_ENV, str(tmp_path / "local.json"))
+    assert "run-and-eval" in check_dataset_source("irds", name)

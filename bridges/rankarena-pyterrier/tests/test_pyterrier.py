@@ -115,3 +115,18 @@ def test_bad_pipeline(pipeline, message):
     text = str(error.value)
     assert message in text and "\n" not in text
     assert "pipeline must be 'module:attribute'" in text
+
+
+def test_pyterrier_retriever_passes_the_conformance_kit(tmp_path, monkeypatch):
+    """rankarena's conformance kit on the ``pyterrier`` retriever: a pipeline of two
+    rankarena retrievers fused by PyTerrier's ``+`` and cut by ``%``."""
+    from rankarena.testing import check_retriever
+
+    (tmp_path / "kit_pipes.py").write_text(
+        "from rankarena_pyterrier import as_transformer\n"
+        "def fused(corpus):\n"
+        "    return (as_transformer('bm25', corpus) + as_transformer('bm25', corpus)) % 10\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "index-search-split" in check_retriever("pyterrier", {"pipeline": "kit_pipes:fused"})
+    sys.modules.pop("kit_pipes", None)
