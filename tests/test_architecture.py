@@ -234,4 +234,10 @@ def test_every_package_folder_is_installed():
         for init in (ROOT / folder).rglob("__init__.py"):
             parts = init.parent.relative_to(ROOT / folder).parts
             found.add(".".join((package, *parts)))
-    assert set(config["packages"]) == found
+    # folders of package data only (the scaffold's templates): listed, with their data
+    data_only = set(config["packages"]) - found
+    for name in data_only:
+        folder = ROOT / "framework" / Path(*name.split(".")[1:])
+        assert folder.is_dir() and not list(folder.glob("*.py")), name
+        assert name in config["package-data"], f"{name} is listed without its data"
+    assert set(config["packages"]) == found | data_only
