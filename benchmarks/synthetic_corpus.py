@@ -20,7 +20,7 @@ and the blocks can be written as they are made (memory O(block), not O(N)).
     python benchmarks/synthetic_corpus.py --docs 1000000 --queries 1000 --output /tmp/synth-1m
 
 writes a BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/test.tsv``). Measured
-(2 cores): 100,000 documents and 1,000 queries in 8.7 s, peak RSS 191 MB, 21 MB on disk
+(2 cores): 100,000 documents and 1,000 queries in 8.9 s, peak RSS 100 MB, 84 MB on disk
 (``/usr/bin/time -f "%e s, peak RSS %M KB" python benchmarks/synthetic_corpus.py --docs
 100000 --queries 1000 --output /tmp/synth-100k``).
 """
