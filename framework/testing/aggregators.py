@@ -180,8 +180,9 @@ def _missing_cells(who, aggregator, table: ScoreTable) -> None:
             require(len(lines) == 1, f"the error for a missing cell has {len(lines)} lines")
             return
         broken("declares missing_cells='error' but ranked a table with a missing cell")
-    ranking = _by_system(who.make().aggregate(holed))
-    _well_formed(who.make().aggregate(holed), holed)
+    answer = who.make().aggregate(holed)
+    _well_formed(answer, holed)
+    ranking = _by_system(answer)
     rank, score = ranking[table.systems[1]]
     if declared == "strict":
         require(

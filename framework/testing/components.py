@@ -35,15 +35,6 @@ class Subject:
         """A new component, with the checked ``params`` plus ``extra``."""
         return self.build(**extra)
 
-    def has_parameter(self, name: str) -> bool:
-        """True when the factory takes a keyword parameter ``name``."""
-        import inspect
-
-        try:
-            return name in inspect.signature(self.factory).parameters
-        except (TypeError, ValueError):
-            return False
-
 
 def subject(
     kind: str,

@@ -69,15 +69,16 @@ def check_perturbation(
     """
     who = subject("perturbations", component, params, host)
     rules = Checklist(who.label)
-    target = getattr(who.factory, "target", None)
-    if target not in TARGETS:
-        rules.rule(
-            "declares-target",
-            broken,
-            f"the factory's target is {target!r}, not one of {TARGETS} (a class attribute)",
-        )
+
+    def declared() -> str:
+        target = getattr(who.factory, "target", None)  # read before building, as the runner does
+        if target not in TARGETS:
+            broken(f"the factory's target is {target!r}, not one of {TARGETS} (a class attribute)")
+        return target
+
+    target = rules.rule("declares-target", declared)
+    if target is None:
         return rules.verdict()
-    rules.passed.append("declares-target")
     texts = _texts(target)
 
     def identity():
