@@ -182,15 +182,16 @@ def test_results_append_to_interrupted_keeps_store(tmp_path, monkeypatch):
     store = tmp_path / "results.parquet"
     first = Results.from_rows([row])
     first.append_to(store)
-    before = store.read_bytes()
+    before = {part.name: part.read_bytes() for part in store.iterdir()}
     monkeypatch.setattr(pq, "write_table", partial_write_table)
     with pytest.raises(Interrupted):
         Results.from_rows([{**row, "run_id": "r2"}]).append_to(store)
     monkeypatch.undo()
-    assert store.read_bytes() == before
-    assert Results.from_parquet(store) == first
+    assert {part.name: part.read_bytes() for part in store.iterdir()} == before
+    assert Results.from_store(store) == first
     # no temporary file left; the store's lock file stays (deleting it would race a waiter)
     assert files_in(tmp_path) == [".results.parquet.lock", "results.parquet"]
+    assert files_in(store) == ["000000000001-000000000001.parquet"]
 
 
 class _Unprintable:

@@ -145,7 +145,18 @@ def refused(target: Path) -> re.Pattern:
 
 
 def leftovers(folder: Path) -> list[Path]:
-    return sorted(folder.glob(".*.tmp"))
+    return sorted(folder.rglob(".*.tmp"))
+
+
+def next_part(store: Path) -> Path:
+    """The part file the next append to a results store writes."""
+    last = max(int(part.name.split("-")[1].split(".")[0]) for part in store.iterdir())
+    return store / f"{last + 1:012d}-{last + 1:012d}.parquet"
+
+
+def snapshot(store: Path) -> dict[str, bytes]:
+    """The bytes of every part of a results store."""
+    return {part.name: part.read_bytes() for part in sorted(store.iterdir())}
 
 
 # ------------------------------------------------------------ error_line, class by class
@@ -394,12 +405,12 @@ def test_eval_on_a_full_disk_leaves_the_store_intact(tiny, run_file, tmp_path, c
     store = tmp_path / "results.parquet"
     args = ["eval", "--dataset", str(tiny), "--run", str(run_file), "--output", str(store)]
     assert main(args) == 0
-    before = store.read_bytes()
+    before = snapshot(store)
     capsys.readouterr()
     full_disk_parquet(monkeypatch)
     assert main(args) == 2
-    assert one_error(capsys) == f"cannot write {store}: No space left on device"
-    assert store.read_bytes() == before and not leftovers(tmp_path)
+    assert one_error(capsys) == f"cannot write {next_part(store)}: No space left on device"
+    assert snapshot(store) == before and not leftovers(tmp_path)
 
 
 def test_retrieve_trec_run_on_a_full_disk(tiny, tmp_path, capsys, monkeypatch):
@@ -415,12 +426,12 @@ def test_retrieve_on_a_full_disk_leaves_run_and_store_intact(tiny, tmp_path, cap
     args = ["retrieve", "--dataset", str(tiny), "--k", "10", "--output", str(out),
             "--metrics", "ndcg@10", "--results", str(store)]  # fmt: skip
     assert main(args) == 0
-    run_before, store_before = out.read_bytes(), store.read_bytes()
+    run_before, store_before = out.read_bytes(), snapshot(store)
     capsys.readouterr()
     full_disk_parquet(monkeypatch)
     assert main(args) == 2
     assert one_error(capsys) == f"cannot write {out}: No space left on device"
-    assert out.read_bytes() == run_before and store.read_bytes() == store_before
+    assert out.read_bytes() == run_before and snapshot(store) == store_before
     assert not leftovers(tmp_path)
 
 

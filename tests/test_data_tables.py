@@ -499,8 +499,8 @@ def test_run_from_parquet_without_rank_is_sorted(tmp_path):
 def test_results_append_to(tmp_path):
     store = tmp_path / "store" / "results.parquet"
     first = sample_results()
-    assert first.append_to(store) == first
-    assert Results.from_parquet(store) == first
+    first.append_to(store)
+    assert Results.from_store(store) == first
     second = Results.from_rows(
         [
             {
@@ -514,15 +514,16 @@ def test_results_append_to(tmp_path):
             }
         ]
     )
-    combined = second.append_to(store)
-    assert len(combined) == 4
-    stored = Results.from_parquet(store)
-    assert stored == combined
+    second.append_to(store)
+    stored = Results.from_store(store)
+    assert len(stored) == 4
     assert stored.table.slice(0, 3).equals(first.table)
     assert stored.table.slice(3).equals(second.table)
     # no temporary file left; the lock file stays (deleting it would race with a waiter)
     names = sorted(p.name for p in store.parent.iterdir())
     assert names == [".results.parquet.lock", "results.parquet"]
+    parts = sorted(p.name for p in store.iterdir())
+    assert parts == ["000000000001-000000000001.parquet", "000000000002-000000000002.parquet"]
 
 
 def test_results_append_to_bad_store(tmp_path):
@@ -531,6 +532,7 @@ def test_results_append_to_bad_store(tmp_path):
     with pytest.raises(DataFormatError, match="not a readable Parquet file"):
         sample_results().append_to(store)
     assert store.read_text() == "not parquet"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".results.parquet.lock", store.name]
 
 
 # ---------------------------------------------------------------- writers

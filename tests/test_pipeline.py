@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 import rankarena
@@ -67,7 +69,7 @@ def test_run_caches_evaluates_and_resumes(config_file, scifact):
     assert (second.computed, second.reused) == (0, 3)
     # an interrupted run (one run file and the store lost) resumes with only what is missing
     (first.run_dir / f"{first.key('robertson', config.datasets[0])}.parquet").unlink()
-    first.store.unlink()
+    shutil.rmtree(first.store)
     third = Runner(config, host, log=lambda *a: None)
     assert third.execute().table.num_rows == 6
     assert third.computed == 1

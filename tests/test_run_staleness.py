@@ -3,6 +3,8 @@ the run (system, corpus, queries), the qrels' content, the metric and its option
 
 from __future__ import annotations
 
+import shutil
+
 import pyarrow as pa
 import pytest
 
@@ -111,7 +113,7 @@ def test_an_unreadable_cached_run_is_computed_again(tmp_path, small_scifact):
     first, before = _execute(_config(tmp_path, small_scifact))
     cached = first.run_dir / f"{first.key('bm25', str(small_scifact))}.parquet"
     cached.write_bytes(cached.read_bytes()[:100])  # truncated
-    (first.config.output / "results.parquet").unlink()
+    shutil.rmtree(first.config.output / "results.parquet")
     with pytest.warns(UserWarning, match="discarding the cached run"):
         second, after = _execute(_config(tmp_path, small_scifact))
     assert second.computed == 1 and after == before
@@ -159,7 +161,7 @@ def test_the_cli_says_a_discarded_cache_entry_in_one_warning_line(tmp_path, smal
     first, _ = _execute(config)
     cached = first.run_dir / f"{first.key('bm25', str(small_scifact))}.parquet"
     cached.write_bytes(b"PAR1 not really")
-    (first.config.output / "results.parquet").unlink()
+    shutil.rmtree(first.config.output / "results.parquet")
     assert main(["run", str(tmp_path / "run.toml")]) == 0
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith(f"rankarena: warning: {cached}: ")
@@ -175,7 +177,7 @@ def test_a_full_disk_during_run_is_one_line_and_keeps_the_store(
 
     _execute(_config(tmp_path, small_scifact))  # a store and a cached run exist
     store = tmp_path / "out" / "results.parquet"
-    before = store.read_bytes()
+    before = {part.name: part.read_bytes() for part in store.iterdir()}
     _config(tmp_path, small_scifact, ("ndcg@10", "recall@100"))  # more to write
     text = (tmp_path / "run.toml").read_text()
     (tmp_path / "run.toml").write_text(
@@ -186,7 +188,9 @@ def test_a_full_disk_during_run_is_one_line_and_keeps_the_store(
     line = one_error(capsys)
     assert line.startswith("cannot write ") and line.endswith(": No space left on device")
     assert str(tmp_path / "out") in line
-    assert store.read_bytes() == before  # the store is intact
+    assert {
+        part.name: part.read_bytes() for part in store.iterdir()
+    } == before  # the store is intact
     assert not [p for p in (tmp_path / "out").rglob("*.tmp")]
 
 

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from rankarena.cli.main import main
 from rankarena.core.host import plugin_manager
-from rankarena.data import write_beir
+from rankarena.data import store_exists, write_beir
 from rankarena.errors import ParameterError, RankarenaError, UnknownNameError
 from rankarena.retrieval.models import resolve_model
 from rankarena.training.trainer import TrainConfig, Trainer
@@ -278,7 +278,7 @@ def test_cli_train_prints_before_and_after(subset_dir, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "before -> after" in printed and "ndcg@10" in printed
-    assert (out / "results.parquet").is_file()
+    assert store_exists(out / "results.parquet")
 
 
 def test_cli_unknown_sampler_is_one_line(subset_dir, tmp_path, capsys):

@@ -6,30 +6,27 @@ eval_key``.
 computed from besides the run (the qrels' content, the metric, the evaluation options;
 ``rankarena.evaluate.evaluation_key``); a stored value is reused only under the same key.
 
-A results store is one Parquet file that any number of processes may append to at once:
-``append_to`` holds the store's lock file (``.NAME.lock`` beside it) while it reads, merges
-and atomically replaces the store, so no append is lost; readers never lock, since a
-replacement is atomic and a reader reads one whole version through one file handle.
-Rows are identified by ``IDENTITY``; an appended row replaces a stored row with the same
-identity, and duplicates already in a store are dropped on the next append (the newest
-row is kept).
+A results store is a folder of Parquet parts that any number of processes may append to
+at once (``rankarena.data.results_store``): ``append_to`` adds one part under the store's
+lock, in O(rows appended); ``from_store`` reads the rows matching a filter. Rows are
+identified by ``IDENTITY``; an appended row replaces a stored row with the same identity
+(readers keep the newest).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import schemas
-from .locks import file_lock, lock_path
+from .results_store import IDENTITY, append_table, deduplicate, read_store, store_exists
+from .results_store import OPTIONAL as OPTIONAL_COLUMNS
 from .table import ArrowTable
 
-# what makes a row one result: everything but its value and time
-IDENTITY = ("system", "dataset", "split", "variant", "metric", "query_id", "run_id", "eval_key")
+__all__ = ["IDENTITY", "Results"]
 
 
 class Results(ArrowTable):
@@ -37,7 +34,7 @@ class Results(ArrowTable):
 
     SCHEMA = schemas.RESULTS
     NOT_NULL = ("system", "dataset", "split", "metric", "value", "run_id")
-    OPTIONAL = ("eval_key",)
+    OPTIONAL = OPTIONAL_COLUMNS
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> Results:
@@ -63,24 +60,44 @@ class Results(ArrowTable):
 
     def deduplicated(self) -> Results:
         """One row per ``IDENTITY``: the last one (in row order) of each."""
-        table = self.table
-        if table.num_rows < 2:
-            return self
-        position = pa.array(range(table.num_rows), pa.int64())
-        keyed = table.select(list(IDENTITY)).append_column("__row", position)
-        last = keyed.group_by(list(IDENTITY), use_threads=False).aggregate([("__row", "max")])
-        keep = pc.sort_indices(last.column("__row_max"))
-        rows = pc.take(last.column("__row_max"), keep)
-        if len(rows) == table.num_rows:
-            return self
-        return Results(table.take(rows))
+        table = deduplicate(self.table)
+        return self if table is self.table else Results(table)
 
-    def append_to(self, path: str | os.PathLike[str]) -> Results:
-        """Append these rows to the Parquet store at ``path`` (created if absent), under the
-        store's lock; rows with the identity of a stored row replace it. Returns the store's
-        new content."""
-        with file_lock(lock_path(path)):
-            stored = Results.from_parquet(path) if os.path.exists(path) else Results.empty()
-            combined = stored.concat(self).deduplicated()
-            combined.to_parquet(path)
-        return combined
+    def append_to(self, path: str | os.PathLike[str]) -> None:
+        """Append these rows to the results store at ``path`` (created if absent; a
+        one-file store of an older rankarena is migrated): one new part, written under
+        the store's lock in O(rows appended). Rows with the identity of a stored row
+        replace it for every reader."""
+        append_table(self.table, path)
+
+    @classmethod
+    def from_parquet(cls, path: str | os.PathLike[str]) -> Results:
+        """Read a results table from a Parquet file, or every row of a results store's
+        parts folder (``from_store``: one per identity)."""
+        if not os.path.isfile(path) and store_exists(path):
+            return cls.from_store(path)
+        return super().from_parquet(path)
+
+    @classmethod
+    def from_store(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        system: str | Sequence[str] | None = None,
+        dataset: str | Sequence[str] | None = None,
+        split: str | Sequence[str] | None = None,
+        variant: str | Sequence[str] | None = None,
+        metric: str | Sequence[str] | None = None,
+        means_only: bool = False,
+    ) -> Results:
+        """The rows of the results store at ``path`` (a parts folder, or a one-file store)
+        matching every given filter (a value or a list per column; ``means_only``: only
+        means over queries), one per identity, the newest. Only matching row groups are
+        read.
+
+        :raises DataFormatError: no store at ``path``, or a part that is not a results
+            table.
+        """
+        filters = {"system": system, "dataset": dataset, "split": split, "variant": variant}
+        table = read_store(path, metric=metric, means_only=means_only, **filters)
+        return cls(table, source=path)

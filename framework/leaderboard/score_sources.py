@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..data import Results, store_exists
 from ..data.jsonl import parse_json, parse_score
 from ..data.score_table import BordaBasis, RowSource, ScoreTable
 from ..errors import DataFormatError, ParameterError, UnknownNameError
@@ -72,7 +73,9 @@ def read_scores(
         ``DataFormatError`` instead of a skipped file with one warning line.
     """
     path = Path(source)
-    if path.is_dir():
+    if path.suffix == ".parquet" and store_exists(path):  # a file, or a results store folder
+        table = _read_scores_file(path, benchmark, metric)
+    elif path.is_dir():
         table = read_mteb_results_folder(path, benchmark=benchmark, strict=strict)
     elif path.is_file():
         table = _read_scores_file(path, benchmark, metric)
@@ -109,6 +112,8 @@ def _require_scores(table: ScoreTable, path: Path) -> ScoreTable:
 def _read_table(path: Path) -> tuple[pa.Table, list[int] | None]:
     """The file's table, and for a CSV file the line of each row (for errors)."""
     if path.suffix == ".parquet":
+        if not path.is_file():  # a results store's parts folder
+            return Results.from_store(path).table, None
         try:
             return pq.read_table(path), None
         except (pa.ArrowException, OSError) as exc:

@@ -141,7 +141,10 @@ def export_mteb_results(
     from mteb.models.model_meta import ModelMeta
     from mteb.results import TaskResult
 
-    table = results if isinstance(results, Results) else Results.from_parquet(results)
+    if isinstance(results, Results):
+        table = results
+    else:
+        table = Results.from_store(results, variant="", means_only=True)
     rows = table.table.to_pylist()
     cells: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
     dates: dict[tuple[str, str], dt.datetime] = {}

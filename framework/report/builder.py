@@ -50,7 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..data import Qrels, Run, atomic_write
+from ..data import Qrels, Results, Run, atomic_write, store_exists
 from ..errors import DataFormatError, ParameterError, RankarenaError, UnknownNameError
 from ..leaderboard.score_sources import RESULTS_COLUMNS, read_query_values, read_results_store
 
@@ -103,9 +103,11 @@ class _Cell:
 def open_source(path: str | Path) -> _Source:
     """The results store (and the run and robustness folders beside it) at ``path``."""
     path = Path(path)
-    if path.is_dir():
+    if path.suffix == ".parquet" and store_exists(path):  # the store itself
+        store, folder = path, path.parent
+    elif path.is_dir():
         store = path / "results.parquet"
-        if not store.is_file():
+        if not store_exists(store):
             raise DataFormatError(path, "no results.parquet: not a `rankarena run` output folder")
         folder = path
     elif path.is_file():
@@ -113,7 +115,7 @@ def open_source(path: str | Path) -> _Source:
     else:
         raise DataFormatError(path, "no such file or folder")
     try:
-        table = pq.read_table(store)
+        table = Results.from_store(store).table if not store.is_file() else pq.read_table(store)
     except (pa.ArrowInvalid, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataFormatError(store, f"not a readable Parquet file ({first})") from None

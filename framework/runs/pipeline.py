@@ -57,12 +57,10 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import pyarrow.compute as pc
-
 from ..core.datasets import dataset_content, open_dataset
 from ..core.observe import RunInfo
 from ..core.recorder import ResultsRecorder
-from ..data import Results, Run
+from ..data import Results, Run, store_exists
 from ..data.locks import output_lock
 from ..errors import (
     DataFormatError,
@@ -213,7 +211,7 @@ class Runner:
     def results(self) -> Results:
         """The stored results of this config's runs under the current evaluation keys
         (the newest row of each; rows of other qrels or runs are history, not shown)."""
-        if not self.store.exists():
+        if not store_exists(self.store):
             return Results.empty()
         wanted = {
             (self.key(name, d), metric, self.eval_keys(d)[metric])
@@ -221,7 +219,7 @@ class Runner:
             for d in self.config.datasets
             for metric in self.config.metrics
         }
-        table = Results.from_parquet(self.store).deduplicated().table
+        table = Results.from_store(self.store, metric=self.config.metrics).table
         columns = [table.column(c).to_pylist() for c in ("run_id", "metric", "eval_key")]
         mask = [tuple(row) in wanted for row in zip(*columns, strict=True)]
         return Results(table.filter(mask))
@@ -255,9 +253,8 @@ class Runner:
 
     def _stored_keys(self) -> set[tuple[str, str, str]]:
         """``(run_id, metric, eval_key)`` of every mean stored for an unperturbed run."""
-        if not self.store.exists():
+        if not store_exists(self.store):
             return set()
-        table = Results.from_parquet(self.store).means().table
-        table = table.filter(pc.equal(table.column("variant"), ""))
+        table = Results.from_store(self.store, variant="", means_only=True).table
         columns = [table.column(c).to_pylist() for c in ("run_id", "metric", "eval_key")]
         return set(zip(*columns, strict=True))

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..data import Qrels, Results, Run, read_trec_run
+from ..data import Qrels, Results, Run, read_trec_run, store_exists
 from ..errors import DataFormatError, ParameterError, UnknownNameError
 
 
@@ -89,9 +89,9 @@ def _store_table(store: str | os.PathLike[str] | Results | pa.Table) -> tuple[pa
     if isinstance(store, pa.Table):
         return store, "the results"
     path = Path(store)
-    if not path.is_file():
+    if not store_exists(path):
         raise ParameterError(f"{path}: no such results store")
-    return Results.from_parquet(path).table, str(path)
+    return Results.from_store(path).table, str(path)
 
 
 def matrices_from_store(

@@ -123,7 +123,7 @@ def _run_and_eval(dataset, reference: str, split: str) -> None:
         require(status == 0, f"rankarena eval exited {status}: {said.strip()[-300:]}")
         from ..data import Results
 
-        results = Results.from_parquet(work / "eval.parquet").table.to_pylist()
+        results = Results.from_store(work / "eval.parquet").table.to_pylist()
         means = [r["value"] for r in results if r["query_id"] is None]
         require(
             means and abs(means[0] - 1.0) < 1e-9,
