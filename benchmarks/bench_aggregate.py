@@ -2,6 +2,7 @@
 
     python benchmarks/bench_aggregate.py                         # 100, 1000, 10000 x 500
     python benchmarks/bench_aggregate.py --systems 100 1000 --tasks 200 --only copeland swiss
+    python benchmarks/bench_aggregate.py --systems 10000 --only elo --param elo.rounds_per_task=20
 
 Data: ``systems`` x ``tasks`` scores from ``np.random.default_rng(--seed)``: strength
 ~ N(0, 1) per system plus noise ~ N(0, 1) per cell, and ``--missing`` of the cells empty
@@ -42,12 +43,12 @@ def table(systems: int, tasks: int, missing: float, seed: int):
     return ScoreTable(names, tuple(f"task-{t:03d}" for t in range(tasks)), scores)
 
 
-def run_case(name: str, systems: int, tasks: int, missing: float, seed: int) -> dict:
+def run_case(name: str, systems: int, tasks: int, missing: float, seed: int, params: dict) -> dict:
     """Aggregate once in this process; return seconds and the ranking's first system."""
     from rankarena.core.host import plugin_manager
 
     host = plugin_manager()
-    aggregator = host.aggregators.create(name)
+    aggregator = host.aggregators.create(name, **params)
     holes = missing if getattr(aggregator, "missing_cells", "skip") != ERROR_ON_HOLES else 0.0
     scores = table(systems, tasks, holes, seed)
     start = time.perf_counter()
@@ -56,10 +57,22 @@ def run_case(name: str, systems: int, tasks: int, missing: float, seed: int) -> 
     return {"seconds": seconds, "first": ranking.systems[0], "holes": holes}
 
 
+def parameters(given: list[str], name: str) -> dict:
+    """``--param NAME.KEY=VALUE`` settings of aggregator ``name`` (values read as JSON)."""
+    found = {}
+    for item in given:
+        key, _, value = item.partition("=")
+        owner, _, key = key.partition(".")
+        if owner == name:
+            found[key] = json.loads(value)
+    return found
+
+
 def measure(name: str, systems: int, tasks: int, args) -> dict:
     """Run one case in a child process; its time, peak RSS and outcome."""
     command = [sys.executable, __file__, "--case", name, "--systems", str(systems)]
     command += ["--tasks", str(tasks), "--missing", str(args.missing), "--seed", str(args.seed)]
+    command += [f"--param={item}" for item in args.param]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -80,10 +93,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=int, default=1800)
     parser.add_argument("--only", nargs="+", help="these aggregators (default: every one)")
+    parser.add_argument(
+        "--param", action="append", default=[], help="NAME.KEY=VALUE: a parameter (JSON value)"
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        found = run_case(args.case, args.systems[0], args.tasks, args.missing, args.seed)
+        params = parameters(args.param, args.case)
+        found = run_case(args.case, args.systems[0], args.tasks, args.missing, args.seed, params)
         found["peak_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(json.dumps(found))
         return
@@ -94,10 +111,12 @@ def main() -> None:
     for name in names:
         for systems in args.systems:
             found = measure(name, systems, args.tasks, args)
+            given = parameters(args.param, name)
+            name_shown = name + "".join(f" {k}={v}" for k, v in given.items())
             seconds = f"{found['seconds']:.2f}" if "seconds" in found else "-"
             peak = f"{found['peak_kib'] / 2**20:.2f} GiB" if found.get("peak_kib") else "-"
             print(
-                f"{name:<20} {systems:>8,} {args.tasks:>6} {seconds:>9} {peak:>10}  "
+                f"{name_shown:<20} {systems:>8,} {args.tasks:>6} {seconds:>9} {peak:>10}  "
                 f"{found['status']}",
                 flush=True,
             )

@@ -43,6 +43,35 @@ def test_bradley_terry_recovers_strengths_with_calibrated_errors():
     assert 0.9 < np.mean(np.abs(z) < 1.96) <= 1.0
 
 
+def pinv_standard_errors(model: BradleyTerry, wins: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The textbook route: the pseudo-inverse of the centred Hessian, built densely."""
+    n = len(beta)
+    p = 1.0 / (1.0 + np.exp(-(beta[:, None] - beta[None, :])))
+    weight = (wins + wins.T) * p * (1 - p)
+    np.fill_diagonal(weight, 0.0)
+    hessian = np.diag(weight.sum(axis=1)) - weight + model.ridge * np.eye(n)
+    centre = np.eye(n) - 1.0 / n
+    return np.sqrt(np.clip(np.diag(np.linalg.pinv(centre @ hessian @ centre)), 0.0, None))
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1e-3, 1.0])
+@pytest.mark.parametrize("n", [2, 7, 60])
+def test_bradley_terry_cholesky_errors_equal_the_pseudo_inverse(ridge, n):
+    rng = np.random.default_rng(n)
+    wins = rng.integers(0, 20, size=(n, n)).astype(float)
+    np.fill_diagonal(wins, 0.0)
+    model = BradleyTerry(ridge=ridge)
+    beta, se = model.fit(wins)
+    np.testing.assert_allclose(se, pinv_standard_errors(model, wins, beta), rtol=1e-8)
+
+
+def test_bradley_terry_errors_of_a_system_without_matches():
+    wins = np.array([[0, 3, 0], [2, 0, 0], [0, 0, 0]], dtype=float)  # s2 never plays
+    model = BradleyTerry(ridge=0.0)
+    beta, se = model.fit(wins)  # a Hessian of rank n - 2
+    np.testing.assert_allclose(se, pinv_standard_errors(model, wins, beta), rtol=1e-8, atol=1e-9)
+
+
 def test_bradley_terry_on_task_scores_orders_by_strength():
     rng = np.random.default_rng(2)
     beta = np.linspace(-2, 2, 10)
@@ -94,6 +123,27 @@ def test_elo_winner_of_every_task_is_first_and_params_are_checked():
     assert HOST.aggregators.create("elo").aggregate(table_of(scores)).ranks[2] == 1
     with pytest.raises(ParameterError, match="aggregator 'elo': need k > 0"):
         HOST.aggregators.create("elo", k=0.0)
+
+
+def test_elo_rounds_per_task_plays_that_many_rounds_of_each_round_robin():
+    rng = np.random.default_rng(7)
+    scores = rng.random((9, 4))  # odd: 9 rounds of 4 matches and a bye
+    table = table_of(scores)
+    full = HOST.aggregators.create("elo", orders=3).ratings(table)
+    every = HOST.aggregators.create("elo", orders=3, rounds_per_task=9).ratings(table)
+    np.testing.assert_array_equal(full, every)  # all the rounds: the same draws, the same play
+    # with K tiny, Elo is linear: each order plays 2 rounds x 4 matches on each of 4 tasks
+    tiny = HOST.aggregators.create("elo", k=1e-6, orders=3, rounds_per_task=2).ratings(table)
+    played = np.abs(np.round((tiny - 1000.0) / 1e-6 * 2)).sum(axis=1)  # |wins - losses| summed
+    assert np.all(played <= 2 * 4 * 4 * 2) and np.all(played > 0)
+    all_rounds = HOST.aggregators.create("elo", k=1e-6, orders=3).ratings(table)
+    assert np.abs((tiny - all_rounds) / 1e-6).max() > 0.5  # fewer matches, other ratings
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])
+def test_elo_rounds_per_task_is_checked(bad):
+    with pytest.raises(ParameterError, match="rounds_per_task.* must be (an integer >= 1|int)"):
+        HOST.aggregators.create("elo", rounds_per_task=bad)
 
 
 def test_bootstrap_intervals_contain_the_point_rank():

@@ -246,6 +246,40 @@ def test_baldwin_eliminates_tied_systems_together():
     assert list(ranking.ranks) == [1, 2, 2]
 
 
+def baldwin_by_recounting(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Baldwin's rule as its definition reads: every round recounts Borda among the rest."""
+    n = len(scores)
+    here, there = scores[:, None, :], scores[None, :, :]
+    wins = (np.greater(here, there) * weights).sum(axis=2)  # NaN compares false
+    remaining, rounds, current = np.ones(n, dtype=bool), np.zeros(n), 1
+    tol = 1e-9 * max(1.0, weights.sum())
+    while remaining.any():
+        borda = wins[:, remaining].sum(axis=1)
+        alive = borda[remaining]
+        if alive.max() - alive.min() <= tol:
+            rounds[remaining] = current
+            break
+        out = remaining & (borda <= alive.min() + tol)
+        rounds[out], remaining, current = current, remaining & ~out, current + 1
+    return rounds
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_baldwin_over_many_rounds_equals_recounting_every_round(seed):
+    # 150 systems: more rounds than RECOUNT_EVERY, so both the subtractions and the recounts
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.normal(size=(150, 1)) + rng.normal(size=(150, 9)), 1)
+    scores[rng.random(scores.shape) < 0.1] = np.nan
+    weights = rng.choice([0.5, 1.0, 1.5], size=9)
+    table = ScoreTable(
+        tuple(f"s{i:03d}" for i in range(150)), tuple(f"t{k}" for k in range(9)), scores
+    )
+    ranking = run("baldwin", table, task_weights=weights.tolist())
+    expected = baldwin_by_recounting(scores, weights)
+    assert max(expected) > 64
+    assert [by_system(ranking)[s] for s in table.systems] == expected.tolist()
+
+
 def test_condorcet_cycle_has_no_winner():
     # rock-paper-scissors: every system wins one majority and loses one.
     table = from_orders(("r", "p", "s"), [("r", "s", "p"), ("p", "r", "s"), ("s", "p", "r")])

@@ -5,6 +5,7 @@ from ..leaderboard.pairwise import (
     outcomes,
     preference_matrix,
     require_memory,
+    row_blocks,
     strict_wins,
     task_ranks,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "outcomes",
     "preference_matrix",
     "require_memory",
+    "row_blocks",
     "strict_wins",
     "task_ranks",
 ]

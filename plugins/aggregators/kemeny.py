@@ -144,6 +144,10 @@ class Kemeny(VotingRule):
     system name: the systems are solved in name order, whatever the table's row order); extras
     ``objective`` (the maximised agreement) and ``exact`` repeat on every row.
 
+    Cost: O(n² T) time for the preference matrix (in blocks of rows), then O(2^n · n²)
+    exact, or O(n²) per pass of the local search over every system, per start; memory
+    O(n²) (a few n × n float64 matrices).
+
     :param exact_max: largest number of systems solved exactly (0 to 20; default 16).
     :param restarts: random starting orders of the heuristic, besides Borda and Copeland.
     :param seed: seed of those random orders.

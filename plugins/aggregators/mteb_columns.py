@@ -55,6 +55,8 @@ class Mean:
 
     :param missing: ``strict`` (a system missing any task has no mean, as mteb) or ``skip``
         (the mean over the tasks it has).
+
+    Cost: O(n T) time and memory for n systems and T tasks.
     """
 
     @property
@@ -79,6 +81,8 @@ class MeanByTaskType:
         system's value, missing) or ``skip`` (means over what is present).
 
     Tasks without a type in ``ScoreTable.task_types`` form the type ``"(none)"``.
+
+    Cost: O(n T) time and memory for n systems and T tasks.
     """
 
     @property
@@ -153,7 +157,10 @@ def _average_ranks(key: np.ndarray) -> np.ndarray:
 
 
 class Borda:
-    """MTEB's "Rank (Borda)" (see the module docstring for the formula)."""
+    """MTEB's "Rank (Borda)" (see the module docstring for the formula).
+
+    Cost: O(n T log n) time (a sort per task), O(n T) memory, for n systems and T tasks.
+    """
 
     missing_cells = "skip"  # a missing task earns no points (the conformance kit's declaration)
 

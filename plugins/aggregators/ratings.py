@@ -28,16 +28,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.linalg import lapack
 from scipy.optimize import minimize
 
 import rankarena
 from rankarena import ParameterError, Ranking, ScoreTable
-from rankarena.api.aggregation import preference_matrix, require_memory
+from rankarena.api.aggregation import preference_matrix, require_memory, row_blocks
 from rankarena.api.checks import non_negative_number
 
-FIT_MATRICES = 12
-"""systems × systems float64 matrices ``BradleyTerry.fit`` holds at once (objective terms,
-Hessian, its pseudo-inverse), for the memory estimate."""
+FIT_MATRICES = 2
+"""systems × systems float64 matrices ``BradleyTerry`` holds besides the win matrix (the
+Hessian, the blocks of the likelihood), for the memory estimate."""
+BLOCK_ARRAYS = 6
+"""block × systems float64 arrays one block of the likelihood or Hessian holds at once."""
 
 
 class Elo:
@@ -47,6 +50,12 @@ class Elo:
     :param initial: the starting rating.
     :param orders: random orders averaged over.
     :param seed: seed of the orders.
+    :param rounds_per_task: play only this many of the n − 1 rounds of each task's round
+        robin (the first ones of its random round order), for large fields; default: all.
+
+    Cost: O(orders × tasks × n²) time for the full round robin (orders × tasks × (n − 1)
+    vectorised rounds of n/2 matches), O(orders × tasks × rounds_per_task × n) with
+    ``rounds_per_task``; memory O(orders × n + systems × tasks), whatever the size.
 
     The orders are drawn for the table with its systems and tasks in name order, and
     without the tasks fewer than two systems have a score on (they play no match), so the
@@ -55,10 +64,26 @@ class Elo:
 
     missing_cells = "skip"  # a match with a missing score is not played
 
-    def __init__(self, k: float = 4.0, initial: float = 1000.0, orders: int = 20, seed: int = 0):
+    def __init__(
+        self,
+        k: float = 4.0,
+        initial: float = 1000.0,
+        orders: int = 20,
+        seed: int = 0,
+        rounds_per_task: int | None = None,
+    ):
         if k <= 0 or orders < 1:
             raise ParameterError(f"aggregator 'elo': need k > 0 and orders >= 1, got {k}, {orders}")
+        if rounds_per_task is not None and (
+            not isinstance(rounds_per_task, int) or isinstance(rounds_per_task, bool)
+            or rounds_per_task < 1
+        ):  # fmt: skip
+            raise ParameterError(
+                "aggregator 'elo': rounds_per_task must be an integer >= 1, "
+                f"got {rounds_per_task!r}"
+            )
         self.k, self.initial, self.orders, self.seed = float(k), float(initial), orders, seed
+        self.rounds_per_task = rounds_per_task
 
     def aggregate(self, scores: ScoreTable) -> Ranking:
         """Mean final rating per system; extras: its standard deviation over orders."""
@@ -86,9 +111,8 @@ class Elo:
         rows = np.arange(self.orders)[:, None]
         for task in _task_orders(rng, len(scores.tasks), self.orders).T:  # one task per order
             seats = np.argsort(rng.random((self.orders, n + n % 2)), axis=1)
-            for round_number in rng.permuted(
-                np.tile(np.arange(n + n % 2 - 1), (self.orders, 1)), axis=1
-            ).T:
+            played = rng.permuted(np.tile(np.arange(n + n % 2 - 1), (self.orders, 1)), axis=1)
+            for round_number in played.T[: self.rounds_per_task]:
                 a, b = _round_pairs(seats, round_number)  # disjoint: plain += is exact
                 won, played = _match(by_task, task[:, None] * n, a, b, n)
                 expected = 1.0 / (1.0 + 10.0 ** ((ratings[rows, b] - ratings[rows, a]) / 400.0))
@@ -135,6 +159,10 @@ class BradleyTerry:
 
     :param ridge: λ of the ridge penalty (keeps strengths finite for unbeaten systems).
     :param task_weights: one weight per task, in the table's task order (default all 1).
+
+    Cost: O(n² T) time for the win matrix (in blocks of rows), O(n²) per L-BFGS step of
+    the fit, O(n³) for the standard errors (one Cholesky inverse); memory: the win matrix
+    and the Hessian (2 n × n float64 matrices, 1.5 GiB at 10,000 systems).
     """
 
     missing_cells = "skip"  # a match with a missing score is not played
@@ -147,34 +175,70 @@ class BradleyTerry:
         """Rank by strength β; extras: ``se`` (standard error of β)."""
         who = "aggregator 'bradley-terry'"
         n = len(scores.systems)
-        require_memory(who, FIT_MATRICES * 8 * n * n, scores, "likelihood and Hessian")
+        require_memory(who, FIT_MATRICES * 8 * n * n, scores, "Hessian for the standard errors")
         beta, se = self.fit(preference_matrix(scores, self.task_weights, who=who))
         return Ranking.from_scores("bradley-terry", scores.systems, beta, se=se.tolist())
 
     def fit(self, wins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(β, standard errors) from the win matrix ``wins[i, j]``."""
+        """(β, standard errors) from the win matrix ``wins[i, j]``.
+
+        The log-likelihood and its gradient g_i = Σ_j n_ij p_ij − Σ_j W_ij + λβ_i
+        (n = W + Wᵀ, p_ij = σ(β_i − β_j)) are summed a block of rows at a time: memory
+        O(n²) for ``wins`` plus O(block × n), time O(n²) per L-BFGS step.
+        """
         n = len(wins)
         if n == 0:
             return np.zeros(0), np.zeros(0)
-        games = wins + wins.T
+        blocks = list(row_blocks(n, 1, cell_bytes=8 * BLOCK_ARRAYS))
+        won = wins.sum(axis=1)
 
         def objective(beta: np.ndarray) -> tuple[float, np.ndarray]:
-            diff = beta[:, None] - beta[None, :]
-            log_p = -np.logaddexp(0.0, -diff)  # log σ(β_i − β_j)
-            value = -(wins * log_p).sum() + 0.5 * self.ridge * beta @ beta
-            p = np.exp(log_p)
-            grad = -(wins * (1 - p)).sum(axis=1) + (wins.T * (1 - p.T)).sum(axis=1)
-            return value, grad + self.ridge * beta
+            value, grad = 0.5 * self.ridge * beta @ beta, self.ridge * beta - won
+            for rows in blocks:
+                log_p = -np.logaddexp(0.0, beta[None, :] - beta[rows, None])  # log σ(β_i − β_j)
+                value -= float((wins[rows] * log_p).sum())
+                grad[rows] += ((wins[rows] + wins[:, rows].T) * np.exp(log_p)).sum(axis=1)
+            return value, grad
 
         solution = minimize(objective, np.zeros(n), jac=True, method="L-BFGS-B")
         beta = solution.x - solution.x.mean()
-        p = 1.0 / (1.0 + np.exp(-(beta[:, None] - beta[None, :])))
-        weight = games * p * (1 - p)
-        np.fill_diagonal(weight, 0.0)
-        hessian = np.diag(weight.sum(axis=1)) - weight + self.ridge * np.eye(n)
-        centre = np.eye(n) - 1.0 / n  # restrict to Σ β = 0
-        covariance = np.linalg.pinv(centre @ hessian @ centre)
-        return beta, np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+        return beta, self.standard_errors(wins, beta)
+
+    def hessian(self, wins: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """H = Σ_{i<j} n_ij p_ij (1 − p_ij) (e_i − e_j)(e_i − e_j)ᵀ + λI, by blocks of rows."""
+        n = len(beta)
+        hessian = np.empty((n, n))
+        for rows in row_blocks(n, 1, cell_bytes=8 * BLOCK_ARRAYS):
+            p = 1.0 / (1.0 + np.exp(beta[None, :] - beta[rows, None]))
+            np.multiply(wins[rows] + wins[:, rows].T, p * (p - 1.0), out=hessian[rows])
+        diagonal = np.diag_indices(n)
+        hessian[diagonal] = 0.0
+        hessian[diagonal] = self.ridge - hessian.sum(axis=1)
+        return hessian
+
+    def standard_errors(self, wins: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """√diag of the Moore–Penrose inverse of the Hessian restricted to Σ β = 0.
+
+        H1 = λ1, so with a > 0 (the mean of H's diagonal) and J = 11ᵀ, on Σ β = 0 the
+        restricted inverse is (H + (a/n) J)⁻¹ − J/(n (a + λ)): its diagonal comes from one
+        Cholesky inverse, in place (O(n³) time, one n × n matrix). Where that matrix is
+        singular (a system without a match and no ridge), the general pseudo-inverse of
+        the centred Hessian is taken instead.
+        """
+        n = len(beta)
+        hessian = self.hessian(wins, beta)
+        shift = float(np.mean(np.diag(hessian))) or 1.0
+        hessian += shift / n
+        # H is symmetric: its transpose is the Fortran-ordered matrix LAPACK works in place on
+        factor, info = lapack.dpotrf(hessian.T, lower=1, overwrite_a=1, clean=0)
+        if info == 0:
+            inverse, info = lapack.dpotri(factor, lower=1, overwrite_c=1)
+        if info == 0:
+            variance = np.diag(inverse) - 1.0 / (n * (shift + self.ridge))
+        else:
+            centre = np.eye(n) - 1.0 / n
+            variance = np.diag(np.linalg.pinv(centre @ self.hessian(wins, beta) @ centre))
+        return np.sqrt(np.clip(variance, 0.0, None))
 
 
 @rankarena.hookimpl

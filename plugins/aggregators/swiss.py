@@ -676,6 +676,11 @@ class SwissTournament:
 
     ``DEFAULT_SWEEP`` and ``sensitivity`` are public plugin API: the report's Swiss
     failure-sensitivity section reaches them through the aggregator registry.
+
+    Cost: O(N · R · n log n) time for N tournaments of R rounds (one sort of the n active
+    systems per round, played a block of tournaments at once); memory ≈ ``BYTES_PER_GAME``
+    × block × n (800 MB for the default block of 1,000 at 10,000 systems) plus the
+    T × n table of ranks, whatever the number of tasks.
     """
 
     DEFAULT_SWEEP: tuple[str, ...] = DEFAULT_SWEEP
