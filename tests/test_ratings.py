@@ -142,7 +142,7 @@ def test_elo_rounds_per_task_plays_that_many_rounds_of_each_round_robin():
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])
 def test_elo_rounds_per_task_is_checked(bad):
-    with pytest.raises(ParameterError, match="rounds_per_task.* must be (an integer >= 1|int)"):
+    with pytest.raises(ParameterError, match=r"rounds_per_task.* must be (an integer >= 1|int)"):
         HOST.aggregators.create("elo", rounds_per_task=bad)
 
 

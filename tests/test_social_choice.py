@@ -556,6 +556,17 @@ def test_pairwise_rules_refuse_what_does_not_fit_in_one_line(monkeypatch):
         )
 
 
+def test_threshold_refuses_place_counts_that_do_not_fit_in_one_line(monkeypatch):
+    monkeypatch.setenv(pairwise.MEMORY_ENV, "64M")
+    table = make_table(np.random.default_rng(0).random((2000, 3)))
+    with pytest.raises(rankarena.RankarenaError) as caught:
+        run("threshold", table)
+    assert str(caught.value) == (
+        "aggregator 'threshold' needs 152.6 MiB for 2000 systems x 3 tasks (place counts and "
+        "their sort); limit: 64.0 MiB (RANKARENA_MAX_MEMORY=64M)"
+    )
+
+
 @pytest.mark.parametrize(
     ("given", "expected"),
     [("1000", 1000), ("8G", 8 * 2**30), ("512 MiB", 512 * 2**20), ("1.5k", 1536), ("2T", 2**41)],

@@ -453,11 +453,16 @@ class Threshold(VotingRule):
     """
 
     method = "threshold"
+    PLACE_MATRICES = 5
+    """systems × places float64 matrices held at once (counts, keys, the sort's copies;
+    4.3 GiB measured at 10,000 systems), for the memory estimate."""
 
     def _score(self, table: ScoreTable, weights: np.ndarray) -> Scored:
         _, worst, present = task_positions(table.scores)
         from_bottom = present[None, :] - worst  # 0 = last place; NaN where missing
         depth = int(present.max()) if len(present) else 0
+        needed = self.PLACE_MATRICES * 8 * len(table.systems) * max(depth, 1)
+        aggregation.require_memory(self._where, needed, table, "place counts and their sort")
         counts = np.zeros((len(table.systems), max(depth, 1)))
         rows, cols = np.nonzero(~np.isnan(from_bottom))
         np.add.at(counts, (rows, from_bottom[rows, cols].astype(np.int64)), weights[cols])
