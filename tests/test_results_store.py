@@ -187,6 +187,24 @@ def test_a_merge_cut_short_is_read_once_and_cleaned_on_the_next_append(tmp_path)
     assert len(Results.from_store(store)) == 80
 
 
+def test_a_killed_writers_temporary_part_is_deleted_by_the_next_append(tmp_path):
+    import subprocess
+    import sys
+
+    from rankarena.data.atomic import writer_tag
+
+    store = tmp_path / "results.parquet"
+    batch(0).append_to(store)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = writer_tag().split("@", 1)[1]
+    stale = store / f".{part_name(2, 2)}.{dead.pid}@{host}.abc123.tmp"
+    stale.write_bytes(b"PAR1 half a part")
+    assert Results.from_store(store) == batch(0)  # readers never look at temporaries
+    batch(1).append_to(store)
+    assert parts_in(store) == [part_name(1, 1), part_name(2, 2)]
+
+
 def test_compact_store_merges_everything_and_drops_replaced_rows(tmp_path):
     store = tmp_path / "results.parquet"
     for i in range(12):

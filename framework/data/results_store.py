@@ -29,9 +29,11 @@ matched: filtering on identity columns before deduplication gives the same rows 
 
 **Safety.** Writers hold the store's lock (``file_lock``) while they number, write and
 merge parts; every file appears by an atomic rename, and a merge deletes the parts it
-replaces only after the merged part exists. A reader never locks: it opens every part it
-listed (a part deleted between listing and opening restarts the read), and where a merged
-part and the parts it covers coexist (a merge cut short), it reads the merged one.
+replaces only after the merged part exists. The temporary part files of a writer killed
+outright are deleted by the next append (``atomic.remove_stale_temporaries``). A reader
+never locks: it opens every part it listed (a part deleted between listing and opening
+restarts the read), and where a merged part and the parts it covers coexist (a merge cut
+short), it reads the merged one.
 
 **Migration.** A store written before parts existed is one Parquet file. It is read as
 it is, and the first append migrates it under the lock: the rows go to part 0 in a
@@ -57,7 +59,7 @@ import pyarrow.parquet as pq
 
 from ..errors import DataFormatError
 from . import schemas
-from .atomic import atomic_path
+from .atomic import atomic_path, remove_stale_temporaries
 from .locks import file_lock, lock_path
 from .table import conform, read_parquet
 
@@ -68,6 +70,7 @@ OPTIONAL = ("eval_key",)  # columns that stores written before they existed lack
 FANOUT = 8
 MAX_PART_ROWS = 1_000_000
 _PART = re.compile(r"^(\d{12})-(\d{12})\.parquet$")
+_PART_TEMPORARY = re.compile(r"^\.(\d{12}-\d{12}\.parquet)\..*\.tmp$")
 _READ_ATTEMPTS = 20
 
 
@@ -276,12 +279,20 @@ def append_table(
         return
     with _locked(store):
         store.mkdir(parents=True, exist_ok=True)
+        _remove_stale_part_temporaries(store)
         parts = live_parts(store, drop_covered=True)
         number = parts[-1].last + 1 if parts else 1
         target = store / part_name(number, number)
         _write_part(deduplicate(_conformed(table, store)), target)
         parts.append(Part(target, number, number))
         _merge_full_tiers(parts, fanout, max_part_rows)
+
+
+def _remove_stale_part_temporaries(store: Path) -> None:
+    """Delete the temporary part files of writers that died (SIGKILL) mid-write."""
+    names = {m.group(1) for m in map(_PART_TEMPORARY.match, os.listdir(store)) if m}
+    for name in names:
+        remove_stale_temporaries(store / name)
 
 
 def _tier(rows: int, fanout: int) -> int:
