@@ -158,9 +158,8 @@ def _filter(
     means_only: bool,
 ) -> pc.Expression | None:
     expression = None
-    wanted = {"system": system, "dataset": dataset, "split": split}
-    wanted.update(variant=variant, metric=metric)
-    for column, value in wanted.items():
+    wanted = (("system", system), ("dataset", dataset), ("split", split))
+    for column, value in (*wanted, ("variant", variant), ("metric", metric)):
         if value is None:
             continue
         values = [value] if isinstance(value, str) else list(value)

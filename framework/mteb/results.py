@@ -144,7 +144,7 @@ def export_mteb_results(
     if isinstance(results, Results):
         table = results
     else:
-        table = Results.from_store(results, variant="", means_only=True)
+        table = Results.from_store(results, means_only=True)  # variants: left out below
     rows = table.table.to_pylist()
     cells: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
     dates: dict[tuple[str, str], dt.datetime] = {}

@@ -74,10 +74,8 @@ class Elo:
     ):
         if k <= 0 or orders < 1:
             raise ParameterError(f"aggregator 'elo': need k > 0 and orders >= 1, got {k}, {orders}")
-        if rounds_per_task is not None and (
-            not isinstance(rounds_per_task, int) or isinstance(rounds_per_task, bool)
-            or rounds_per_task < 1
-        ):  # fmt: skip
+        per_task = rounds_per_task
+        if per_task is not None and (type(per_task) is not int or per_task < 1):
             raise ParameterError(
                 "aggregator 'elo': rounds_per_task must be an integer >= 1, "
                 f"got {rounds_per_task!r}"
