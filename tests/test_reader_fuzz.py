@@ -175,6 +175,39 @@ def test_fast_path_never_disagrees_with_the_line_reader(seeds, tmp_path_factory)
     run()
 
 
+def test_blocks_never_disagree_with_the_whole_reader(seeds, tmp_path_factory, monkeypatch):
+    """On any mutation of a run file, reading it in blocks of whole queries (small Arrow
+    batches, so that the fast path and the line reader share the file) gives the run read
+    whole, or an error: the whole reader's, or one a block reader alone may raise (a query
+    out of place, a query larger than a block)."""
+    import pyarrow as pa
+
+    from rankarena.data import Run, run_blocks
+
+    monkeypatch.setattr(run_blocks, "READ_BLOCK_BYTES", 256)
+    path = tmp_path_factory.mktemp("blocks") / "run.txt"
+
+    @FUZZ
+    @given(data=mutated(seeds["run.txt"]))
+    def run(data: bytes) -> None:
+        path.write_bytes(data)
+        try:
+            whole = read_trec_run(path)
+        except DataFormatError:
+            whole = None
+        try:
+            blocks = list(run_blocks.read_trec_run_blocks(path, 5))
+        except DataFormatError as error:
+            assert whole is None or "appears again" in str(error) or "more than 5" in str(error)
+            return
+        assert whole is not None
+        columns = ["query_id", "doc_id", "score"]
+        table = pa.concat_tables([block.table.select(columns) for block in blocks])
+        assert Run(table) == whole
+
+    run()
+
+
 # ---------------------------------------------------------------- the CLI
 
 

@@ -85,3 +85,19 @@ def test_scifact_bm25(scifact):
     assert abs(result.mean["ndcg@10"] - 0.665) <= 0.01
     assert result.mean["ndcg@10"] == pytest.approx(0.6713, abs=5e-4)
     assert result.mean["recall@100"] == pytest.approx(0.9187, abs=5e-4)
+
+
+def test_index_and_search_that_will_not_fit_are_refused_in_one_line(monkeypatch):
+    host = rankarena.plugin_manager()
+    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "50M")  # below the index's fixed 100 MiB
+    with pytest.raises(rankarena.RankarenaError) as caught:
+        host.retrievers.create("bm25").index(CORPUS)
+    assert str(caught.value).startswith(
+        f"retriever 'bm25' needs 100.0 MiB to index {len(CORPUS)} documents (tokens and the "
+        "sparse index); limit: 50.0 MiB (RANKARENA_MAX_MEMORY=50M); index a smaller corpus"
+    )
+    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "1G")
+    bm25 = host.retrievers.create("bm25").index(CORPUS)
+    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "100")  # 3 x 4 results x 16 + 4 x 8 = 224
+    with pytest.raises(rankarena.RankarenaError, match=r"needs 224 B to search 3 queries at k=4"):
+        bm25.search(QUERIES, k=1000)

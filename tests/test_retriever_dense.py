@@ -224,3 +224,24 @@ def test_unreadable_query_cache_entry_is_rebuilt(subset, tmp_path):
     with pytest.warns(RuntimeWarning, match="unreadable"):
         assert cached_retriever(tmp_path).index(small).search(queries, k=5) == run
     assert np.load(entry, allow_pickle=False).shape == (12, 384)  # rewritten whole
+
+
+def test_an_index_or_search_that_will_not_fit_is_refused_before_encoding(subset, monkeypatch):
+    corpus, queries = subset
+    dense = rankarena.plugin_manager().retrievers.create("dense", model="minilm", device="cpu")
+    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "50K")  # 60 x 384 float32 = 90 KiB
+    encoded: list[int] = []
+    monkeypatch.setattr(dense.encoder, "encode", lambda texts, *a: encoded.append(len(texts)))
+    with pytest.raises(rankarena.RankarenaError) as caught:
+        dense.index(corpus)
+    assert str(caught.value) == (
+        "retriever 'dense' needs 90.0 KiB to hold 60 document vectors (encoded); limit: "
+        "50.0 KiB (RANKARENA_MAX_MEMORY=50K); set a cache_dir so that the exact backend "
+        "reads them memory-mapped, or index a smaller corpus"
+    )
+    assert encoded == []  # refused before any encoding
+    monkeypatch.undo()
+    dense.index(corpus)
+    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "10K")
+    with pytest.raises(rankarena.RankarenaError, match=r"to search 12 queries at k=1,000 .*"):
+        dense.search(queries, k=1000)

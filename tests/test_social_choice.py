@@ -9,7 +9,6 @@ parameter errors, and the real MTEB(eng, v2) table.
 from __future__ import annotations
 
 import math
-import os
 import tracemalloc
 
 import numpy as np
@@ -545,7 +544,7 @@ def test_copeland_on_5000_systems_x_200_tasks_works_in_blocks():
 
 
 def test_pairwise_rules_refuse_what_does_not_fit_in_one_line(monkeypatch):
-    monkeypatch.setenv(pairwise.MEMORY_ENV, "64M")
+    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "64M")
     table = make_table(np.random.default_rng(0).random((5000, 200)))
     for name in ("copeland", "condorcet", "minimax", "baldwin", "kemeny"):
         with pytest.raises(rankarena.RankarenaError) as caught:
@@ -557,7 +556,7 @@ def test_pairwise_rules_refuse_what_does_not_fit_in_one_line(monkeypatch):
 
 
 def test_threshold_refuses_place_counts_that_do_not_fit_in_one_line(monkeypatch):
-    monkeypatch.setenv(pairwise.MEMORY_ENV, "64M")
+    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "64M")
     table = make_table(np.random.default_rng(0).random((2000, 3)))
     with pytest.raises(rankarena.RankarenaError) as caught:
         run("threshold", table)
@@ -565,29 +564,6 @@ def test_threshold_refuses_place_counts_that_do_not_fit_in_one_line(monkeypatch)
         "aggregator 'threshold' needs 152.6 MiB for 2000 systems x 3 tasks (place counts and "
         "their sort); limit: 64.0 MiB (RANKARENA_MAX_MEMORY=64M)"
     )
-
-
-@pytest.mark.parametrize(
-    ("given", "expected"),
-    [("1000", 1000), ("8G", 8 * 2**30), ("512 MiB", 512 * 2**20), ("1.5k", 1536), ("2T", 2**41)],
-)
-def test_memory_limit_from_the_environment(monkeypatch, given, expected):
-    monkeypatch.setenv(pairwise.MEMORY_ENV, given)
-    assert pairwise.memory_limit() == (expected, f"RANKARENA_MAX_MEMORY={given}")
-
-
-@pytest.mark.parametrize("given", ["lots", "-1G", "0", "inf", "G"])
-def test_bad_memory_limit_is_a_one_line_error(monkeypatch, given):
-    monkeypatch.setenv(pairwise.MEMORY_ENV, given)
-    with pytest.raises(ParameterError, match="RANKARENA_MAX_MEMORY must be a positive size"):
-        pairwise.memory_limit()
-
-
-def test_default_memory_limit_is_half_the_physical_memory(monkeypatch):
-    monkeypatch.delenv(pairwise.MEMORY_ENV, raising=False)
-    limit, source = pairwise.memory_limit()
-    assert limit == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
-    assert source == "half the physical memory; set RANKARENA_MAX_MEMORY to change"
 
 
 # ---------------------------------------------------------------------- parameter errors

@@ -5,13 +5,19 @@ registered retriever over a dataset: write the run, optionally score it).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from ..errors import ParameterError
 from .arguments import metric_names, parse_params, positive_int
 from .output import stdout_console
+
+if TYPE_CHECKING:
+    from ..evaluate import Evaluation
 
 DEFAULT_SPLIT = "test"
 """The qrels split ``eval --dataset`` reads when ``--split`` is not given."""
@@ -63,6 +69,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="drop retrieved documents whose id equals the query id (BEIR option)",
     )
+    p.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help=(
+            "memory the evaluation may use, e.g. 2G (default: $RANKARENA_MAX_MEMORY, else "
+            "half the physical memory); a larger run is streamed in blocks of whole queries"
+        ),
+    )
     p.set_defaults(handler=cmd_eval)
 
     p = subparsers.add_parser("retrieve", help="run a retriever over a dataset and write the run")
@@ -92,7 +106,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     per-query values); optionally store results."""
     from ..core.datasets import open_dataset
     from ..core.host import plugin_manager
-    from ..data import Run, read_qrels, read_trec_run
+    from ..data import read_qrels
+    from ..evaluate.run_file import evaluate_run_file
 
     host = plugin_manager()
     if args.qrels is not None:
@@ -110,24 +125,56 @@ def cmd_eval(args: argparse.Namespace) -> int:
         qrels = dataset.qrels(split)
         name, source = dataset.name, {"dataset": str(args.dataset)}
     run_path = Path(args.run)
-    run = Run.from_parquet(run_path) if run_path.suffix == ".parquet" else read_trec_run(run_path)
+    metrics = metric_names(args.metrics)
+    options = {
+        "relevance_level": args.relevance_level,
+        "complete": args.complete,
+        "ignore_identical_ids": args.ignore_identical_ids,
+    }
+
+    def compute():
+        with _rows_progress(run_path.name) as on_rows:
+            return evaluate_run_file(
+                run_path,
+                qrels,
+                metrics,
+                max_memory=args.max_memory,
+                host=host,
+                on_rows=on_rows,
+                **options,
+            )
+
     _evaluate_and_report(
         host,
-        run,
-        qrels,
+        compute,
         kind="eval",
         dataset=name,
         split=split,
         system=args.system or run_path.stem,
-        metrics=metric_names(args.metrics),
+        metrics=metrics,
         config={**source, "run": str(run_path)},
         per_query=args.per_query,
         store=args.output,
-        relevance_level=args.relevance_level,
-        complete=args.complete,
-        ignore_identical_ids=args.ignore_identical_ids,
+        **options,
     )
     return 0
+
+
+@contextmanager
+def _rows_progress(name: str) -> Iterator[Callable[[int], None]]:
+    """A progress line on stderr (a terminal only) counting the rows evaluated."""
+    from rich.console import Console
+
+    stderr = Console(stderr=True)
+    done = 0
+    with stderr.status(f"evaluating {name} ...") as status:
+
+        def on_rows(rows: int) -> None:
+            nonlocal done
+            done += rows
+            status.update(f"evaluating {name}: {done:,} rows ...")
+
+        yield on_rows
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
@@ -135,6 +182,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     from ..core.datasets import open_dataset
     from ..core.host import plugin_manager
     from ..data import write_trec_run
+    from ..evaluate import evaluate
 
     host = plugin_manager()
     dataset = open_dataset(host, args.dataset)
@@ -153,15 +201,16 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         write_trec_run(run, output, tag=args.retriever)
     console.print(f"wrote {len(run)} rows for {len(queries)} queries to {output}")
     if args.metrics:
+        qrels = dataset.qrels(args.split)
+        metrics = metric_names(args.metrics)
         _evaluate_and_report(
             host,
-            run,
-            dataset.qrels(args.split),
+            lambda: evaluate(run, qrels, metrics, host=host),
             kind="retrieve",
             dataset=dataset.name,
             split=args.split,
             system=args.system or args.retriever,
-            metrics=metric_names(args.metrics),
+            metrics=metrics,
             config={"dataset": str(args.dataset), "retriever": args.retriever, **params},
             per_query=False,
             store=args.results,
@@ -171,8 +220,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
 def _evaluate_and_report(
     host,
-    run,
-    qrels,
+    compute: Callable[[], Evaluation],
     *,
     kind: str,
     dataset: str,
@@ -184,16 +232,16 @@ def _evaluate_and_report(
     store: str | None,
     **options,
 ) -> None:
-    """Evaluate, record the results (observers; the store if given), print the tables."""
+    """Evaluate (``compute``), record the results (observers; the store if given), print
+    the tables."""
     from ..core.observe import RunInfo
     from ..core.recorder import ResultsRecorder
-    from ..evaluate import evaluate
 
     info = RunInfo(
         kind, {**config, "split": split, "metrics": metrics, "system": system, **options}
     )
     with ResultsRecorder(host, info, store or None) as recorder:
-        evaluation = evaluate(run, qrels, metrics, host=host, **options)
+        evaluation = compute()
         results = evaluation.to_results(
             system, dataset, split, per_query=per_query, run_id=info.run_id
         )

@@ -94,12 +94,11 @@ def trec_order(
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     rank_of = doc_rank if callable(doc_rank) else doc_rank.__getitem__
-    if np.all(query_rank[1:] >= query_rank[:-1]):
-        grouped = np.arange(n, dtype=np.int64)
-    else:
-        grouped = np.argsort(query_rank, kind="stable")
+    grouped = _grouped(query_rank)
     q = query_rank[grouped]
     starts, lengths = group_bounds(q)
+    if _descending_within(scores[grouped], starts):  # already in order (most run files)
+        return grouped
     width = int(lengths.max())
     if len(starts) * width > 4 * n + 4096:  # very uneven query sizes: a global sort is cheaper
         return grouped[np.lexsort((-rank_of(grouped), -scores[grouped], q))]
@@ -126,6 +125,33 @@ def trec_order(
     filled = np.arange(keys.shape[1]) < lengths[:, None]  # real rows, in sorted order
     picked = order.ravel() if keys.size == n else order[filled]
     return grouped[picked]
+
+
+def _grouped(query_rank: np.ndarray) -> np.ndarray:
+    """A stable permutation putting rows in query order. O(n) when the rows are in query
+    order, O(n + Q log Q) when each query's rows are together (a run file's usual layout),
+    else a stable sort."""
+    n = len(query_rank)
+    change = np.flatnonzero(query_rank[1:] != query_rank[:-1]) + 1
+    group_query = query_rank[np.concatenate(([0], change))]
+    if np.all(group_query[1:] > group_query[:-1]):
+        return np.arange(n, dtype=np.int64)
+    if len(np.unique(group_query)) < len(group_query):  # a query in pieces
+        return np.argsort(query_rank, kind="stable")
+    bounds = np.concatenate(([0], change, [n]))
+    order = np.argsort(group_query)
+    lengths = np.diff(bounds)[order]
+    new_starts = np.cumsum(lengths) - lengths
+    return np.arange(n, dtype=np.int64) + np.repeat(bounds[:-1][order] - new_starts, lengths)
+
+
+def _descending_within(scores: np.ndarray, starts: np.ndarray) -> bool:
+    """Whether scores strictly decrease within every group (no tie to settle)."""
+    if len(scores) < 2:
+        return True
+    falls = scores[1:] < scores[:-1]
+    falls[starts[1:] - 1] = True  # a group boundary is no comparison
+    return bool(falls.all())
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)

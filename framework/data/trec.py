@@ -31,8 +31,9 @@ back, and so is a query id starting with ``#`` (its lines would read back as com
 Run files are first read with Arrow's multi-threaded CSV reader (single-space separated,
 exactly 6 fields, the common layout); any file it cannot take as a valid run (other
 separators, trailing fields, comments, bad values, NaN scores, duplicates, bad bytes,
-whitespace inside an id) is read again line by line, which either accepts it or fails with
-the exact line and reason. Arrow's float parser takes no more than the C syntax (no
+whitespace inside an id, a carriage return alone inside a line, which Arrow would take for a
+line end) is read again line by line, which either accepts it or fails with the exact line
+and reason. Arrow's float parser takes no more than the C syntax (no
 ``1_0``, no non-ASCII digits), so both paths agree.
 """
 
@@ -64,39 +65,108 @@ from .run import Run
 _RUN_COLUMNS = ("query_id", "q0", "doc_id", "rank", "score", "tag")
 
 
+CSV_READ = pacsv.ReadOptions(column_names=list(_RUN_COLUMNS))
+CSV_PARSE = pacsv.ParseOptions(delimiter=" ", quote_char=False)
+CSV_CONVERT = pacsv.ConvertOptions(
+    column_types={
+        "query_id": pa.string(),
+        "q0": pa.string(),
+        "doc_id": pa.string(),
+        "rank": pa.string(),
+        "score": pa.float64(),
+        "tag": pa.string(),
+    },
+    strings_can_be_null=False,
+    quoted_strings_can_be_null=False,
+)
+"""Arrow CSV options of the fast path: single spaces, exactly 6 fields, no quoting."""
+
+
+def clean_run_rows(table: pa.Table | pa.RecordBatch) -> bool:
+    """Whether rows Arrow's CSV reader parsed (``CSV_*`` options) are run lines the line
+    reader would read the same way: no comment line, no empty field (doubled separators),
+    no other whitespace inside a field (the line reader would split there, shifting the
+    fields after it). Only needed where ``ByteScan.irregular``."""
+    if pc.any(pc.starts_with(table.column("query_id"), "#")).as_py():  # a comment line
+        return False
+    for name in ("query_id", "q0", "doc_id", "rank", "tag"):  # a blank would shift fields
+        column = table.column(name)
+        if pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():  # doubled separators
+            return False
+        if pc.any(pc.match_substring_regex(column, WHITESPACE_RE2)).as_py():  # any blank
+            return False
+    return True
+
+
+_ID_BLANKS = tuple(bytes([c]) for c in (0x09, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F))
+"""The ASCII whitespace bytes other than space, newline and carriage return."""
+_IRREGULAR_PAIRS = (b"  ", b"\n ", b" \n", b"\n#")
+"""Byte pairs of a doubled separator, a line starting or ending with a blank, a comment."""
+
+
+class ByteScan:
+    """What the bytes of a run file, fed in order, hold that Arrow's fast path must know:
+
+    * ``lone_cr``: a carriage return not followed by a newline (and not the file's last
+      byte). Arrow's CSV reader ends a line there; trec_eval takes it as a field
+      separator inside the line.
+    * ``irregular``: bytes that may make a parsed row differ from the line reader's: a
+      doubled space (an empty id), a line starting or ending with a space, a line starting
+      with ``#`` (a comment), an ASCII blank other than space and newline (tab, ``\\v``,
+      ``\\f``, ``\\x1c``-``\\x1f``) or any non-ASCII byte (whitespace inside an id).
+      Without them the parsed rows need no per-id check (``clean_run_rows``): a byte scan
+      costs a tenth of those checks.
+    """
+
+    def __init__(self) -> None:
+        self.lone_cr = False
+        self.irregular = False
+        self._last = b"\n"  # the byte before the first: a line starts there
+
+    def feed(self, data: bytes) -> None:
+        """Look at the next bytes of the file; ``b""`` at its end."""
+        if not data:
+            self.irregular |= self._last == b" "  # the last line ends with a blank
+            return
+        if self._last == b"\r" and data[:1] != b"\n":
+            self.lone_cr = True
+        if not self.lone_cr and data.find(b"\r") != -1:
+            trailing = data.endswith(b"\r")
+            self.lone_cr = data.count(b"\r") - data.count(b"\r\n") - trailing > 0
+        if not self.irregular:
+            self.irregular = (
+                not data.isascii()
+                or any(data.find(b) != -1 for b in _ID_BLANKS)
+                or any(data.find(pair) != -1 for pair in _IRREGULAR_PAIRS)
+                or self._last + data[:1] in _IRREGULAR_PAIRS
+            )
+        self._last = data[-1:]
+
+
+def scan_bytes(path: str | os.PathLike[str], chunk: int = 2**24) -> ByteScan:
+    """``ByteScan`` of the whole file."""
+    scan = ByteScan()
+    with open(path, "rb") as handle:
+        while data := handle.read(chunk):
+            scan.feed(data)
+    scan.feed(b"")
+    return scan
+
+
 def _read_trec_run_fast(path: str | os.PathLike[str]) -> Run | None:
     """The run if Arrow's CSV reader takes the file as a clean run, else ``None``."""
     try:
         with open(path, "rb") as handle:
             if handle.read(3) == b"\xef\xbb\xbf":  # a BOM: the line reader handles it
                 return None
+        scan = scan_bytes(path)
+        if scan.lone_cr:
+            return None
         table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=list(_RUN_COLUMNS)),
-            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={
-                    "query_id": pa.string(),
-                    "q0": pa.string(),
-                    "doc_id": pa.string(),
-                    "rank": pa.string(),
-                    "score": pa.float64(),
-                    "tag": pa.string(),
-                },
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            path, read_options=CSV_READ, parse_options=CSV_PARSE, convert_options=CSV_CONVERT
         )
-        if table.num_rows == 0:
+        if table.num_rows == 0 or (scan.irregular and not clean_run_rows(table)):
             return None
-        if pc.any(pc.starts_with(table.column("query_id"), "#")).as_py():  # a comment line
-            return None
-        for name in ("query_id", "doc_id"):
-            column = table.column(name)
-            if pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():  # doubled separators
-                return None
-            if pc.any(pc.match_substring_regex(column, WHITESPACE_RE2)).as_py():  # any blank
-                return None
         return Run(table.select(["query_id", "doc_id", "score"]), source=path)
     except (pa.ArrowException, DataFormatError, OSError, UnicodeDecodeError):
         return None
@@ -113,7 +183,26 @@ def _read_trec_run_lines(path: str | os.PathLike[str]) -> Run:
     """The line-by-line reader: any whitespace between fields, exact errors."""
     q, d, s = [], [], []
     seen = FirstLines(path)
+    for number, qid, docno, score in trec_run_rows(path):
+        seen.add((qid, docno), number, f"document {docno!r} for query {qid!r}")
+        q.append(qid)
+        d.append(docno)
+        s.append(score)
+    return Run(
+        pa.table({"query_id": q, "doc_id": d, "score": pa.array(s, pa.float64())}), source=path
+    )
+
+
+def trec_run_rows(
+    path: str | os.PathLike[str], skip: int = 0
+) -> Iterator[tuple[int, str, str, float]]:
+    """``(line number, query id, docno, score)`` of each run line, checked (at least 6
+    fields, a numeric non-NaN score, ids without whitespace); the first ``skip`` lines that
+    are neither blank nor comments are passed over unread."""
     for number, line in read_lines(path, comments=True):
+        if skip:
+            skip -= 1
+            continue
         fields = split_fields(line)
         if len(fields) < 6:
             raise DataFormatError(
@@ -127,13 +216,7 @@ def _read_trec_run_lines(path: str | os.PathLike[str]) -> Run:
         check_id(docno, "docno", path, number)
         if math.isnan(score):
             raise DataFormatError(path, "score is NaN", number)
-        seen.add((qid, docno), number, f"document {docno!r} for query {qid!r}")
-        q.append(qid)
-        d.append(docno)
-        s.append(score)
-    return Run(
-        pa.table({"query_id": q, "doc_id": d, "score": pa.array(s, pa.float64())}), source=path
-    )
+        yield number, qid, docno, score
 
 
 def write_trec_run(run: Run, path: str | os.PathLike[str], tag: str = "rankarena") -> None:

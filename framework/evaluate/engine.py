@@ -212,15 +212,7 @@ def evaluate(
     )
     if judged.n_queries == 0:
         raise _no_overlap(run, qrels)
-    per_query = {}
-    for metric in resolved:
-        values = np.asarray(metric.per_query(judged), dtype=np.float64)
-        if values.shape != (judged.n_queries,):
-            raise ParameterError(
-                f"metric {metric.name!r} returned shape {values.shape}, "
-                f"expected ({judged.n_queries},)"
-            )
-        per_query[metric.name] = values
+    per_query = per_query_values(resolved, judged)
     options = {
         "relevance_level": relevance_level,
         "complete": complete,
@@ -231,16 +223,40 @@ def evaluate(
     return Evaluation(judged.query_ids.to_pylist(), per_query, names, keys, summaries)
 
 
+def per_query_values(metrics: Sequence[MetricLike], judged: JudgedRun) -> dict[str, np.ndarray]:
+    """``{metric name: per-query values}`` on ``judged``, each checked to hold one float
+    per evaluated query."""
+    per_query = {}
+    for metric in metrics:
+        values = np.asarray(metric.per_query(judged), dtype=np.float64)
+        if values.shape != (judged.n_queries,):
+            raise ParameterError(
+                f"metric {metric.name!r} returned shape {values.shape}, "
+                f"expected ({judged.n_queries},)"
+            )
+        per_query[metric.name] = values
+    return per_query
+
+
 def _no_overlap(run: Run, qrels: Qrels) -> DataFormatError:
     """The error for an evaluation with no query in common."""
+    if not len(run):
+        return no_overlap_error(qrels, run.source, 0, None)
+    queries = len(pc.unique(run.table.column("query_id")))
+    return no_overlap_error(qrels, run.source, queries, run.table.column("query_id")[0].as_py())
+
+
+def no_overlap_error(
+    qrels: Qrels, run_source: object, run_queries: int, first_query: str | None
+) -> DataFormatError:
+    """The error for a run with no query in the qrels: ``0 of 300 run queries are in the
+    qrels (first run query: ...)``, or an empty qrels or run named as such."""
     if not len(qrels):
         return DataFormatError(qrels.source, "the qrels hold no judgement")
-    if not len(run):
-        return DataFormatError(run.source, "the run has no rows: nothing to evaluate")
-    queries = len(pc.unique(run.table.column("query_id")))
+    if not run_queries:
+        return DataFormatError(run_source, "the run has no rows: nothing to evaluate")
     return DataFormatError(
         qrels.source,
-        f"0 of {queries} run queries are in the qrels "
-        f"(first run query: {run.table.column('query_id')[0].as_py()!r}); "
-        "check the split and the query ids",
+        f"0 of {run_queries} run queries are in the qrels "
+        f"(first run query: {first_query!r}); check the split and the query ids",
     )

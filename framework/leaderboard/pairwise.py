@@ -17,23 +17,21 @@ computation (``tests/test_social_choice.py``).
 
 What must be held (the systems × systems results, ``outcomes``' full array) is estimated
 first and refused when it exceeds the limit (``require_memory``): ``RANKARENA_MAX_MEMORY``
-(bytes; a suffix K, M, G or T multiplies by 1024, 1024², ...) or, unset, half of the
-machine's physical memory (``os.sysconf('SC_PHYS_PAGES') × os.sysconf('SC_PAGE_SIZE')``).
+or, unset, half of the machine's physical memory (``rankarena.core.memory``).
 The refusal is one line: ``aggregator 'copeland' needs 18.7 GiB for 25000 systems x 200
 tasks (pairwise matrices); limit: 5.0 GiB (RANKARENA_MAX_MEMORY=5G)``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from ..core import memory
 from ..data.score_table import ScoreTable
-from ..errors import ParameterError, RankarenaError
+from ..errors import ParameterError
 
-MEMORY_ENV = "RANKARENA_MAX_MEMORY"
 BLOCK_BYTES = 32 * 2**20
 """Work arrays of one block of rows (2 bytes per (row, system, task) compared; 10 beyond
 ``EINSUM_BUFFER`` tasks)."""
@@ -41,60 +39,18 @@ EINSUM_BUFFER = 8192
 """Elements NumPy's ``einsum`` casts at a time (its iterator's default buffer)."""
 PAIRWISE_MATRICES = 4
 """systems × systems float64 matrices a pairwise rule may hold at once (estimate)."""
-_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 # ------------------------------------------------------------------------------- memory
 
 
-def parse_bytes(text: str) -> int:
-    """``"512M"`` → 536870912: a number of bytes, optionally with a K/M/G/T suffix (×1024ⁿ,
-    an optional trailing ``B`` or ``iB`` ignored)."""
-    raw = text.strip().upper().removesuffix("IB").removesuffix("B")
-    unit = raw[-1:] if raw[-1:] in _UNITS else ""
-    number = raw[: len(raw) - len(unit)].strip()
-    try:
-        value = float(number) * _UNITS[unit]
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise ParameterError(
-            f"{MEMORY_ENV} must be a positive size such as 8G, 512M or 1000000, got {text!r}"
-        )
-    return int(value)
-
-
-def memory_limit() -> tuple[int, str]:
-    """(bytes, where the number comes from): ``$RANKARENA_MAX_MEMORY``, else half of the
-    physical memory."""
-    given = os.environ.get(MEMORY_ENV, "").strip()
-    if given:
-        return parse_bytes(given), f"{MEMORY_ENV}={given}"
-    try:
-        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # not POSIX: no limit we can tell
-        return 2**63 - 1, "physical memory unknown"
-    return physical // 2, f"half the physical memory; set {MEMORY_ENV} to change"
-
-
-def format_bytes(count: float) -> str:
-    """``40_000_000_000`` → ``"37.3 GiB"`` (binary units, one decimal)."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if count < 1024 or unit == "TiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    raise AssertionError("unreachable")
-
-
 def require_memory(who: str, needed: int, table: ScoreTable, what: str) -> None:
-    """Raise a one-line ``RankarenaError`` when ``needed`` bytes exceed ``memory_limit()``:
-    ``{who} needs 37.3 GiB for 5000 systems x 200 tasks ({what}); limit: ...``."""
-    limit, source = memory_limit()
-    if needed > limit:
-        raise RankarenaError(
-            f"{who} needs {format_bytes(needed)} for {len(table.systems)} systems x "
-            f"{len(table.tasks)} tasks ({what}); limit: {format_bytes(limit)} ({source})"
-        )
+    """Raise a one-line ``RankarenaError`` when ``needed`` bytes exceed the memory limit
+    (``rankarena.core.memory``): ``{who} needs 37.3 GiB for 5000 systems x 200 tasks
+    ({what}); limit: ...``."""
+    memory.require_memory(
+        who, needed, f"for {len(table.systems)} systems x {len(table.tasks)} tasks ({what})"
+    )
 
 
 def matrices_bytes(table: ScoreTable) -> int:
@@ -161,7 +117,7 @@ def outcomes(
     or when either score is missing (see ``compared`` to tell those apart).
 
     O = [s_it > s_jt] − [s_it < s_jt], filled a block of rows at a time; the whole array
-    (systems² × tasks bytes) must fit ``memory_limit()``.
+    (systems² × tasks bytes) must fit the memory limit (``rankarena.core.memory``).
     """
     size, tasks = table.scores.shape
     needed = size * size * tasks + block_bytes(size, tasks, 2)

@@ -7,7 +7,7 @@ drawn twice appears twice, under the names ``task#1``, ``task#2`` (its type kept
 
 The ranks of every resample are kept (8 bytes per resample and system, and two float
 copies for the percentiles); that estimate is checked against
-``rankarena.leaderboard.pairwise.memory_limit`` before the first resample.
+``rankarena.core.memory.memory_limit`` before the first resample.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ flat scan of the score-group starts. A match reads the two scores it compares (a
 ranks, ``rankarena.leaderboard.pairwise.task_ranks``: the same order, half the bytes) from a tasks ×
 systems table, so memory is ≈ ``BYTES_PER_GAME`` × block × systems whatever the
 number of tasks (no systems × systems × tasks array; checked against
-``rankarena.leaderboard.pairwise.memory_limit``). Block b draws from ``SeedSequence(seed,
+``rankarena.core.memory.memory_limit``). Block b draws from ``SeedSequence(seed,
 spawn_key=(b,))``, so results depend on ``seed``, ``tournaments`` and ``block`` only.
 ``tests/swiss_reference.py`` plays the same rules with a plain per-tournament Python loop
 (for the tests and ``benchmarks/bench_swiss.py``).

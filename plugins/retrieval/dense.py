@@ -30,6 +30,7 @@ import rankarena
 from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
 from rankarena.api.checks import did_you_mean
 from rankarena.api.datasets import atomic_path
+from rankarena.api.memory import require_memory
 from rankarena.api.retrieval import (
     DTYPES,
     TRAINER_RECORDS,
@@ -64,6 +65,13 @@ def corpus_fingerprint(ids: list[str], texts: list[str]) -> str:
         digest.update(text.encode())
         digest.update(b"\1")
     return digest.hexdigest()
+
+
+QUERY_BATCH = 1024
+"""Queries ``exact_search`` scores at a time (its default)."""
+RESULT_BYTES = 48
+"""Per (query, result) of a search: float32 score and int64 index, twice while the running
+top-k merges, then the ``Run``'s columns."""
 
 
 class DenseRetriever:
@@ -175,6 +183,7 @@ class DenseRetriever:
         path = self._cache_path(corpus.ids, texts)
         self.embeddings = self._load_cached(path, len(texts), mmap=True)
         self.cache_hit = self.embeddings is not None
+        self._require_index_memory(len(texts))
         if self.embeddings is None:
             self.embeddings = self._encode_corpus(texts)
             write_cached(path, self.embeddings)
@@ -184,6 +193,23 @@ class DenseRetriever:
                 self.embeddings, kind, hnsw_m=self.hnsw_m, ef_search=self.ef_search
             )
         return self
+
+    def _require_index_memory(self, docs: int) -> None:
+        """Refuse, before encoding, an index whose vectors will not fit: N x dim float32
+        encoded (none when memory-mapped from the cache), another copy in a FAISS index,
+        plus HNSW's links (2·M int32 per vector at its base layer)."""
+        row = 4 * int(self.encoder.network.config.hidden_size)
+        needed = 0 if self.cache_hit else docs * row
+        if self.backend != "exact":
+            needed += docs * row + (docs * 8 * self.hnsw_m if self.backend == "faiss-hnsw" else 0)
+        what = "encoded" if not self.cache_hit else "in the FAISS index"
+        require_memory(
+            "retriever 'dense'",
+            needed,
+            f"to hold {docs:,} document vectors ({what})",
+            "set a cache_dir so that the exact backend reads them memory-mapped, or index a "
+            "smaller corpus",
+        )
 
     def _load_cached(self, path: Path | None, rows: int, mmap: bool = False) -> np.ndarray | None:
         """The cached embeddings at ``path`` if it holds ``rows`` × the model's dimension
@@ -267,6 +293,16 @@ class DenseRetriever:
             raise RankarenaError("retriever 'dense': call index(corpus) before search()")
         if k < 1:
             raise ParameterError(f"retriever 'dense': k must be at least 1, got {k}")
+        n_docs = len(self._doc_ids)
+        top = min(k, n_docs)
+        batch = min(QUERY_BATCH, len(queries))
+        require_memory(
+            "retriever 'dense'",
+            len(queries) * top * RESULT_BYTES + 4 * batch * min(self.chunk_size, n_docs),
+            f"to search {len(queries):,} queries at k={k:,} (results and one block of "
+            f"{batch:,} x {min(self.chunk_size, n_docs):,} scores)",
+            "lower k or chunk_size, or search fewer queries at a time",
+        )
         q = self.encode_queries(queries.table.column("text").to_pylist())
         if self._faiss is not None:
             scores, docs = self._faiss.search(q, k)
@@ -278,6 +314,7 @@ class DenseRetriever:
                     self.embeddings,
                     k,
                     chunk_size=self.chunk_size,
+                    query_batch=QUERY_BATCH,
                     device=str(self.encoder.device),
                     on_chunk=lambda n: progress.advance(task, n),
                 )

@@ -1,0 +1,48 @@
+"""The memory limit every stage sizes itself by (``rankarena.core.memory``)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from rankarena.core import memory
+from rankarena.errors import ParameterError, RankarenaError
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("1000", 1000), ("8G", 8 * 2**30), ("512 MiB", 512 * 2**20), ("1.5k", 1536), ("2T", 2**41)],
+)
+def test_memory_limit_from_the_environment(monkeypatch, given, expected):
+    monkeypatch.setenv(memory.MEMORY_ENV, given)
+    assert memory.memory_limit() == (expected, f"RANKARENA_MAX_MEMORY={given}")
+
+
+@pytest.mark.parametrize("given", ["lots", "-1G", "0", "inf", "G"])
+def test_bad_memory_limit_is_a_one_line_error(monkeypatch, given):
+    monkeypatch.setenv(memory.MEMORY_ENV, given)
+    with pytest.raises(ParameterError, match="RANKARENA_MAX_MEMORY must be a positive size"):
+        memory.memory_limit()
+
+
+def test_default_memory_limit_is_half_the_physical_memory(monkeypatch):
+    monkeypatch.delenv(memory.MEMORY_ENV, raising=False)
+    limit, source = memory.memory_limit()
+    assert limit == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    assert source == "half the physical memory; set RANKARENA_MAX_MEMORY to change"
+
+
+def test_require_memory_is_one_line_naming_the_setting(monkeypatch):
+    monkeypatch.setenv(memory.MEMORY_ENV, "1G")
+    memory.require_memory("eval", 2**30, "to read x")  # exactly the limit fits
+    with pytest.raises(RankarenaError) as caught:
+        memory.require_memory("eval", 2**30 + 1, "to read x", "or use a smaller k")
+    assert str(caught.value) == (
+        "eval needs 1.0 GiB to read x; limit: 1.0 GiB (RANKARENA_MAX_MEMORY=1G); or use a smaller k"
+    )
+    assert "\n" not in str(caught.value)
+
+
+def test_resident_bytes_is_this_process():
+    assert 10 * 2**20 < memory.resident_bytes() < 64 * 2**30
