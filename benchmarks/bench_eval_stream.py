@@ -231,7 +231,12 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="no whole-run pytrec_eval")
     parser.add_argument("--sample", type=int, default=1000, help="queries checked with --no-peer")
     parser.add_argument("--cli", action="store_true", help="also time `rankarena eval`")
-    parser.add_argument("--workdir", type=Path, help="where the files go (default: a temp dir)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the files go and are kept (reused when made with the same sizes and seed; "
+        "default: a temporary folder, deleted)",
+    )
     args = parser.parse_args()
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="bench-eval-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -244,7 +249,14 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, folder: Path) -> None:
     start = time.perf_counter()
-    run_path, qrels_path = write_data(folder, args.queries, args.docs, args.seed)
+    stamp = folder / "made-by.json"
+    made = {"queries": args.queries, "docs": args.docs, "seed": args.seed}
+    if stamp.is_file() and json.loads(stamp.read_text()) == made:  # --workdir kept from before
+        run_path, qrels_path = folder / "run.trec", folder / "qrels.txt"
+    else:
+        stamp.unlink(missing_ok=True)
+        run_path, qrels_path = write_data(folder, args.queries, args.docs, args.seed)
+        stamp.write_text(json.dumps(made))
     lines = args.queries * args.docs
     size = run_path.stat().st_size
     print(

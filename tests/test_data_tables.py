@@ -753,3 +753,29 @@ def test_trec_order_tie_paths_match_reference(distinct_scores):
         assert asked == [len(q)]
     else:
         assert len(asked) == 1 and 0 < asked[0] < len(q) // 8
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 12), min_size=1, max_size=10),
+    scores=st.sampled_from(["descending", "ties", "random"]),
+    seed=st.integers(0, 2**16),
+)
+def test_trec_order_of_grouped_rows_in_any_query_order(sizes, scores, seed):
+    """Rows grouped by query, the groups in any order (a run file's usual layout; the
+    O(n + Q log Q) path), scores already descending or not: still trec_eval's order."""
+    rng = np.random.default_rng(seed)
+    queries = rng.permutation(len(sizes))
+    q = np.repeat(queries, sizes)
+    n = len(q)
+    if scores == "descending":
+        s = np.concatenate([np.sort(rng.normal(size=k))[::-1] for k in sizes])
+    elif scores == "ties":
+        s = np.concatenate([np.sort(rng.integers(0, 3, k))[::-1] for k in sizes]).astype(float)
+    else:
+        s = rng.normal(size=n)
+    d = rng.permutation(n)
+    perm = trec_order(q, s, d)
+    assert sorted(perm.tolist()) == list(range(n))
+    ordered = [(q[i], -s[i], -d[i]) for i in perm]
+    assert ordered == sorted(ordered)

@@ -16,8 +16,9 @@ in memory whole, in any order, and streams only the larger ones. One query of mo
 **TREC lines** follow the rules of ``rankarena.data.trec`` exactly. The fast path is
 Arrow's streaming CSV reader (``pyarrow.csv.open_csv``) on single-space separated lines of
 exactly 6 fields. At the first batch it cannot take as clean (the checks of
-``read_trec_run``'s fast path, a lone carriage return, a query out of place, a duplicate
-document, a NaN score), the line reader takes over: it resumes after the rows already
+``read_trec_run``'s fast path, a query out of place, a duplicate document, a NaN score;
+a lone carriage return anywhere sends the whole file to the line reader), the line reader
+takes over: it resumes after the rows already
 yielded and either accepts the lines or fails with the exact line and reason. So a file is
 read as ``read_trec_run`` reads it, whichever path reads which part.
 """
@@ -36,7 +37,7 @@ import pyarrow.parquet as pq
 from ..errors import DataFormatError, ParameterError
 from .jsonl import FirstLines, check_id_columns
 from .run import Run
-from .trec import CSV_CONVERT, CSV_PARSE, ByteScan, clean_run_rows, trec_run_rows
+from .trec import CSV_CONVERT, CSV_PARSE, clean_run_rows, scan_bytes, trec_run_rows
 
 READ_BLOCK_BYTES = 1 << 22
 """Bytes of the file Arrow's streaming reader parses per batch (4 MiB)."""
@@ -65,6 +66,8 @@ def read_trec_run_blocks(
     try:
         for table in _fast_tables(path):
             yield from blocks.add(table)
+        if blocks.rows_yielded + blocks.rows_pending == 0:
+            raise _NotClean  # no row: the line reader says why (an empty file, ...)
         yield from blocks.finish()
         return
     except _NotClean:
@@ -99,58 +102,31 @@ def read_parquet_run_blocks(
 
 def _fast_tables(path: str | os.PathLike[str]) -> Iterator[pa.Table]:
     """Clean ``query_id, doc_id, score`` tables from Arrow's streaming CSV reader; raises
-    ``_NotClean`` where the line reader must take over."""
+    ``_NotClean`` where the line reader must take over. The file's bytes are scanned first
+    (``ByteScan``, a fraction of the parsing time), so that Arrow reads the file itself."""
     with open(path, "rb") as handle:
         if handle.read(3) == b"\xef\xbb\xbf":  # a BOM: the line reader handles it
             raise _NotClean
-        handle.seek(max(os.fstat(handle.fileno()).st_size - 1, 0))
-        ends_with_blank = handle.read(1) == b" "  # Arrow may parse the last line before EOF
-        handle.seek(0)
-        watched = _Watched(handle)
-        watched.scan.irregular = ends_with_blank
-        try:
-            reader = pacsv.open_csv(
-                watched,
-                read_options=pacsv.ReadOptions(
-                    column_names=["query_id", "q0", "doc_id", "rank", "score", "tag"],
-                    block_size=READ_BLOCK_BYTES,
-                    use_threads=True,
-                ),
-                parse_options=CSV_PARSE,
-                convert_options=CSV_CONVERT,
-            )
-            for batch in reader:
-                if watched.scan.lone_cr or (watched.scan.irregular and not clean_run_rows(batch)):
-                    raise _NotClean
-                yield pa.Table.from_batches([batch]).select(_COLUMNS)
-        except (pa.ArrowException, UnicodeDecodeError):
-            raise _NotClean from None
-        if watched.scan.lone_cr:  # pragma: no cover - seen with the last batch already
-            raise _NotClean
-
-
-class _Watched:
-    """A binary file handed to Arrow's reader, its bytes scanned as they are read (Arrow
-    reads ahead of the batches it hands out, so a batch's bytes are always scanned)."""
-
-    def __init__(self, handle) -> None:
-        self._handle = handle
-        self.scan = ByteScan()
-        self.closed = False
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._handle.read(size)
-        self.scan.feed(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        self.closed = True
+    scan = scan_bytes(path)
+    if scan.lone_cr:
+        raise _NotClean
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=["query_id", "q0", "doc_id", "rank", "score", "tag"],
+                block_size=READ_BLOCK_BYTES,
+                use_threads=True,
+            ),
+            parse_options=CSV_PARSE,
+            convert_options=CSV_CONVERT,
+        )
+        for batch in reader:
+            if not clean_run_rows(batch, scan.blanks):
+                raise _NotClean
+            yield pa.Table.from_batches([batch]).select(_COLUMNS)
+    except (pa.ArrowException, UnicodeDecodeError):
+        raise _NotClean from None
 
 
 class _QueryBlocks:
@@ -194,6 +170,11 @@ class _QueryBlocks:
         self._check_size(self._rows - self._open_start)
         if self._rows >= self.block_lines and self._open_start > 0:
             yield self._cut(self._open_start)
+
+    @property
+    def rows_pending(self) -> int:
+        """Rows taken, not yet handed out."""
+        return self._rows
 
     def finish(self) -> Iterator[Run]:
         """Yield the last block."""

@@ -43,6 +43,7 @@ import math
 import os
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -82,65 +83,67 @@ CSV_CONVERT = pacsv.ConvertOptions(
 """Arrow CSV options of the fast path: single spaces, exactly 6 fields, no quoting."""
 
 
-def clean_run_rows(table: pa.Table | pa.RecordBatch) -> bool:
+_STRING_FIELDS = ("query_id", "q0", "doc_id", "rank", "tag")
+
+
+def clean_run_rows(table: pa.Table | pa.RecordBatch, blanks: bool = True) -> bool:
     """Whether rows Arrow's CSV reader parsed (``CSV_*`` options) are run lines the line
-    reader would read the same way: no comment line, no empty field (doubled separators),
-    no other whitespace inside a field (the line reader would split there, shifting the
-    fields after it). Only needed where ``ByteScan.irregular``."""
-    if pc.any(pc.starts_with(table.column("query_id"), "#")).as_py():  # a comment line
-        return False
-    for name in ("query_id", "q0", "doc_id", "rank", "tag"):  # a blank would shift fields
-        column = table.column(name)
-        if pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():  # doubled separators
-            return False
-        if pc.any(pc.match_substring_regex(column, WHITESPACE_RE2)).as_py():  # any blank
-            return False
+    reader would read the same way: no comment line, no empty field (a doubled separator,
+    a line starting or ending with a blank), and, unless ``blanks`` is false (``ByteScan``
+    found no byte that could be one), no other whitespace inside a field (the line reader
+    would split there, shifting the fields after it)."""
+    for name in _STRING_FIELDS:
+        for chunk in _chunks(table.column(name)):
+            offsets = np.frombuffer(chunk.buffers()[1], np.int32)
+            offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+            if len(chunk) and int(np.diff(offsets).min()) == 0:  # an empty field
+                return False
+            if name == "query_id" and len(chunk):  # a comment line: '#' first
+                data = np.frombuffer(chunk.buffers()[2], np.uint8)
+                if bool((data[offsets[:-1]] == ord("#")).any()):
+                    return False
+            if blanks and pc.any(pc.match_substring_regex(chunk, WHITESPACE_RE2)).as_py():
+                return False
     return True
+
+
+def _chunks(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return column.chunks if isinstance(column, pa.ChunkedArray) else [column]
 
 
 _ID_BLANKS = tuple(bytes([c]) for c in (0x09, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F))
 """The ASCII whitespace bytes other than space, newline and carriage return."""
-_IRREGULAR_PAIRS = (b"  ", b"\n ", b" \n", b"\n#")
-"""Byte pairs of a doubled separator, a line starting or ending with a blank, a comment."""
 
 
 class ByteScan:
-    """What the bytes of a run file, fed in order, hold that Arrow's fast path must know:
+    """What the bytes of a run file, fed in order, hold that Arrow's fast path must know
+    (single-byte searches only: ``memchr`` speed):
 
     * ``lone_cr``: a carriage return not followed by a newline (and not the file's last
       byte). Arrow's CSV reader ends a line there; trec_eval takes it as a field
       separator inside the line.
-    * ``irregular``: bytes that may make a parsed row differ from the line reader's: a
-      doubled space (an empty id), a line starting or ending with a space, a line starting
-      with ``#`` (a comment), an ASCII blank other than space and newline (tab, ``\\v``,
-      ``\\f``, ``\\x1c``-``\\x1f``) or any non-ASCII byte (whitespace inside an id).
-      Without them the parsed rows need no per-id check (``clean_run_rows``): a byte scan
-      costs a tenth of those checks.
+    * ``blanks``: a byte that may be whitespace inside a field: an ASCII blank other than
+      space and newline (tab, ``\\v``, ``\\f``, ``\\x1c``-``\\x1f``) or any non-ASCII
+      byte. Without one, the per-field regex of ``clean_run_rows`` is skipped.
     """
 
     def __init__(self) -> None:
         self.lone_cr = False
-        self.irregular = False
-        self._last = b"\n"  # the byte before the first: a line starts there
+        self.blanks = False
+        self._ends_with_cr = False
 
     def feed(self, data: bytes) -> None:
-        """Look at the next bytes of the file; ``b""`` at its end."""
+        """Look at the next bytes of the file."""
         if not data:
-            self.irregular |= self._last == b" "  # the last line ends with a blank
             return
-        if self._last == b"\r" and data[:1] != b"\n":
+        if self._ends_with_cr and data[:1] != b"\n":
             self.lone_cr = True
         if not self.lone_cr and data.find(b"\r") != -1:
             trailing = data.endswith(b"\r")
             self.lone_cr = data.count(b"\r") - data.count(b"\r\n") - trailing > 0
-        if not self.irregular:
-            self.irregular = (
-                not data.isascii()
-                or any(data.find(b) != -1 for b in _ID_BLANKS)
-                or any(data.find(pair) != -1 for pair in _IRREGULAR_PAIRS)
-                or self._last + data[:1] in _IRREGULAR_PAIRS
-            )
-        self._last = data[-1:]
+        self._ends_with_cr = data.endswith(b"\r")
+        if not self.blanks:
+            self.blanks = not data.isascii() or any(data.find(b) != -1 for b in _ID_BLANKS)
 
 
 def scan_bytes(path: str | os.PathLike[str], chunk: int = 2**24) -> ByteScan:
@@ -149,7 +152,6 @@ def scan_bytes(path: str | os.PathLike[str], chunk: int = 2**24) -> ByteScan:
     with open(path, "rb") as handle:
         while data := handle.read(chunk):
             scan.feed(data)
-    scan.feed(b"")
     return scan
 
 
@@ -165,7 +167,7 @@ def _read_trec_run_fast(path: str | os.PathLike[str]) -> Run | None:
         table = pacsv.read_csv(
             path, read_options=CSV_READ, parse_options=CSV_PARSE, convert_options=CSV_CONVERT
         )
-        if table.num_rows == 0 or (scan.irregular and not clean_run_rows(table)):
+        if table.num_rows == 0 or not clean_run_rows(table, scan.blanks):
             return None
         return Run(table.select(["query_id", "doc_id", "score"]), source=path)
     except (pa.ArrowException, DataFormatError, OSError, UnicodeDecodeError):
