@@ -292,3 +292,20 @@ def test_eval_streams_a_run_larger_than_max_memory(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err.strip()
     assert err.startswith("rankarena: error: eval needs at least ") and "\n" not in err
     assert err.endswith("to stream run.trec; limit: 1.0 KiB (max_memory=1K)")
+
+
+def test_a_run_with_queries_out_of_place_is_read_whole_when_it_fits(tmp_path, monkeypatch):
+    from rankarena.data.run_blocks import QueryOutOfPlace
+    from rankarena.evaluate import run_file
+
+    run, qrels = make_run(30, 40)
+    lines = trec_lines(run)
+    lines.insert(1000, lines.pop(5))  # q0's line after other queries'
+    path = tmp_path / "run.trec"
+    write_lines(path, lines)
+    monkeypatch.setattr(run_file, "WHOLE_MAX_BYTES", 0)  # try blocks first
+    monkeypatch.setattr(run_file, "MIN_BLOCK_ROWS", 1)
+    same_evaluation(evaluate(run, qrels, METRICS), evaluate_run_file(path, qrels, METRICS))
+    monkeypatch.setattr(run_file, "WHOLE_BYTES_PER_FILE_BYTE", 2**40)  # whole will not fit
+    with pytest.raises(QueryOutOfPlace, match=r"run.trec:1001: query 'q0' appears again"):
+        evaluate_run_file(path, qrels, METRICS)

@@ -49,6 +49,11 @@ class _NotClean(Exception):
     """The fast path cannot take the rest of the file; the line reader must."""
 
 
+class QueryOutOfPlace(DataFormatError):
+    """A query's lines come back after another query's: the run cannot be read in blocks
+    (``rankarena.evaluate.run_file`` then reads it whole if it fits)."""
+
+
 def read_trec_run_blocks(
     path: str | os.PathLike[str], block_lines: int, limit: str = ""
 ) -> Iterator[Run]:
@@ -209,10 +214,10 @@ class _QueryBlocks:
             raise DataFormatError(self.path, _too_large_text(self._open, self.block_lines, where))
 
     def _out_of_place(self, name: str, pending_row: int) -> None:
-        if not self.strict:
-            raise _NotClean  # the line reader names the line
-        row = self.rows_yielded + pending_row + 1
-        raise DataFormatError(self.path, f"row {row}: {_out_of_place_text(name)}")
+        row = self.rows_yielded + pending_row
+        if self.strict:
+            raise QueryOutOfPlace(self.path, f"row {row + 1}: {_out_of_place_text(name)}")
+        raise QueryOutOfPlace(self.path, _out_of_place_text(name), _line_of_row(self.path, row))
 
 
 def _too_large_text(query: str | None, block_lines: int, where: str) -> str:
@@ -225,6 +230,18 @@ def _out_of_place_text(query: str) -> str:
         "(larger than the memory limit) needs each query's lines together: sort it by "
         "query id (e.g. sort -s -k1,1), or raise RANKARENA_MAX_MEMORY to read it whole"
     )
+
+
+def _line_of_row(path, row: int) -> int:
+    """The line number of the ``row``-th (from 0) non-blank line: the line of a row the fast
+    path parsed (it parses no comment line)."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                if row == 0:
+                    return number
+                row -= 1
+    raise AssertionError("unreachable: the row was parsed from the file")
 
 
 def _line_blocks(
@@ -241,7 +258,7 @@ def _line_blocks(
     for number, qid, docno, score in trec_run_rows(path, skip):
         if qid != open_query:
             if qid in finished:
-                raise DataFormatError(path, _out_of_place_text(qid), number)
+                raise QueryOutOfPlace(path, _out_of_place_text(qid), number)
             if open_query is not None:
                 finished.add(open_query)
             if len(q) >= block_lines and q:
