@@ -53,6 +53,9 @@ from rankarena import Qrels
 from rankarena.evaluate.engine import resolve_metrics
 from rankarena.evaluate.judged import JudgedRun
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from process_memory import reset_peak, status_kib
+
 COLLECTION_SIZE = 1_000_000
 TIE_RATE = 0.03
 RANKARENA_METRICS = ["ndcg@10", "mrr@10", "recall@100", "map@100", "p@10"]
@@ -278,38 +281,6 @@ def top_k_dict(data: Data, k: int) -> dict[str, dict[str, float]]:
 # ---------------------------------------------------------------------------- measuring
 
 
-def _rss_kib() -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _hwm_kib() -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 class PeakMemory:
     """Peak resident memory above the RSS at entry, in MiB.
 
@@ -319,15 +290,15 @@ class PeakMemory:
 
     def __enter__(self) -> PeakMemory:
         gc.collect()
-        self.exact = _reset_peak() and _hwm_kib() is not None
-        self.start = _rss_kib() if self.exact else None
+        self.exact = reset_peak() and status_kib("VmHWM") is not None
+        self.start = status_kib("VmRSS") if self.exact else None
         self.start_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.mib = float("nan")
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.exact and self.start is not None:
-            self.mib = max(_hwm_kib() - self.start, 0) / 1024  # type: ignore[operator]
+            self.mib = max(status_kib("VmHWM") - self.start, 0) / 1024  # type: ignore[operator]
         else:
             grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self.start_max
             self.mib = max(grown, 0) / 1024
