@@ -779,3 +779,11 @@ def test_trec_order_of_grouped_rows_in_any_query_order(sizes, scores, seed):
     assert sorted(perm.tolist()) == list(range(n))
     ordered = [(q[i], -s[i], -d[i]) for i in perm]
     assert ordered == sorted(ordered)
+
+
+def test_qrels_for_queries_keeps_only_their_judgements():
+    qrels = Qrels.from_dict({"q1": {"a": 1, "b": 0}, "q2": {"a": 2}, "q3": {"c": -1}})
+    subset = qrels.for_queries(pa.array(["q3", "q1", "q9"]))
+    assert subset == Qrels.from_dict({"q1": {"a": 1, "b": 0}, "q3": {"c": -1}})
+    assert subset.source == qrels.source
+    assert len(qrels.for_queries(pa.array([], pa.string()))) == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import schemas
 from .jsonl import FirstLines, check_id_columns
@@ -33,6 +34,16 @@ class Qrels(ArrowTable):
                 d.append(did)
                 r.append(grade)
         return cls(pa.table({"query_id": q, "doc_id": d, "relevance": pa.array(r, pa.int32())}))
+
+    def for_queries(self, query_ids: pa.Array) -> Qrels:
+        """The judgements of these queries only. Rows of checked qrels stay valid, so they
+        are not checked again (O(rows) hashing, no sort)."""
+        subset = object.__new__(Qrels)
+        subset.source = self.source
+        subset.table = self.table.filter(
+            pc.is_in(self.table.column("query_id"), value_set=query_ids)
+        )
+        return subset
 
     @classmethod
     def from_parquet(cls, path) -> Qrels:

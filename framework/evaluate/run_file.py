@@ -178,7 +178,7 @@ def _evaluate_blocks(
         first_query = first_query or run.table.column("query_id")[0].as_py()
         if complete:
             seen.append(queries)
-        judged = JudgedRun(run, qrels, **options)
+        judged = JudgedRun(run, qrels.for_queries(queries), **options)
         if judged.n_queries:
             ids.append(judged.query_ids)
             for name, array in per_query_values(resolved, judged).items():
