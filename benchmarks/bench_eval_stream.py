@@ -9,8 +9,10 @@ single spaces, each query's lines together, scores descending; written by Arrow'
 writer) and qrels judging, per query, 4 retrieved documents (positions drawn from a
 geometric distribution, so that relevant documents sit near the top as in a real run) with
 grades 0-2 and one unretrieved relevant document. Then, each side in a fresh process run
-under ``/usr/bin/time -v`` (wall time and peak RSS of the whole process, interpreter start
-included), and timed inside that process from reading the qrels to the metric means:
+under ``/usr/bin/time -v`` (wall time and peak RSS of the whole process: interpreter start,
+imports and rankarena's plugin host, which imports torch for the loss plugins, included),
+and timed inside that process from reading the qrels to the metric means, the libraries
+loaded before the clock starts:
 
 * rankarena: ``read_qrels`` + ``rankarena.evaluate.run_file.evaluate_run_file`` (the
   function behind ``rankarena eval``; ``--max-memory`` passed as its limit: a run larger
@@ -106,14 +108,16 @@ def write_data(folder: Path, queries: int, docs: int, seed: int) -> tuple[Path, 
 
 
 def child_rankarena(run: str, qrels: str, max_memory: str | None, out: str) -> None:
+    from rankarena.core.host import plugin_manager
     from rankarena.data import read_qrels
     from rankarena.evaluate.run_file import evaluate_run_file
 
+    host = plugin_manager()  # loading the library: before the clock, as pytrec_eval's import
     start = time.perf_counter()
     blocks = []
     judgements = read_qrels(qrels)
     evaluation = evaluate_run_file(
-        run, judgements, OURS, max_memory=max_memory, on_rows=blocks.append
+        run, judgements, OURS, max_memory=max_memory, host=host, on_rows=blocks.append
     )
     means = evaluation.mean
     seconds = time.perf_counter() - start
