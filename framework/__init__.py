@@ -27,9 +27,26 @@ from .errors import (  # noqa: E402
     UnknownNameError,
 )
 from .evaluate import Evaluation, JudgedRun, Metric, evaluate  # noqa: E402
-from .significance.compare import Comparison, compare  # noqa: E402
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "compare": "rankarena.significance.compare",
+    "Comparison": "rankarena.significance.compare",
+}
+"""Names imported on first use (PEP 562): significance testing imports scipy.stats (half a
+second), which ``rankarena eval`` and the plugin host do not need."""
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rankarena' has no attribute {name!r}")
+
 
 __all__ = [
     "BordaBasis",

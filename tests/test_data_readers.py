@@ -28,7 +28,12 @@ from rankarena.data import (
     write_trec_qrels,
     write_trec_run,
 )
-from rankarena.data.trec import _read_trec_run_fast, _read_trec_run_lines
+from rankarena.data.trec import (
+    _read_trec_qrels_fast,
+    _read_trec_qrels_lines,
+    _read_trec_run_fast,
+    _read_trec_run_lines,
+)
 from rankarena.errors import DataFormatError, ParameterError
 
 ALL_READERS = [read_corpus, read_queries, read_qrels_tsv, read_trec_run, read_trec_qrels]
@@ -658,6 +663,53 @@ def test_scifact_qrels_crlf(scifact, scifact_dir):
 def test_scifact_read_directly(scifact_dir):
     assert len(read_qrels_tsv(scifact_dir / "qrels" / "test.tsv")) == 339
     assert len(read_queries(scifact_dir / "queries.jsonl")) == 1109
+
+
+# ---------------------------------------------------------------- TREC qrels: fast path
+
+
+def test_clean_qrels_take_the_fast_path_with_the_same_result(tmp_path):
+    path = tmp_path / "clean.qrels"
+    path.write_text("".join(f"q{i % 7} 0 d{i} {i % 4 - 1}\n" for i in range(300)))
+    fast = _read_trec_qrels_fast(path)
+    assert fast is not None
+    assert fast == _read_trec_qrels_lines(path) == read_trec_qrels(path)
+    assert fast.table.column("relevance").type == pa.int32()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "q1\t0\td1\t1\n",  # tabs
+        "q1 0  d1 1\n",  # doubled space
+        "# a comment\nq1 0 d1 1\n",
+        "q1 0 d1 1.0\n",  # a grade the line reader takes as 1
+        "q1 0 d1 +2\n",
+        "\ufeffq1 0 d1 1\n",  # BOM
+    ],
+)
+def test_other_qrels_layouts_fall_back_to_the_line_reader(tmp_path, text):
+    path = tmp_path / "qrels.txt"
+    path.write_text(text, encoding="utf-8")
+    assert _read_trec_qrels_fast(path) is None
+    assert read_trec_qrels(path) == _read_trec_qrels_lines(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("q1 0 d1 1\nq1 0 d2 0\nq1 0 d1 2\n", r":3: duplicate .*first at line 1"),
+        ("q1 0 d1 1\nq1 0 d2 99999999999\n", ":2: "),  # beyond int32
+        ("q1 0 d1 1\nq1 0 d2 1e2\n", ":2: "),
+        ("q1 0 d1 1\nq1 0 d2 1 x\n", ":2: "),
+    ],
+)
+def test_qrels_the_fast_path_declines_are_errors_naming_the_line(tmp_path, text, message):
+    path = tmp_path / "bad.qrels"
+    path.write_text(text)
+    assert _read_trec_qrels_fast(path) is None
+    with pytest.raises(DataFormatError, match=message):
+        read_trec_qrels(path)
 
 
 # ---------------------------------------------------------------- TREC run: fast path

@@ -720,6 +720,20 @@ def test_string_hashes_equal_for_equal_ids_and_none_past_max_bytes():
     assert string_hashes(pa.array(["x" * 17])) is None
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=16), min_size=1, max_size=40), st.integers(0, 3))
+def test_string_hashes_tell_ids_apart_by_every_byte(raw, skip):
+    """Ids up to 16 bytes: equal hashes exactly for equal ids (every byte and the length
+    count; trailing NUL bytes too), on a sliced array as on a whole one."""
+    ids = [bytes(c & 0x7F for c in b).decode("ascii") for b in raw]  # 1 byte per char
+    hashes = string_hashes(pa.array(["pad"] * skip + ids).slice(skip))
+    assert len(hashes) == len(ids)
+    by_id = {}
+    for value, h in zip(ids, hashes.tolist(), strict=True):
+        assert by_id.setdefault(value, h) == h
+    assert len(set(by_id.values())) == len(by_id)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.text(alphabet="ab\x00é", max_size=6), min_size=1, max_size=30))
 def test_duplicate_check_agrees_with_python(ids):

@@ -50,6 +50,25 @@ def test_builtins_load_in_order():
     assert host.failures == []
 
 
+def test_loading_the_builtins_imports_neither_torch_nor_scipy():
+    """``rankarena eval`` starts in a fraction of a second: the built-in plugins import torch
+    (losses, encoders) and scipy (ratings, significance) when a component needs it, not
+    when the host loads them. A fresh interpreter, since this one has imported both."""
+    import subprocess
+
+    code = (
+        "import sys, rankarena\n"
+        "host = rankarena.PluginHost(entry_points=False)\n"
+        "assert len(host.metrics.names()) > 10\n"
+        "print(sorted(m for m in ('torch', 'scipy', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert {"hinge", "infonce", "listnet", "margin-mse"} <= set(
+        PluginHost(entry_points=False).losses.names()
+    )
+
+
 def test_disable_builtin_by_short_or_full_name(monkeypatch):
     monkeypatch.setenv("RANKARENA_DISABLE_PLUGINS", " metrics , rankarena.plugins.datasets.beir")
     assert disabled_plugins() == {"metrics", "rankarena.plugins.datasets.beir"}

@@ -10,7 +10,7 @@ from loss_references import softmax_kl_rows
 
 import rankarena
 from rankarena.core.host import PluginHost
-from rankarena.plugins.losses.distillation import (
+from rankarena.plugins.losses.distillation_losses import (
     AnyLoss,
     ContrastivePartialRankingDistillation,
     DiceLoss,

@@ -10,7 +10,7 @@ from loss_references import logsumexp, masked_rows, mean_or_zero, random_graded_
 
 import rankarena
 from rankarena.core.host import PluginHost
-from rankarena.plugins.losses import listwise as ll
+from rankarena.plugins.losses import listwise_losses as ll
 
 NAMES = ["listnet", "listmle", "ranklist", "lipo-lambda", "approx-ndcg"]
 

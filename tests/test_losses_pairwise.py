@@ -10,7 +10,7 @@ from loss_references import masked_rows, mean_or_zero, random_graded_batch, soft
 
 import rankarena
 from rankarena.core.host import PluginHost
-from rankarena.plugins.losses import pairwise as lp
+from rankarena.plugins.losses import pairwise_losses as lp
 
 NAMES = ["hinge", "ranknet", "mw", "lambdaloss", "multi-similarity"]
 

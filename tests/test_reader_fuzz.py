@@ -30,7 +30,12 @@ from rankarena.data import (
     read_trec_run,
 )
 from rankarena.data.jsonl import parse_grade, parse_score
-from rankarena.data.trec import _read_trec_run_fast, _read_trec_run_lines
+from rankarena.data.trec import (
+    _read_trec_qrels_fast,
+    _read_trec_qrels_lines,
+    _read_trec_run_fast,
+    _read_trec_run_lines,
+)
 from rankarena.errors import DataFormatError, RankarenaError
 from rankarena.leaderboard.score_sources import read_scores
 
@@ -171,6 +176,22 @@ def test_fast_path_never_disagrees_with_the_line_reader(seeds, tmp_path_factory)
         fast = _read_trec_run_fast(path)
         if fast is not None:
             assert _read_trec_run_lines(path) == fast
+
+    run()
+
+
+def test_qrels_fast_path_never_disagrees_with_the_line_reader(seeds, tmp_path_factory):
+    """On any mutation of a TREC qrels file, the qrels fast path either declines or reads
+    what the line reader reads."""
+    path = tmp_path_factory.mktemp("fast-qrels") / "trec.qrels"
+
+    @FUZZ
+    @given(data=mutated(seeds["trec.qrels"]))
+    def run(data: bytes) -> None:
+        path.write_bytes(data)
+        fast = _read_trec_qrels_fast(path)
+        if fast is not None:
+            assert _read_trec_qrels_lines(path) == fast
 
     run()
 

@@ -154,17 +154,24 @@ def _descending_within(scores: np.ndarray, starts: np.ndarray) -> bool:
     return bool(falls.all())
 
 
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
+_WORD_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(9)], dtype=np.uint64)
+"""``_WORD_MASKS[i]`` keeps the first ``i`` bytes of a little-endian 64-bit word."""
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_K3 = np.uint64(0x165667B19E3779F9)
 
 
 def string_hashes(column: pa.Array, max_bytes: int = 16) -> np.ndarray | None:
-    """64-bit FNV-1a hashes of a string column, vectorised byte position by byte position.
+    """64-bit hashes of a string column, for ids of at most 16 bytes: each id's bytes read
+    as two little-endian words w0, w1 (zero-padded; two gathers, not one per byte), then
+    ``h = (w0·K1) xor ((w1 + length)·K2)``, ``h = (h xor h >> 31)·K3`` (mod 2^64; K1 is the
+    golden-ratio constant, K2 and K3 xxHash's primes).
 
-    Returns ``None`` when an id is longer than ``max_bytes`` (hashing would then cost more
-    than dictionary encoding). Equal strings have equal hashes; unequal strings collide
-    with probability ~2^-64, so callers confirm a match exactly.
+    Returns ``None`` when an id is longer than ``max_bytes`` (at most 16; hashing would then
+    cost more than dictionary encoding). Equal strings have equal hashes; unequal strings
+    may collide, so callers confirm a match exactly.
     """
+    max_bytes = min(max_bytes, 16)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     n = len(column)
@@ -175,17 +182,17 @@ def string_hashes(column: pa.Array, max_bytes: int = 16) -> np.ndarray | None:
     _, offsets_buf, data_buf = column.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int32)[column.offset : column.offset + n + 1]
     lengths = np.diff(offsets)
-    width = int(lengths.max())
-    if width > max_bytes:
+    if int(lengths.max()) > max_bytes:
         return None
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
-    )
-    starts = offsets[:-1].astype(np.int64)
-    last = len(data) - 1
-    hashes = np.full(n, _FNV_OFFSET, dtype=np.uint64)
-    for j in range(width):
-        byte = data[np.minimum(starts + j, last)].astype(np.uint64)
-        step = (hashes ^ byte) * _FNV_PRIME
-        np.copyto(hashes, step, where=j < lengths)
-    return hashes ^ lengths.astype(np.uint64)
+    first, end = int(offsets[0]), int(offsets[-1])
+    data = np.zeros(end - first + 16, dtype=np.uint8)  # room to read 16 bytes past any start
+    if data_buf is not None:
+        data[: end - first] = np.frombuffer(data_buf, dtype=np.uint8)[first:end]
+    # every 8-byte window of the data, one per byte offset (unaligned reads, no copy)
+    windows = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    starts = offsets[:-1].astype(np.int64) - first
+    w0 = windows[starts] & _WORD_MASKS[np.minimum(lengths, 8)]
+    w1 = windows[starts + 8] & _WORD_MASKS[np.clip(lengths - 8, 0, 8)]
+    hashes = (w0 * _K1) ^ ((w1 + lengths.astype(np.uint64)) * _K2)
+    hashes ^= hashes >> np.uint64(31)
+    return hashes * _K3

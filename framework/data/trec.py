@@ -35,6 +35,8 @@ whitespace inside an id, a carriage return alone inside a line, which Arrow woul
 line end) is read again line by line, which either accepts it or fails with the exact line
 and reason. Arrow's float parser takes no more than the C syntax (no
 ``1_0``, no non-ASCII digits), so both paths agree.
+Qrels files take the same two paths: Arrow first (single spaces, exactly 4 fields, plain
+integer grades, no judgement given twice), the line reader for anything else.
 """
 
 from __future__ import annotations
@@ -85,14 +87,27 @@ CSV_CONVERT = pacsv.ConvertOptions(
 
 _STRING_FIELDS = ("query_id", "q0", "doc_id", "rank", "tag")
 
+_QRELS_COLUMNS = ("query_id", "iteration", "doc_id", "relevance")
+QRELS_CSV_CONVERT = pacsv.ConvertOptions(
+    column_types={name: pa.string() for name in _QRELS_COLUMNS},
+    strings_can_be_null=False,
+    quoted_strings_can_be_null=False,
+)
+"""Arrow CSV options of the qrels fast path: single spaces, exactly 4 fields, all strings
+(the grades are checked and converted afterwards)."""
+_PLAIN_GRADE = r"^[+-]?[0-9]+$"
 
-def clean_run_rows(table: pa.Table | pa.RecordBatch, blanks: bool = True) -> bool:
+
+def clean_run_rows(
+    table: pa.Table | pa.RecordBatch, blanks: bool = True, fields: tuple[str, ...] = _STRING_FIELDS
+) -> bool:
     """Whether rows Arrow's CSV reader parsed (``CSV_*`` options) are run lines the line
     reader would read the same way: no comment line, no empty field (a doubled separator,
     a line starting or ending with a blank), and, unless ``blanks`` is false (``ByteScan``
     found no byte that could be one), no other whitespace inside a field (the line reader
-    would split there, shifting the fields after it)."""
-    for name in _STRING_FIELDS:
+    would split there, shifting the fields after it). ``fields``: the string columns to
+    check (a qrels table's are ``query_id, iteration, doc_id, relevance``)."""
+    for name in fields:
         for chunk in _chunks(table.column(name)):
             offsets = np.frombuffer(chunk.buffers()[1], np.int32)
             offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
@@ -236,7 +251,52 @@ def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
     """Read a TREC qrels file: ``qid iteration docno grade`` per line (exactly 4 fields);
     blank lines and ``#`` comment lines are skipped; negative grades are kept (module
     docstring)."""
+    fast = _read_trec_qrels_fast(path) if os.path.isfile(path) else None
+    return fast if fast is not None else _read_trec_qrels_lines(path)
+
+
+def _read_trec_qrels_lines(path: str | os.PathLike[str]) -> Qrels:
+    """The line-by-line qrels reader: any whitespace between fields, exact errors."""
     return Qrels.from_lines(path, _trec_judgements(path))
+
+
+def _read_trec_qrels_fast(path: str | os.PathLike[str]) -> Qrels | None:
+    """The qrels if Arrow's CSV reader takes the file as clean qrels (single spaces, 4
+    fields, plain integer grades in the int32 range, no judgement given twice), else
+    ``None``: the line reader then accepts the file or names the line at fault, as for
+    runs (module docstring)."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(3) == b"\xef\xbb\xbf":
+                return None
+        scan = scan_bytes(path)
+        if scan.lone_cr:
+            return None
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=list(_QRELS_COLUMNS)),
+            parse_options=CSV_PARSE,
+            convert_options=QRELS_CSV_CONVERT,
+        )
+        if table.num_rows == 0 or not clean_run_rows(table, scan.blanks, _QRELS_COLUMNS):
+            return None
+        grades = table.column("relevance")
+        if not pc.all(pc.match_substring_regex(grades, _PLAIN_GRADE)).as_py():
+            return None  # "1.0", "1e2", "x": the line reader accepts or names the line
+        if _has_duplicate_pair(table.column("query_id"), table.column("doc_id")):
+            return None  # a judgement given twice: the line reader names both lines
+        return Qrels(
+            pa.table(
+                {
+                    "query_id": table.column("query_id"),
+                    "doc_id": table.column("doc_id"),
+                    "relevance": pc.cast(grades, pa.int32()),  # overflow: ArrowInvalid
+                }
+            ),
+            source=path,
+        )
+    except (pa.ArrowException, DataFormatError, OSError, UnicodeDecodeError):
+        return None
 
 
 def _trec_judgements(path) -> Iterator[tuple[int, str, str, int]]:
@@ -251,6 +311,16 @@ def _trec_judgements(path) -> Iterator[tuple[int, str, str, int]]:
         check_id(qid, "query id", path, number)
         check_id(docno, "docno", path, number)
         yield number, qid, docno, grade
+
+
+def _has_duplicate_pair(queries: pa.ChunkedArray, docs: pa.ChunkedArray) -> bool:
+    """Whether some (query id, doc id) pair occurs twice (exact: dictionary codes)."""
+    q = pc.dictionary_encode(queries.combine_chunks())
+    d = pc.dictionary_encode(docs.combine_chunks())
+    pairs = q.indices.to_numpy().astype(np.int64) * max(len(d.dictionary), 1)
+    pairs += d.indices.to_numpy()
+    pairs.sort()
+    return bool((pairs[1:] == pairs[:-1]).any())
 
 
 def write_trec_qrels(qrels: Qrels, path: str | os.PathLike[str]) -> None:

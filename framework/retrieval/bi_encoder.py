@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from .models import load_pretrained
-from .sentence_encoder import pool, read_max_length, read_pooling
+from .pooling import pool, read_max_length, read_pooling
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 

@@ -28,8 +28,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.linalg import lapack
-from scipy.optimize import minimize
 
 import rankarena
 from rankarena import ParameterError, Ranking, ScoreTable
@@ -198,6 +196,8 @@ class BradleyTerry:
                 grad[rows] += ((wins[rows] + wins[:, rows].T) * np.exp(log_p)).sum(axis=1)
             return value, grad
 
+        from scipy.optimize import minimize  # here, not at import: the host loads fast
+
         solution = minimize(objective, np.zeros(n), jac=True, method="L-BFGS-B")
         beta = solution.x - solution.x.mean()
         return beta, self.standard_errors(wins, beta)
@@ -227,6 +227,8 @@ class BradleyTerry:
         hessian = self.hessian(wins, beta)
         shift = float(np.mean(np.diag(hessian))) or 1.0
         hessian += shift / n
+        from scipy.linalg import lapack  # here, not at import: the host loads fast
+
         # H is symmetric: its transpose is the Fortran-ordered matrix LAPACK works in place on
         factor, info = lapack.dpotrf(hessian.T, lower=1, overwrite_a=1, clean=0)
         if info == 0:
