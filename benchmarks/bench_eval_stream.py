@@ -236,6 +236,9 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=1000, help="queries checked with --no-peer")
     parser.add_argument("--cli", action="store_true", help="also time `rankarena eval`")
     parser.add_argument(
+        "--repeats", type=int, default=1, help="rounds of every side, interleaved (medians)"
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         help="where the files go and are kept (reused when made with the same sizes and seed; "
@@ -268,30 +271,35 @@ def measure(args: argparse.Namespace, folder: Path) -> None:
         f"{size / 2**30:.2f} GiB; written in {time.perf_counter() - start:.1f} s; "
         f"{os.cpu_count()} CPUs"
     )
-    rows = []
     ours_out = folder / "ours.parquet"
     memory = [args.max_memory or "-"]
-    report, wall, rss = timed_child(
-        ["--child", "rankarena", *map(str, (run_path, qrels_path)), *memory, str(ours_out)]
-    )
-    how = f"streamed, {report['blocks']} blocks" if report["blocks"] > 1 else "read whole"
+    ours_args = ["--child", "rankarena", *map(str, (run_path, qrels_path)), *memory, str(ours_out)]
+    readers = [] if args.no_peer else ["parse_run", "arrow"]
+    labels = {"parse_run": "pytrec_eval.parse_run", "arrow": "Arrow read + dicts"}
+    rounds: list[list[tuple[dict, float, int]]] = []
+    for _ in range(args.repeats):  # the sides interleaved, round by round
+        measured = [timed_child(ours_args)]
+        for reader in readers:
+            out = folder / f"pytrec-{reader}.parquet"
+            measured.append(
+                timed_child(["--child", "pytrec", str(run_path), str(qrels_path), reader, str(out)])
+            )
+        rounds.append(measured)
+    first = rounds[0][0][0]
+    how = f"streamed, {first['blocks']} blocks" if first["blocks"] > 1 else "read whole"
     limit = f", limit {args.max_memory}" if args.max_memory else ""
-    rows.append((f"rankarena evaluate_run_file ({how}{limit})", report, wall, rss))
+    names = [f"rankarena evaluate_run_file ({how}{limit})"]
+    names += [f"pytrec_eval ({labels[r]})" for r in readers]
+    rows = [
+        (name, [r[i] for r in rounds]) for i, name in enumerate(names)
+    ]  # (label, [(report, wall, rss) per round])
     ours = pq.read_table(ours_out)
     ok = True
-    if not args.no_peer:
-        for reader in ("parse_run", "arrow"):
-            out = folder / f"pytrec-{reader}.parquet"
-            peer, p_wall, p_rss = timed_child(
-                ["--child", "pytrec", str(run_path), str(qrels_path), reader, str(out)]
-            )
-            label = "pytrec_eval.parse_run" if reader == "parse_run" else "Arrow read + dicts"
-            rows.append((f"pytrec_eval ({label})", peer, p_wall, p_rss))
-            count, worst = compare(ours, pq.read_table(out))
-            agree = worst <= TOLERANCE
-            ok &= agree
-            print(f"vs pytrec_eval ({label}): {count:,} queries, max |diff| {worst:.2e}")
-    else:
+    for reader in readers:
+        count, worst = compare(ours, pq.read_table(folder / f"pytrec-{reader}.parquet"))
+        ok &= worst <= TOLERANCE
+        print(f"vs pytrec_eval ({labels[reader]}): {count:,} queries, max |diff| {worst:.2e}")
+    if args.no_peer:
         rng = np.random.default_rng(args.seed + 1)
         ids = ours.column("query_id").to_pylist()
         sample = {ids[i] for i in rng.choice(len(ids), min(args.sample, len(ids)), False)}
@@ -317,17 +325,31 @@ def measure(args: argparse.Namespace, folder: Path) -> None:
             f"({time.perf_counter() - t:.1f} s)"
         )
     print()
-    print("| side | in-process s | wall s (time -v) | peak RSS (time -v) |")
+    each = f"median of {args.repeats} rounds" if args.repeats > 1 else "one round"
+    print(f"| side ({each}) | in-process s | wall s (time -v) | peak RSS (time -v) |")
     print("| --- | ---: | ---: | ---: |")
-    for label, report, wall, rss in rows:
-        print(f"| {label} | {report['seconds']:.2f} | {wall:.2f} | {rss / 2**30:.2f} GiB |")
-    if len(rows) > 1:
-        for label, report, wall, _ in rows[1:]:
-            print(
-                f"rankarena is {report['seconds'] / rows[0][1]['seconds']:.2f}x faster than "
-                f"{label} in process, {wall / rows[0][2]:.2f}x by wall time"
-            )
-    print(f"means: {json.dumps({k: round(v, 6) for k, v in rows[0][1]['means'].items()})}")
+    medians = []
+    for label, runs in rows:
+        seconds = float(np.median([report["seconds"] for report, _, _ in runs]))
+        wall = float(np.median([w for _, w, _ in runs]))
+        rss = max(r for _, _, r in runs)
+        medians.append((seconds, wall))
+        print(f"| {label} | {seconds:.2f} | {wall:.2f} | {rss / 2**30:.2f} GiB |")
+    for i, (label, runs) in enumerate(rows[1:], start=1):
+        inside = [p[0]["seconds"] / o[0]["seconds"] for p, o in zip(runs, rows[0][1], strict=True)]
+        walls = [p[1] / o[1] for p, o in zip(runs, rows[0][1], strict=True)]
+        spread = (
+            f" (rounds: {min(inside):.2f}-{max(inside):.2f}x in process, "
+            f"{min(walls):.2f}-{max(walls):.2f}x wall)"
+            if len(runs) > 1
+            else ""
+        )
+        print(
+            f"rankarena is {medians[i][0] / medians[0][0]:.2f}x faster than {label} in process, "
+            f"{medians[i][1] / medians[0][1]:.2f}x by wall time (medians){spread}"
+        )
+    report = rows[0][1][0][0]
+    print(f"means: {json.dumps({k: round(v, 6) for k, v in report['means'].items()})}")
     if args.cli:
         command = ["/usr/bin/time", "-v", shutil.which("rankarena") or "rankarena", "eval"]
         command += ["--qrels", str(qrels_path), "--run", str(run_path)]
