@@ -9,9 +9,12 @@ over in-memory or memory-mapped (fp32, fp16) embeddings; FAISS HNSW and IVF for 
 
 Data: ``--docs`` x ``--dim`` random float32 vectors (``np.random.default_rng(--seed)``,
 standard normal, rows L2-normalised), then ``--queries`` query vectors from the same
-generator. They are written once to a temporary folder (``--tmpdir``): ``docs.f32.npy``,
-``docs.f16.npy`` (the same vectors rounded to float16, written only when needed) and
-``queries.npy``.
+generator. With ``--clusters C`` every vector is instead drawn around one of C random unit
+centres (``c + --spread * g / sqrt(dim)``, then normalised): unstructured normal vectors
+are the worst case for HNSW and IVF (no neighbourhood to find), while text embeddings
+cluster by topic; exact search costs the same on both. They are written once to a
+temporary folder (``--tmpdir``): ``docs.f32.npy``, ``docs.f16.npy`` (the same vectors
+rounded to float16, written only when needed) and ``queries.npy``.
 
 Storage (``--storage``, one or more of ``memory``, ``fp32-mmap``, ``fp16-mmap``; default
 ``memory``): what ``exact_search`` is given as ``docs``:
@@ -108,11 +111,27 @@ STORAGES = ("memory", "fp32-mmap", "fp16-mmap")
 TARGETS = {"memory": 1.5, "fp32-mmap": 1.2, "fp16-mmap": 1.2}
 
 
-def make_data(n_docs: int, n_queries: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(docs, queries), float32, rows L2-normalised in blocks (no full-size temporaries)."""
+def make_data(
+    n_docs: int, n_queries: int, dim: int, seed: int, clusters: int = 0, spread: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(docs, queries), float32, rows L2-normalised in blocks (no full-size temporaries).
+
+    ``clusters`` = 0: standard normal rows (no structure: the worst case for HNSW and IVF).
+    Otherwise every doc and query is ``c + spread · g / sqrt(dim)`` for one of ``clusters``
+    random unit centres c (uniform choice) and standard normal g, then normalised: a topic
+    structure such as text embeddings have, where a query's neighbours share its centre."""
     rng = np.random.default_rng(seed)
     docs = rng.standard_normal((n_docs, dim), dtype=np.float32)
     queries = rng.standard_normal((n_queries, dim), dtype=np.float32)
+    if clusters:
+        centres = rng.standard_normal((clusters, dim), dtype=np.float32)
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        scale = np.float32(spread / np.sqrt(dim))
+        for x in (docs, queries):
+            for start in range(0, len(x), 10_000):
+                block = x[start : start + 10_000]
+                block *= scale
+                block += centres[rng.integers(0, clusters, size=len(block))]
     for x in (docs, queries):
         for start in range(0, len(x), 10_000):
             block = x[start : start + 10_000]
@@ -337,6 +356,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--clusters",
+        type=int,
+        default=0,
+        help="draw the vectors around this many random centres (0: unstructured normal rows)",
+    )
+    parser.add_argument(
+        "--spread", type=float, default=1.0, help="noise around a centre (with --clusters)"
+    )
     parser.add_argument("--k", type=parse_ints, default=[100], help="e.g. 10,100,1000")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
@@ -404,9 +432,16 @@ def main() -> None:
         )
     except ImportError:
         pass
-    t, (docs, queries) = timed(lambda: make_data(args.docs, args.queries, args.dim, args.seed))
+    t, (docs, queries) = timed(
+        lambda: make_data(args.docs, args.queries, args.dim, args.seed, args.clusters, args.spread)
+    )
+    shape = (
+        f"around {args.clusters:,} centres (spread {args.spread})"
+        if args.clusters
+        else "standard normal"
+    )
     print(
-        f"data: {args.docs:,} docs x {args.dim} and {args.queries:,} queries, float32, "
+        f"data: {args.docs:,} docs x {args.dim} and {args.queries:,} queries, {shape}, float32, "
         f"L2-normalised, seed {args.seed} ({docs.nbytes / MIB:.0f} MiB of docs, "
         f"made in {t:.1f} s)"
     )
@@ -647,10 +682,11 @@ def hnsw_reference(args, faiss, docs, queries, exact_ids) -> None:
                 f"  {k:5d} {ef:8d} {min(secs_h):7.3f} {med:9.3f} {args.queries / med:10.0f} "
                 f"{recall:9.4f}"
             )
-    print(
-        "  (uniformly random high-dimensional vectors are a hard case for graph indexes; "
-        "recall on real embeddings is usually higher)"
-    )
+    if not args.clusters:
+        print(
+            "  (unstructured random vectors are the hard case for graph indexes; "
+            "--clusters gives them the topic structure of text embeddings)"
+        )
 
 
 def ivf_reference(args, faiss, docs, queries, exact_ids) -> None:

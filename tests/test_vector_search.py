@@ -64,6 +64,24 @@ def test_exact_search_reads_a_memory_map_chunk_by_chunk(tmp_path):
     np.testing.assert_array_equal(index[:, 0], np.arange(5))  # each query finds itself
 
 
+@pytest.mark.parametrize("chunk_size", [64, 128, 500, 1000])
+def test_float16_memory_map_equals_the_widened_float32_vectors(tmp_path, chunk_size):
+    """A float16 memmap is converted chunk by chunk into two reused buffers, the next chunk
+    on a second thread: the result is the float32 search of the same (widened) values, for
+    one chunk, two (each buffer once) and more (each buffer reused)."""
+    rng = np.random.default_rng(3)
+    docs = rng.standard_normal((500, 16)).astype(np.float16)
+    np.save(tmp_path / "docs.f16.npy", docs)
+    mapped = np.load(tmp_path / "docs.f16.npy", mmap_mode="r")
+    queries = rng.standard_normal((7, 16)).astype(np.float32)
+    seen = []
+    scores, index = exact_search(queries, mapped, 20, chunk_size=chunk_size, on_chunk=seen.append)
+    want_scores, want_index = exact_search(queries, docs.astype(np.float32), 20, chunk_size=500)
+    assert sum(seen) == 500
+    np.testing.assert_array_equal(index, want_index)
+    np.testing.assert_array_equal(scores, want_scores)
+
+
 def test_faiss_flat_equals_exact_and_hnsw_recalls_it():
     pytest.importorskip("faiss")
     rng = np.random.default_rng(1)
@@ -105,3 +123,39 @@ def test_partition_path_for_large_k_equals_brute_force(monkeypatch, seed):
         expected_scores, expected_index = brute_force(queries, docs, min(k, len(docs)))
         np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
         np.testing.assert_array_equal(index, expected_index)  # continuous scores: no ties
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    k=st.integers(1, 40),
+    chunk_size=st.integers(5, 150),
+    levels=st.sampled_from([None, 2]),
+    seed=st.integers(0, 2**16),
+)
+def test_top_k_through_group_maxima_equals_brute_force(k, chunk_size, levels, seed):
+    """Small k on wide blocks goes through group maxima (constants shrunk so that small
+    inputs take that path, with columns left over past the last whole group): the same top
+    k as brute force, ties at the k-th score included."""
+    import rankarena.retrieval.vector_search as vector_search
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vector_search, "GROUP_SIZES", (3, 2, 2))
+        patch.setattr(vector_search, "GROUPED_MIN_SHARE", 1)
+        rng = np.random.default_rng(seed)
+        if levels is None:
+            docs = rng.standard_normal((150, 6)).astype(np.float32)
+            queries = rng.standard_normal((7, 6)).astype(np.float32)
+        else:  # many tied scores
+            docs = rng.integers(0, levels, (150, 6)).astype(np.float32)
+            queries = np.ones((7, 6), np.float32)
+        scores, index = exact_search(queries, docs, k, chunk_size=chunk_size, query_batch=5)
+    expected_scores, expected_index = brute_force(queries, docs, k)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
+    full = queries @ docs.T
+    for row in range(len(queries)):
+        cut = expected_scores[row, -1]
+        above = expected_scores[row] > cut
+        np.testing.assert_array_equal(index[row, above], expected_index[row, above])
+        tied = index[row, ~above]
+        assert len(set(tied)) == len(tied)
+        np.testing.assert_allclose(full[row, tied], cut)

@@ -57,8 +57,7 @@ def exact_search(
     buffer = np.empty((min(query_batch, len(queries)), min(chunk_size, n_docs)), np.float32)
     best_scores = torch.full((len(queries), 0), float("-inf"), device=target)
     best_index = torch.zeros((len(queries), 0), dtype=torch.long, device=target)
-    for start in range(0, n_docs, chunk_size):
-        chunk = np.ascontiguousarray(docs[start : start + chunk_size], dtype=np.float32)
+    for start, chunk in _float32_chunks(docs, chunk_size):
         block = None if on_cpu else torch.from_numpy(chunk).to(target)
         top_values, top_index = [], []
         for q_start in range(0, len(queries), query_batch):
@@ -86,19 +85,69 @@ def exact_search(
     return _sorted(best_scores.cpu().numpy(), best_index.cpu().numpy())
 
 
+def _float32_chunks(docs: np.ndarray, chunk_size: int):
+    """``(start, docs[start:start + chunk_size] as C-contiguous float32)`` for each chunk.
+
+    A float32 array (a memmap too) gives views, no copy. Any other dtype (a float16 memmap)
+    is converted into two reused buffers, alternately, the next chunk on a second thread
+    while the caller scores this one (NumPy's cast releases the GIL): the conversion, which
+    costs a quarter of a single-threaded matrix product, then overlaps it. A yielded buffer
+    is rewritten only after the caller asks for the chunk after next.
+    """
+    n_docs = docs.shape[0]
+    starts = range(0, n_docs, chunk_size)
+    if isinstance(docs, np.ndarray) and docs.dtype == np.float32:
+        for start in starts:
+            yield start, np.ascontiguousarray(docs[start : start + chunk_size])
+        return
+    rows = min(chunk_size, n_docs)
+    buffers = [np.empty((rows, *docs.shape[1:]), np.float32) for _ in range(min(2, len(starts)))]
+
+    def fill(number: int) -> np.ndarray:
+        start = starts[number]
+        part = docs[start : start + chunk_size]
+        out = buffers[number % len(buffers)][: len(part)]
+        np.copyto(out, part, casting="unsafe")
+        return out
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(fill, 0)
+        for number, start in enumerate(starts):
+            chunk = pending.result()
+            if number + 1 < len(starts):
+                pending = pool.submit(fill, number + 1)
+            yield start, chunk
+
+
 # above this k, NumPy's introselect on row slices (threads over slices) beats torch.topk
 PARTITION_MIN_K = 256
 PARTITION_ROWS = 64
+# a block at least GROUPED_MIN_SHARE * k * g columns wide takes its top k through maxima of
+# groups of g columns (``_grouped_top_k``); g by k: GROUP_SIZES[i] while k <= GROUP_MAX_K[i]
+GROUP_MAX_K = (32, 300)
+GROUP_SIZES = (16, 8, 4)
+GROUPED_MIN_SHARE = 8
+
+
+def _group_size(k: int) -> int:
+    """Columns per group for ``_grouped_top_k`` (measured on 1,000 x 50,000 blocks, one
+    thread: 16 at k = 10, 8 at k = 100 and 255, 4 at k = 1,000 were fastest)."""
+    for size, most in zip(GROUP_SIZES, GROUP_MAX_K, strict=False):
+        if k <= most:
+            return size
+    return GROUP_SIZES[-1]
 
 
 def _cpu_top_k(scores: np.ndarray, k: int):
     """The top ``k`` of every row of a CPU score block, unsorted: (values, indices) tensors."""
     import torch
 
+    n_rows, n_cols = scores.shape
+    if n_cols >= GROUPED_MIN_SHARE * k * _group_size(k):
+        return _grouped_top_k(scores, k, _group_size(k))
     if k < PARTITION_MIN_K:
         top = torch.topk(torch.from_numpy(scores), k, dim=1, sorted=False)
         return top.values.clone(), top.indices  # the values must not alias the buffer
-    n_rows, n_cols = scores.shape
     values = np.empty((n_rows, k), np.float32)
     index = np.empty((n_rows, k), np.int64)
 
@@ -120,6 +169,37 @@ def _cpu_top_k(scores: np.ndarray, k: int):
         with ThreadPoolExecutor(threads) as pool:  # argpartition releases the GIL
             list(pool.map(select, starts))
     return torch.from_numpy(values), torch.from_numpy(index)
+
+
+def _grouped_top_k(scores: np.ndarray, k: int, size: int):
+    """The top ``k`` of every row through group maxima (small k, wide blocks).
+
+    A row's first G·g columns (g = ``size``, G = columns // g) form G groups, group j
+    the columns j, j + G, ..., j + (g-1)G, so that the maxima are g element-wise maxima of
+    contiguous slabs (one fast pass). Every score at or above the k-th largest lies in a
+    group whose maximum is at least that score, and fewer than k groups have a larger
+    maximum, so the top k of the k best groups' g·k columns (plus the columns past G·g) is
+    the row's top k; a tie at the k-th score is decided by ``torch.topk``, as on the whole
+    row. Cost: one pass over the block plus a top-k over G maxima and over g·k candidates,
+    instead of a top-k over every column: on 1,000 x 50,000 scores, one thread, 31 ms
+    against 87 ms (``torch.topk``) at k = 10, 87 against 118 at k = 100, 201 against 245
+    (``np.argpartition``) at k = 1,000.
+    """
+    import torch
+
+    n_rows, n_cols = scores.shape
+    groups = n_cols // size
+    body = scores[:, : groups * size].reshape(n_rows, size, groups)
+    maxima = body.max(axis=1)
+    best = torch.topk(torch.from_numpy(maxima), k, dim=1, sorted=False).indices.numpy()
+    columns = (best[:, :, None] + groups * np.arange(size)).reshape(n_rows, -1)
+    if groups * size < n_cols:
+        tail = np.arange(groups * size, n_cols)
+        columns = np.concatenate([columns, np.broadcast_to(tail, (n_rows, len(tail)))], axis=1)
+    candidates = np.take_along_axis(scores, columns, 1)  # a copy: no alias of the buffer
+    top = torch.topk(torch.from_numpy(candidates), k, dim=1, sorted=False)
+    index = np.take_along_axis(columns, top.indices.numpy(), 1)
+    return top.values, torch.from_numpy(index)
 
 
 def _sorted(scores: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
