@@ -139,8 +139,8 @@ def test_top_k_through_group_maxima_equals_brute_force(k, chunk_size, levels, se
     import rankarena.retrieval.vector_search as vector_search
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(vector_search, "GROUP_SIZES", (3, 2, 2))
         patch.setattr(vector_search, "GROUPED_MIN_SHARE", 1)
+        patch.setattr(vector_search, "_group_size", lambda k: 3 if k <= 20 else 2)
         rng = np.random.default_rng(seed)
         if levels is None:
             docs = rng.standard_normal((150, 6)).astype(np.float32)
