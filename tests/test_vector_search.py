@@ -125,21 +125,24 @@ def test_partition_path_for_large_k_equals_brute_force(monkeypatch, seed):
         np.testing.assert_array_equal(index, expected_index)  # continuous scores: no ties
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     k=st.integers(1, 40),
     chunk_size=st.integers(5, 150),
     levels=st.sampled_from([None, 2]),
+    floor=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_top_k_through_group_maxima_equals_brute_force(k, chunk_size, levels, seed):
-    """Small k on wide blocks goes through group maxima (constants shrunk so that small
-    inputs take that path, with columns left over past the last whole group): the same top
-    k as brute force, ties at the k-th score included."""
+def test_top_k_through_group_maxima_equals_brute_force(k, chunk_size, levels, floor, seed):
+    """Small k on wide blocks goes through group maxima, and once k scores are known only
+    the groups reaching the k-th are kept (``floor``; constants shrunk so that small inputs
+    take these paths, with columns left over past the last whole group): the same top k as
+    brute force, ties at the k-th score included."""
     import rankarena.retrieval.vector_search as vector_search
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(vector_search, "GROUPED_MIN_SHARE", 1)
+        patch.setattr(vector_search, "FLOOR_MIN_GROUPS", 1 if floor else 10**9)
         patch.setattr(vector_search, "_group_size", lambda k: 3 if k <= 20 else 2)
         rng = np.random.default_rng(seed)
         if levels is None:
