@@ -46,3 +46,41 @@ def test_require_memory_is_one_line_naming_the_setting(monkeypatch):
 
 def test_resident_bytes_is_this_process():
     assert 10 * 2**20 < memory.resident_bytes() < 64 * 2**30
+
+
+def test_building_a_run_stays_within_its_per_row_estimate():
+    """``RUN_ROW_BYTES``, which the retrievers' memory estimates add per result, bounds the
+    peak growth of ``Run.from_arrays`` on 1M rows of short ids (VmHWM, reset before)."""
+    import ctypes
+    import gc
+    from pathlib import Path
+
+    import numpy as np
+
+    from rankarena.api.memory import RUN_ROW_BYTES
+    from rankarena.data import Run
+
+    def status(field: str) -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+        pytest.skip(f"no {field} in /proc/self/status")
+
+    rng = np.random.default_rng(0)
+    queries, k = 1000, 1000
+    query_ids = np.repeat(np.array([f"q{i}" for i in range(queries)], dtype=object), k)
+    names = np.array([f"d{i}" for i in range(100_000)], dtype=object)
+    # distinct within each query: 97 is coprime with 100,000
+    doc_ids = names[(np.arange(k) * 97 + 13 * np.arange(queries)[:, None]).ravel() % 100_000]
+    scores = rng.random(queries * k)
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    before = status("VmRSS:")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pytest.skip("the kernel refuses to reset the peak (/proc/self/clear_refs)")
+    run = Run.from_arrays(query_ids, doc_ids, scores)
+    growth = status("VmHWM:") - before
+    assert run.table.num_rows == queries * k
+    assert growth <= RUN_ROW_BYTES * run.table.num_rows, growth / run.table.num_rows

@@ -98,6 +98,6 @@ def test_index_and_search_that_will_not_fit_are_refused_in_one_line(monkeypatch)
     )
     monkeypatch.setenv("RANKARENA_MAX_MEMORY", "1G")
     bm25 = host.retrievers.create("bm25").index(CORPUS)
-    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "100")  # 3 x 4 results x 16 + 4 x 8 = 224
-    with pytest.raises(rankarena.RankarenaError, match=r"needs 224 B to search 3 queries at k=4"):
+    monkeypatch.setenv("RANKARENA_MAX_MEMORY", "100")  # 3 x 4 results x 340 + 4 x 8 = 4,112
+    with pytest.raises(rankarena.RankarenaError, match=r"needs 4.0 KiB to search 3 queries at k=4"):
         bm25.search(QUERIES, k=1000)

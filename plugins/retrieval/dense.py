@@ -30,7 +30,7 @@ import rankarena
 from rankarena import Corpus, ParameterError, Queries, RankarenaError, Run
 from rankarena.api.checks import did_you_mean
 from rankarena.api.datasets import atomic_path
-from rankarena.api.memory import require_memory
+from rankarena.api.memory import RUN_ROW_BYTES, require_memory
 from rankarena.api.retrieval import (
     DTYPES,
     TRAINER_RECORDS,
@@ -69,9 +69,10 @@ def corpus_fingerprint(ids: list[str], texts: list[str]) -> str:
 
 QUERY_BATCH = 1024
 """Queries ``exact_search`` scores at a time (its default)."""
-RESULT_BYTES = 48
-"""Per (query, result) of a search: float32 score and int64 index, twice while the running
-top-k merges, then the ``Run``'s columns."""
+RESULT_BYTES = RUN_ROW_BYTES + 64
+"""Peak per (query, result) of a search: float32 score and int64 index, twice while the
+running top-k merges, the float64 and id copies handed to the ``Run`` (64 bytes), then
+building the ``Run`` (``RUN_ROW_BYTES``)."""
 
 
 class DenseRetriever:
