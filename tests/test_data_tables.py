@@ -801,3 +801,23 @@ def test_qrels_for_queries_keeps_only_their_judgements():
     assert subset == Qrels.from_dict({"q1": {"a": 1, "b": 0}, "q3": {"c": -1}})
     assert subset.source == qrels.source
     assert len(qrels.for_queries(pa.array([], pa.string()))) == 0
+
+
+def test_open_native_reads_the_file_opened_not_the_name(tmp_path):
+    """Parquet is read through Arrow native files (a Python file's destructor on an Arrow
+    I/O thread at exit aborted ``rankarena run``): what was opened is read even after the
+    name is replaced, and a directory or a missing file fails as ``open`` does."""
+    import pyarrow.parquet as pq
+
+    from rankarena.data.table import open_native
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": [1, 2, 3]}), path)
+    with open_native(path) as handle:
+        pq.write_table(pa.table({"a": [9]}), tmp_path / "new.parquet")
+        (tmp_path / "new.parquet").replace(path)
+        assert pq.read_table(handle, filters=[("a", ">", 1)]).column("a").to_pylist() == [2, 3]
+    with pytest.raises(IsADirectoryError):
+        open_native(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        open_native(tmp_path / "missing.parquet")

@@ -131,9 +131,10 @@ def test_partition_path_for_large_k_equals_brute_force(monkeypatch, seed):
     chunk_size=st.integers(5, 150),
     levels=st.sampled_from([None, 2]),
     floor=st.booleans(),
+    large=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_top_k_through_group_maxima_equals_brute_force(k, chunk_size, levels, floor, seed):
+def test_top_k_through_group_maxima_equals_brute_force(k, chunk_size, levels, floor, large, seed):
     """Small k on wide blocks goes through group maxima, and once k scores are known only
     the groups reaching the k-th are kept (``floor``; constants shrunk so that small inputs
     take these paths, with columns left over past the last whole group): the same top k as
@@ -143,6 +144,9 @@ def test_top_k_through_group_maxima_equals_brute_force(k, chunk_size, levels, fl
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(vector_search, "GROUPED_MIN_SHARE", 1)
         patch.setattr(vector_search, "FLOOR_MIN_GROUPS", 1 if floor else 10**9)
+        if large:  # k above GROUPED_MAX_K: the floor only once enough documents were seen
+            patch.setattr(vector_search, "GROUPED_MAX_K", 3)
+            patch.setattr(vector_search, "FLOOR_MIN_SEEN", 1)
         patch.setattr(vector_search, "_group_size", lambda k: 3 if k <= 20 else 2)
         rng = np.random.default_rng(seed)
         if levels is None:

@@ -61,7 +61,7 @@ from ..errors import DataFormatError
 from . import schemas
 from .atomic import atomic_path, remove_stale_temporaries
 from .locks import file_lock, lock_path
-from .table import conform, read_parquet
+from .table import conform, open_native, read_parquet
 
 # what makes a row one result: everything but its value and time
 IDENTITY = ("system", "dataset", "split", "variant", "metric", "query_id", "run_id", "eval_key")
@@ -184,7 +184,7 @@ def _read_once(store: Path, expression: pc.Expression | None) -> pa.Table:
         with contextlib.ExitStack() as stack:
             # open every part first: a merge may delete them once they are all open
             opened = [
-                (part.path, stack.enter_context(open(part.path, "rb")))
+                (part.path, stack.enter_context(open_native(part.path)))
                 for part in live_parts(store)
             ]
             pieces = [_read_file(path, handle, expression) for path, handle in opened]
@@ -192,7 +192,7 @@ def _read_once(store: Path, expression: pc.Expression | None) -> pa.Table:
             return schemas.RESULTS.empty_table()
         return pa.concat_tables(pieces)
     for path in (store, _legacy_path(store)):  # a one-file store, or one being migrated
-        with contextlib.suppress(IsADirectoryError, FileNotFoundError), open(path, "rb") as handle:
+        with contextlib.suppress(IsADirectoryError, FileNotFoundError), open_native(path) as handle:
             return _read_file(path, handle, expression)
     if store.is_dir():
         raise FileNotFoundError(store)  # migrated meanwhile: read again

@@ -69,6 +69,27 @@ class ArrowTable:
         return cls(read_parquet(path), source=path)
 
 
+def open_native(path: str | os.PathLike[str]) -> pa.NativeFile:
+    """``path`` opened for reading as an Arrow native file (the file, not a name: a later
+    replacement or deletion does not change what it reads).
+
+    Not a Python file object: Arrow's scanner may release its last reference to the file
+    on one of its I/O threads after the read returns, and a Python file's destructor there
+    must take the GIL, which aborts the process when that happens at interpreter exit
+    ("terminate called without an active exception", seen in ``rankarena run``). A
+    directory is an ``IsADirectoryError``, a missing file a ``FileNotFoundError``, as for
+    ``open``.
+    """
+    try:
+        return pa.OSFile(os.fspath(path), "rb")
+    except FileNotFoundError:
+        raise
+    except OSError:
+        if os.path.isdir(path):
+            raise IsADirectoryError(path) from None
+        raise
+
+
 def read_parquet(path: str | os.PathLike[str]) -> pa.Table:
     """Read a Parquet file; an unreadable or non-Parquet file is a ``DataFormatError``.
 
@@ -79,7 +100,7 @@ def read_parquet(path: str | os.PathLike[str]) -> pa.Table:
     if not os.path.exists(path):
         raise DataFormatError(path, "no such file")
     try:
-        with open(path, "rb") as handle:
+        with open_native(path) as handle:
             return pq.read_table(handle)
     except (pa.ArrowException, OSError) as exc:
         raise DataFormatError(path, f"not a readable Parquet file ({exc})") from None
