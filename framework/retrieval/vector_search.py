@@ -204,6 +204,16 @@ def _cpu_top_k(scores: np.ndarray, k: int):
     return torch.from_numpy(values), torch.from_numpy(index)
 
 
+def _group_maxima(scores: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(maxima [rows, G], tail): the maximum of each row's G = columns // ``size`` groups,
+    group j the columns j, j + G, ..., j + (size-1)G (``size`` element-wise maxima of
+    contiguous slabs: one fast pass), and the columns past the last whole group."""
+    n_rows, n_cols = scores.shape
+    groups = n_cols // size
+    maxima = scores[:, : groups * size].reshape(n_rows, size, groups).max(axis=1)
+    return maxima, np.arange(groups * size, n_cols)
+
+
 def _grouped_top_k(scores: np.ndarray, k: int, size: int):
     """The top ``k`` of every row through group maxima (small k, wide blocks).
 
@@ -219,14 +229,12 @@ def _grouped_top_k(scores: np.ndarray, k: int, size: int):
     """
     import torch
 
-    n_rows, n_cols = scores.shape
-    groups = n_cols // size
-    body = scores[:, : groups * size].reshape(n_rows, size, groups)
-    maxima = body.max(axis=1)
+    n_rows = scores.shape[0]
+    maxima, tail = _group_maxima(scores, size)
+    groups = maxima.shape[1]
     best = torch.topk(torch.from_numpy(maxima), k, dim=1, sorted=False).indices.numpy()
     columns = (best[:, :, None] + groups * np.arange(size)).reshape(n_rows, -1)
-    if groups * size < n_cols:
-        tail = np.arange(groups * size, n_cols)
+    if len(tail):
         columns = np.concatenate([columns, np.broadcast_to(tail, (n_rows, len(tail)))], axis=1)
     candidates = np.take_along_axis(scores, columns, 1)  # a copy: no alias of the buffer
     top = torch.topk(torch.from_numpy(candidates), k, dim=1, sorted=False)
@@ -248,12 +256,11 @@ def _candidates_from(scores: np.ndarray, floor: np.ndarray, size: int):
     """
     import torch
 
-    n_rows, n_cols = scores.shape
-    groups = n_cols // size
-    maxima = scores[:, : groups * size].reshape(n_rows, size, groups).max(axis=1)
+    n_rows = scores.shape[0]
+    maxima, tail = _group_maxima(scores, size)
+    groups = maxima.shape[1]
     rows, group = np.nonzero(maxima >= floor[:, None])
     counts = np.bincount(rows, minlength=n_rows) * size
-    tail = np.arange(groups * size, n_cols)
     width = (int(counts.max()) if n_rows else 0) + len(tail)
     values = np.full((n_rows, width), -np.inf, np.float32)
     index = np.zeros((n_rows, width), np.int64)
@@ -264,7 +271,7 @@ def _candidates_from(scores: np.ndarray, floor: np.ndarray, size: int):
         values[at, slot] = scores[at, columns]
         index[at, slot] = columns
     if len(tail):
-        values[:, width - len(tail) :] = scores[:, groups * size :]
+        values[:, width - len(tail) :] = scores[:, tail[0] :]
         index[:, width - len(tail) :] = tail
     return torch.from_numpy(values), torch.from_numpy(index)
 
