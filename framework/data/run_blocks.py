@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from ..errors import DataFormatError, ParameterError
 from .jsonl import FirstLines, check_id_columns
 from .run import Run
-from .trec import CSV_CONVERT, CSV_PARSE, clean_run_rows, scan_bytes, trec_run_rows
+from .trec import CSV_CONVERT, CSV_PARSE, clean_run_rows, fast_path_scan, trec_run_rows
 
 READ_BLOCK_BYTES = 1 << 22
 """Bytes of the file Arrow's streaming reader parses per batch (4 MiB)."""
@@ -109,11 +109,8 @@ def _fast_tables(path: str | os.PathLike[str]) -> Iterator[pa.Table]:
     """Clean ``query_id, doc_id, score`` tables from Arrow's streaming CSV reader; raises
     ``_NotClean`` where the line reader must take over. The file's bytes are scanned first
     (``ByteScan``, a fraction of the parsing time), so that Arrow reads the file itself."""
-    with open(path, "rb") as handle:
-        if handle.read(3) == b"\xef\xbb\xbf":  # a BOM: the line reader handles it
-            raise _NotClean
-    scan = scan_bytes(path)
-    if scan.lone_cr:
+    scan = fast_path_scan(path)
+    if scan is None:  # a BOM or a lone carriage return: the line reader handles it
         raise _NotClean
     try:
         reader = pacsv.open_csv(

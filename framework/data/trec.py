@@ -170,14 +170,21 @@ def scan_bytes(path: str | os.PathLike[str], chunk: int = 2**24) -> ByteScan:
     return scan
 
 
+def fast_path_scan(path: str | os.PathLike[str]) -> ByteScan | None:
+    """``ByteScan`` of a file Arrow's CSV reader may parse, or ``None`` when only the line
+    reader can: the file starts with a BOM, or holds a lone carriage return."""
+    with open(path, "rb") as handle:
+        if handle.read(3) == b"\xef\xbb\xbf":
+            return None
+    scan = scan_bytes(path)
+    return None if scan.lone_cr else scan
+
+
 def _read_trec_run_fast(path: str | os.PathLike[str]) -> Run | None:
     """The run if Arrow's CSV reader takes the file as a clean run, else ``None``."""
     try:
-        with open(path, "rb") as handle:
-            if handle.read(3) == b"\xef\xbb\xbf":  # a BOM: the line reader handles it
-                return None
-        scan = scan_bytes(path)
-        if scan.lone_cr:
+        scan = fast_path_scan(path)
+        if scan is None:
             return None
         table = pacsv.read_csv(
             path, read_options=CSV_READ, parse_options=CSV_PARSE, convert_options=CSV_CONVERT
@@ -266,11 +273,8 @@ def _read_trec_qrels_fast(path: str | os.PathLike[str]) -> Qrels | None:
     ``None``: the line reader then accepts the file or names the line at fault, as for
     runs (module docstring)."""
     try:
-        with open(path, "rb") as handle:
-            if handle.read(3) == b"\xef\xbb\xbf":
-                return None
-        scan = scan_bytes(path)
-        if scan.lone_cr:
+        scan = fast_path_scan(path)
+        if scan is None:
             return None
         table = pacsv.read_csv(
             path,
