@@ -52,15 +52,16 @@ def test_builtins_load_in_order():
 
 def test_loading_the_builtins_imports_neither_torch_nor_scipy():
     """``rankarena eval`` starts in a fraction of a second: the built-in plugins import torch
-    (losses, encoders) and scipy (ratings, significance) when a component needs it, not
-    when the host loads them. A fresh interpreter, since this one has imported both."""
+    (losses, encoders), scipy (ratings, significance) and numba (exact search) when a
+    component needs it, not when the host loads them. A fresh interpreter, since this one
+    has imported them."""
     import subprocess
 
     code = (
         "import sys, rankarena\n"
         "host = rankarena.PluginHost(entry_points=False)\n"
         "assert len(host.metrics.names()) > 10\n"
-        "print(sorted(m for m in ('torch', 'scipy', 'transformers') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'scipy', 'transformers', 'numba') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -8,7 +8,12 @@ from ..retrieval.executors import EncoderSpec, current_executor, encode_sharded
 from ..retrieval.fusion import FUSION_METHODS, NORMALIZATIONS, fuse
 from ..retrieval.models import load_pretrained, resolve_model
 from ..retrieval.stemming import load_stemmer
-from ..retrieval.vector_search import FaissIndex, check_backend, exact_search
+from ..retrieval.vector_search import (
+    FaissIndex,
+    check_backend,
+    exact_search,
+    exact_search_bytes,
+)
 
 __all__ = [
     "DTYPES",
@@ -25,6 +30,7 @@ __all__ = [
     "current_executor",
     "encode_sharded",
     "exact_search",
+    "exact_search_bytes",
     "fuse",
     "load_pretrained",
     "load_stemmer",

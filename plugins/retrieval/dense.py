@@ -42,6 +42,7 @@ from rankarena.api.retrieval import (
     current_executor,
     encode_sharded,
     exact_search,
+    exact_search_bytes,
     model_fingerprint,
     resolve_model,
 )
@@ -69,10 +70,10 @@ def corpus_fingerprint(ids: list[str], texts: list[str]) -> str:
 
 QUERY_BATCH = 1024
 """Queries ``exact_search`` scores at a time (its default)."""
-RESULT_BYTES = RUN_ROW_BYTES + 64
-"""Peak per (query, result) of a search: float32 score and int64 index, twice while the
-running top-k merges, the float64 and id copies handed to the ``Run`` (64 bytes), then
-building the ``Run`` (``RUN_ROW_BYTES``)."""
+RESULT_BYTES = RUN_ROW_BYTES + 16
+"""Peak per (query, result) after the search: the float64 scores and ids handed to the
+``Run`` (16 bytes), then building the ``Run`` (``RUN_ROW_BYTES``); the search's own
+memory is ``exact_search_bytes`` (FAISS: its 12-byte results)."""
 
 
 class DenseRetriever:
@@ -296,13 +297,23 @@ class DenseRetriever:
             raise ParameterError(f"retriever 'dense': k must be at least 1, got {k}")
         n_docs = len(self._doc_ids)
         top = min(k, n_docs)
-        batch = min(QUERY_BATCH, len(queries))
+        if self._faiss is not None:
+            search_bytes = 12 * len(queries) * top
+        else:
+            search_bytes = exact_search_bytes(
+                len(queries),
+                n_docs,
+                self.embeddings.shape[1],
+                k,
+                chunk_size=self.chunk_size,
+                query_batch=QUERY_BATCH,
+                widened=self.embeddings.dtype != np.float32,
+            )
         require_memory(
             "retriever 'dense'",
-            len(queries) * top * RESULT_BYTES + 4 * batch * min(self.chunk_size, n_docs),
-            f"to search {len(queries):,} queries at k={k:,} (results and one block of "
-            f"{batch:,} x {min(self.chunk_size, n_docs):,} scores)",
-            "lower k or chunk_size, or search fewer queries at a time",
+            len(queries) * top * RESULT_BYTES + search_bytes,
+            f"to search {len(queries):,} queries at k={k:,}",
+            "lower k, or search fewer queries at a time",
         )
         q = self.encode_queries(queries.table.column("text").to_pylist())
         if self._faiss is not None:
