@@ -12,6 +12,9 @@ GPUs", IEEE Trans. Big Data 2019; ``faiss/impl/ResultHandler.h``):
 - **reservoir** (larger k): candidates above the floor are appended to a buffer of 2k; when
   it is full a quickselect (Hoare partition, median of three) keeps the best k and raises
   the floor to the k-th of them: O(k) per k entries, cheaper than sifting a deep heap.
+  A query's first block of at least 16·k columns sets the floor just below the k-th
+  largest maximum of its groups of 16 (k scores reach it), so that the buffer does not
+  fill with the whole first block.
 
 Both first test 16 scores at a time against the floor through their maximum, so that the
 common case (nothing in the group can enter) is one vectorisable pass over the block.
@@ -27,9 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-HEAP_MAX_K = 100
-"""Up to this k the heap, above it the reservoir (one thread, 1,000 queries x 200,000
-documents: the heap ahead at k = 10 and 100, the reservoir at k = 1,000)."""
+HEAP_MAX_K = 50
+"""Up to this k the heap, above it the reservoir (one thread, 1,000 queries x 10,000 and
+100,000 documents: the heap ahead at k = 10 and 32, the reservoir from k = 64 on)."""
 
 GROUP = 16
 """Scores compared with the floor at a time, through their maximum."""
@@ -159,6 +162,23 @@ def _shrink(values, index, n, k, limit):
 
 
 @njit(cache=True, nogil=True)
+def _first_floor(line, whole, k):
+    """A floor for a query's first block (``whole`` = its columns in whole groups, at least
+    ``GROUP`` * k): just below the k-th largest group maximum. k groups reach that maximum,
+    so at least k scores do and the k-th best is at or above it; the buffer then fills
+    with the few scores that can still enter, not with the whole first block."""
+    groups = whole // GROUP
+    maxima = np.empty(groups, np.float32)
+    for group in range(groups):
+        top = line[group * GROUP]
+        for column in range(group * GROUP + 1, (group + 1) * GROUP):
+            top = max(top, line[column])
+        maxima[group] = top
+    kth = _select(maxima, np.empty(groups, np.int64), groups, k)
+    return np.nextafter(kth, np.float32(-np.inf))
+
+
+@njit(cache=True, nogil=True)
 def _reservoir_push(scores, start, first_row, kept, kept_index, count, floors, k, lo, hi):
     n_cols = scores.shape[1]
     capacity = kept.shape[1]
@@ -170,6 +190,8 @@ def _reservoir_push(scores, start, first_row, kept, kept_index, count, floors, k
         line = scores[row]
         n = count[at]
         floor = floors[at]
+        if n == 0 and whole >= GROUP * k:
+            floor = _first_floor(line, whole, k)
         for group in range(0, whole, GROUP):
             top = line[group]
             for column in range(group + 1, group + GROUP):

@@ -91,7 +91,8 @@ def exact_search_bytes(
     the running top k (float32 + int64 per slot; 2k slots above ``HEAP_MAX_K``), the
     sorted results and their 64-bit sort keys (20 bytes per result), one block of
     ``query_batch x BLOCK_COLUMNS`` float32 scores, and with ``widened`` (documents not
-    stored as float32, e.g. a float16 memmap) the two float32 chunk buffers."""
+    stored as float32, e.g. a float16 memmap) the two float32 buffers they are widened
+    into (``BLOCK_COLUMNS`` documents each on the CPU, ``chunk_size`` on other devices)."""
     from .running_top_k import HEAP_MAX_K
 
     top = min(k, n_docs)
@@ -109,6 +110,8 @@ def _cpu_search(queries, docs, k, chunk_size, query_batch, on_chunk):
     from .running_top_k import RunningTopK
 
     buffer = np.empty((min(query_batch, len(queries)), min(BLOCK_COLUMNS, len(docs))), np.float32)
+    if not _is_float32(docs):  # widened a block at a time: the first conversion is short
+        chunk_size = min(chunk_size, BLOCK_COLUMNS)
     with RunningTopK(len(queries), k, threads=torch.get_num_threads()) as best:
         for start, chunk in _float32_chunks(docs, chunk_size):
             for q_start in range(0, len(queries), query_batch):
@@ -164,6 +167,10 @@ def _check_finite(column_scores: np.ndarray, start: int) -> None:
         )
 
 
+def _is_float32(docs: np.ndarray) -> bool:
+    return isinstance(docs, np.ndarray) and docs.dtype == np.float32
+
+
 def _float32_chunks(docs: np.ndarray, chunk_size: int):
     """``(start, docs[start:start + chunk_size] as C-contiguous float32)`` for each chunk.
 
@@ -175,7 +182,7 @@ def _float32_chunks(docs: np.ndarray, chunk_size: int):
     """
     n_docs = docs.shape[0]
     starts = range(0, n_docs, chunk_size)
-    if isinstance(docs, np.ndarray) and docs.dtype == np.float32:
+    if _is_float32(docs):
         for start in starts:
             yield start, np.ascontiguousarray(docs[start : start + chunk_size])
         return
