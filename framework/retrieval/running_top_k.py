@@ -10,8 +10,9 @@ GPUs", IEEE Trans. Big Data 2019; ``faiss/impl/ResultHandler.h``):
   score enters when it beats the root, which it replaces before sifting down: O(log k) per
   entry. Over n documents in random order a query sees about k · (1 + ln(n/k)) entries.
 - **reservoir** (larger k): candidates above the floor are appended to a buffer of 2k; when
-  it is full a quickselect (Hoare partition, median of three) keeps the best k and raises
-  the floor to the k-th of them: O(k) per k entries, cheaper than sifting a deep heap.
+  it is full a partition (Hoare, median of three; FAISS's ``partition_fuzzy``) keeps the
+  best, between k and 1.5k of them, and raises the floor to its pivot: O(k) per k/2
+  entries, cheaper than sifting a deep heap; a final quickselect leaves exactly k.
   A query's first block of at least 16·k columns sets the floor just below the k-th
   largest maximum of its groups of 16 (k scores reach it), so that the buffer does not
   fill with the whole first block.
