@@ -633,7 +633,10 @@ def memory_study(args, paths: dict[str, str]) -> None:
         methods.add(info["method"])
         if kind == "ours":
             label = f"exact_search {storage} chunk_size={chunk:,}"
-            block = min(QUERY_BATCH, args.queries) * min(chunk, args.docs) * 4 / MIB
+            from rankarena.retrieval.vector_search import BLOCK_COLUMNS
+
+            columns = min(BLOCK_COLUMNS, args.docs)
+            block = min(QUERY_BATCH, args.queries) * columns * 4 / MIB
             block_text = f"{block:12.1f}"
         elif kind == "naive":
             label, block_text = "naive Q @ D.T + torch.topk (memory)", f"{full:12.1f}"
@@ -653,7 +656,8 @@ def memory_study(args, paths: dict[str, str]) -> None:
     )
     print(
         f"  the full Q x N score matrix: {args.queries:,} x {args.docs:,} x 4 bytes = "
-        f"{full:.0f} MiB; score block = min({QUERY_BATCH}, Q) x chunk_size x 4 bytes"
+        f"{full:.0f} MiB; score block = min({QUERY_BATCH}, Q) x min(BLOCK_COLUMNS, N) x 4 "
+        "bytes (chunk_size bounds the float32 buffers a float16 map is widened into)"
     )
 
 

@@ -33,14 +33,13 @@ def check_top_k(values, index, scores, k):
     levels=st.sampled_from([None, 2, 4]),
     widths=st.lists(st.integers(1, 200), min_size=1, max_size=6),
     row_split=st.integers(1, 9),
-    threads=st.sampled_from([1, 2]),
     seed=st.integers(0, 2**16),
 )
 def test_blocks_pushed_in_any_shape_give_the_exact_top_k(
-    n_rows, n_docs, k, heap, levels, widths, row_split, threads, seed
+    n_rows, n_docs, k, heap, levels, widths, row_split, seed
 ):
     """Blocks of any width (cycling through ``widths``), queries split at ``row_split``,
-    threads over row slices of 2, many tied scores: the heap (small k) and the reservoir
+    many tied scores: the heap (small k) and the reservoir
     (large k; its buffer fills and shrinks many times; a first block of at least 16·k
     columns sets its floor from group maxima) both end with an exact top k."""
     rng = np.random.default_rng(seed)
@@ -51,20 +50,17 @@ def test_blocks_pushed_in_any_shape_give_the_exact_top_k(
         scores = rng.integers(0, levels, (n_rows, n_docs)).astype(np.float32)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(running_top_k, "HEAP_MAX_K", 10**9 if heap else 0)
-        patch.setattr(running_top_k, "ROWS_PER_TASK", 2)
-        with RunningTopK(n_rows, k, threads=threads) as best:
-            assert best.heap == heap
-            start, turn = 0, 0
-            while start < n_docs:
-                width = widths[turn % len(widths)]
-                turn += 1
-                for first in range(0, n_rows, row_split):
-                    block = np.ascontiguousarray(
-                        scores[first : first + row_split, start:][:, :width]
-                    )
-                    best.push(block, start, first)
-                start += width
-            values, index = best.result()
+        best = RunningTopK(n_rows, k)
+        assert best.heap == heap
+        start, turn = 0, 0
+        while start < n_docs:
+            width = widths[turn % len(widths)]
+            turn += 1
+            for first in range(0, n_rows, row_split):
+                block = np.ascontiguousarray(scores[first : first + row_split, start:][:, :width])
+                best.push(block, start, first)
+            start += width
+        values, index = best.result()
     check_top_k(values, index, scores, k)
 
 

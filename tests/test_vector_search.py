@@ -109,6 +109,31 @@ def test_bad_search_parameters_are_one_line():
         FaissIndex(np.ones((3, 2), np.float32), "ivf")
 
 
+@pytest.mark.parametrize(("k", "dtype"), [(7, np.float32), (120, np.float32), (120, np.float16)])
+def test_queries_split_over_threads_give_the_single_thread_result(monkeypatch, k, dtype):
+    """With several threads each scores its own slice of the queries (single-threaded BLAS)
+    into its own rows of the running top k: the same result as one thread (scores up to
+    BLAS's rounding, which depends on how many rows one call multiplies)."""
+    import rankarena.retrieval.vector_search as vector_search
+
+    rng = np.random.default_rng(5)
+    docs = rng.standard_normal((3000, 16)).astype(dtype)
+    queries = rng.standard_normal((37, 16)).astype(np.float32)
+    monkeypatch.setattr(vector_search, "_search_threads", lambda: 1)
+    one = exact_search(queries, docs, k, chunk_size=700, query_batch=5)
+    monkeypatch.setattr(vector_search, "_search_threads", lambda: 3)
+    monkeypatch.setattr(vector_search, "MIN_QUERIES_PER_THREAD", 4)
+    seen = []
+    three = exact_search(queries, docs, k, chunk_size=700, query_batch=5, on_chunk=seen.append)
+    assert sum(seen) == 3000
+    np.testing.assert_array_equal(three[1], one[1])
+    np.testing.assert_allclose(three[0], one[0], rtol=1e-6)
+    spoiled = docs.copy()
+    spoiled[2500, 1] = np.nan
+    with pytest.raises(ParameterError, match=r"document 2,500 \(0-based\)"):
+        exact_search(queries, spoiled, k, chunk_size=700, query_batch=5)
+
+
 def test_non_finite_embeddings_are_one_line_errors():
     """A NaN or infinite document would score NaN (never entering a top k, as in FAISS) or
     infinity: either is an error naming the document, as is a bad query, never a result."""

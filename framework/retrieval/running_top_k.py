@@ -26,8 +26,6 @@ never enters (it is not above anything), as in FAISS.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
 
@@ -37,9 +35,6 @@ HEAP_MAX_K = 50
 
 GROUP = 16
 """Scores compared with the floor at a time, through their maximum."""
-
-ROWS_PER_TASK = 64
-"""Queries per task when a block is split over threads."""
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -231,19 +226,17 @@ class RunningTopK:
 
     :param n_rows: queries.
     :param k: results per query (at least 1).
-    :param threads: threads a block is split over, by queries (1: the calling thread).
 
     ``push(scores, start, first_row)`` offers a float32 block whose row i holds query
     ``first_row + i``'s scores of documents ``start, start + 1, ...``; ``result()`` gives
     (values [n_rows, k] float32, indices [n_rows, k] int64), each row unordered. Slots no
     score entered (fewer than k scores above -inf, or NaN scores) hold -inf and index -1.
-
-    Used as a context manager when ``threads`` > 1 (the pool lives until the exit).
+    Threads may push blocks of disjoint sets of queries at the same time (the kernels
+    release the GIL and write only their own rows).
     """
 
-    def __init__(self, n_rows: int, k: int, threads: int = 1):
-        self.k, self.threads = k, max(1, threads)
-        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+    def __init__(self, n_rows: int, k: int):
+        self.k = k
         self.heap = k <= HEAP_MAX_K
         width = k if self.heap else 2 * k
         self.values = np.full((n_rows, width), -np.inf, np.float32)
@@ -252,44 +245,24 @@ class RunningTopK:
             self.count = np.zeros(n_rows, np.int64)
             self.floors = np.full(n_rows, -np.inf, np.float32)
 
-    def __enter__(self) -> RunningTopK:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-
     def push(self, scores: np.ndarray, start: int, first_row: int = 0) -> None:
         """Offer the C-contiguous float32 block ``scores`` (see the class)."""
-        n_rows = scores.shape[0]
-        if self._pool is None or n_rows <= ROWS_PER_TASK:
-            self._push(scores, start, first_row, 0, n_rows)
-            return
-        tasks = [  # the kernels release the GIL
-            self._pool.submit(
-                self._push, scores, start, first_row, lo, min(lo + ROWS_PER_TASK, n_rows)
-            )
-            for lo in range(0, n_rows, ROWS_PER_TASK)
-        ]
-        for task in tasks:
-            task.result()
-
-    def _push(self, scores, start, first_row, lo, hi) -> None:
+        rows = scores.shape[0]
         if self.heap:
-            _heap_push(scores, start, first_row, self.values, self.index, lo, hi)
-        else:
-            _reservoir_push(
-                scores,
-                start,
-                first_row,
-                self.values,
-                self.index,
-                self.count,
-                self.floors,
-                self.k,
-                lo,
-                hi,
-            )
+            _heap_push(scores, start, first_row, self.values, self.index, 0, rows)
+            return
+        _reservoir_push(
+            scores,
+            start,
+            first_row,
+            self.values,
+            self.index,
+            self.count,
+            self.floors,
+            self.k,
+            0,
+            rows,
+        )
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, indices) of the best k per query, unordered (see the class)."""

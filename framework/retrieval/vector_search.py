@@ -47,7 +47,9 @@ def exact_search(
     On the CPU each chunk is scored ``BLOCK_COLUMNS`` documents at a time into one reused
     buffer that stays in cache, and each block goes straight into a per-query running top k
     (``running_top_k.RunningTopK``: FAISS's heap and reservoir, compiled): the scores are
-    written once and read once, as in FAISS's ``IndexFlatIP``. Other devices score a chunk
+    written once and read once, as in FAISS's ``IndexFlatIP``. With several threads
+    (``torch.get_num_threads()``, i.e. ``OMP_NUM_THREADS``) each takes a slice of the
+    queries with single-threaded BLAS. Other devices score a chunk
     with torch and merge ``torch.topk`` of it into the running top k.
     """
     if k < 1 or chunk_size < 1 or query_batch < 1:
@@ -90,41 +92,82 @@ def exact_search_bytes(
     """Working memory of ``exact_search`` beyond its inputs, in bytes (an upper bound):
     the running top k (float32 + int64 per slot; 2k slots above ``HEAP_MAX_K``), the
     sorted results and their 64-bit sort keys (20 bytes per result), one block of
-    ``query_batch x BLOCK_COLUMNS`` float32 scores, and with ``widened`` (documents not
-    stored as float32, e.g. a float16 memmap) the two float32 buffers they are widened
-    into (``BLOCK_COLUMNS`` documents each on the CPU, ``chunk_size`` on other devices)."""
+    ``query_batch x BLOCK_COLUMNS`` float32 scores per thread, and with ``widened``
+    (documents not stored as float32, e.g. a float16 memmap) the two float32 buffers they
+    are widened into (``BLOCK_COLUMNS`` documents each on the CPU, ``chunk_size`` on
+    other devices)."""
     from .running_top_k import HEAP_MAX_K
 
     top = min(k, n_docs)
     slots = top if top <= HEAP_MAX_K else 2 * top
     total = n_queries * (12 * slots + 20 * top)
-    total += 4 * min(query_batch, n_queries) * min(BLOCK_COLUMNS, n_docs)
+    batches = sum(min(query_batch, hi - lo) for lo, hi in _query_slices(n_queries))
+    total += 4 * max(batches, min(query_batch, n_queries)) * min(BLOCK_COLUMNS, n_docs)
     if widened:
         total += 2 * 4 * min(chunk_size, n_docs) * dim
     return total
 
 
-def _cpu_search(queries, docs, k, chunk_size, query_batch, on_chunk):
+MIN_QUERIES_PER_THREAD = 64
+"""Queries are split over the threads (``torch.get_num_threads()``) if each gets this many."""
+
+
+def _search_threads() -> int:
     import torch
 
+    return torch.get_num_threads()
+
+
+def _query_slices(n_queries: int) -> list[tuple[int, int]]:
+    """The queries' (start, stop) per thread of a CPU search."""
+    threads = max(1, min(_search_threads(), n_queries // MIN_QUERIES_PER_THREAD))
+    step = -(-n_queries // threads)
+    return [(lo, min(lo + step, n_queries)) for lo in range(0, n_queries, step)]
+
+
+def _cpu_search(queries, docs, k, chunk_size, query_batch, on_chunk):
+    """Each thread scores its own slice of the queries against every chunk (its own block
+    buffer, its own rows of the running top k) with single-threaded BLAS: no hand-over
+    per block, and no idle BLAS threads spinning while the selection runs."""
     from .running_top_k import RunningTopK
 
-    buffer = np.empty((min(query_batch, len(queries)), min(BLOCK_COLUMNS, len(docs))), np.float32)
+    n_queries = len(queries)
+    slices = _query_slices(n_queries)
+    threads = len(slices)
     if not _is_float32(docs):  # widened a block at a time: the first conversion is short
         chunk_size = min(chunk_size, BLOCK_COLUMNS)
-    with RunningTopK(len(queries), k, threads=torch.get_num_threads()) as best:
+    best = RunningTopK(n_queries, k)
+    width = min(BLOCK_COLUMNS, len(docs))
+    buffers = [np.empty((min(query_batch, hi - lo), width), np.float32) for lo, hi in slices]
+
+    def score(number: int, start: int, chunk: np.ndarray) -> None:
+        lo, hi = slices[number]
+        buffer = buffers[number]
+        for q_start in range(lo, hi, query_batch):
+            rows = queries[q_start : min(q_start + query_batch, hi)]
+            for offset in range(0, len(chunk), BLOCK_COLUMNS):
+                part = chunk[offset : offset + BLOCK_COLUMNS]
+                out = buffer[: len(rows), : len(part)]
+                np.matmul(rows, part.T, out=out)
+                _check_finite(out[0], start + offset)  # a bad document spoils its column
+                best.push(out, start + offset, q_start)
+
+    if threads == 1:
         for start, chunk in _float32_chunks(docs, chunk_size):
-            for q_start in range(0, len(queries), query_batch):
-                rows = queries[q_start : q_start + query_batch]
-                for offset in range(0, len(chunk), BLOCK_COLUMNS):
-                    part = chunk[offset : offset + BLOCK_COLUMNS]
-                    out = buffer[: len(rows), : len(part)]
-                    np.matmul(rows, part.T, out=out)
-                    _check_finite(out[0], start + offset)  # a bad document spoils its column
-                    best.push(out, start + offset, q_start)
+            score(0, start, chunk)
             if on_chunk is not None:
                 on_chunk(len(chunk))
         return best.result()
+    from threadpoolctl import threadpool_limits
+
+    with ThreadPoolExecutor(threads) as pool, threadpool_limits(1, user_api="blas"):
+        for start, chunk in _float32_chunks(docs, chunk_size):
+            tasks = [pool.submit(score, number, start, chunk) for number in range(threads)]
+            for task in tasks:
+                task.result()
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+    return best.result()
 
 
 def _torch_search(queries, docs, k, chunk_size, query_batch, device, on_chunk):
