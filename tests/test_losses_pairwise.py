@@ -12,7 +12,7 @@ import rankarena
 from rankarena.core.host import PluginHost
 from rankarena.plugins.losses import pairwise_losses as lp
 
-NAMES = ["hinge", "ranknet", "mw", "lambdaloss", "multi-similarity"]
+NAMES = ["hinge", "ranknet", "pairwise-logistic", "mw", "lambdaloss", "multi-similarity"]
 
 
 def ref_pairwise(scores, targets, mask, f, pairs="ordered"):
@@ -27,6 +27,21 @@ def ref_pairwise(scores, targets, mask, f, pairs="ordered"):
         if vals:
             rows.append(mean_or_zero(vals))
     return mean_or_zero(rows)
+
+
+def ref_mw(scores, targets, mask, tau=0.01, reduction="sum"):
+    """Equation 3 of Sheikholeslami et al. (arXiv:2510.00137), written out: every positive
+    of the batch against every non-positive score of the batch, any row."""
+    positives, negatives = [], []
+    for s, t, idx in masked_rows(scores, targets, mask):
+        for i in idx:
+            (positives if t[i] > 0 else negatives).append(s[i])
+    if not positives or not negatives:
+        return 0.0
+    pairs = [softplus(-(p - n) / tau) for p in positives for n in negatives]
+    if reduction == "mean":
+        return math.fsum(pairs) / len(pairs)
+    return math.fsum(pairs) / len(positives)
 
 
 def ref_lambda(scores, targets, mask, sigma=1.0, normalise=True):
@@ -74,7 +89,10 @@ def ref_ms(scores, targets, mask, alpha=2.0, beta=50.0, lam=0.5, eps=0.1, mining
 REFS = {
     "hinge": lambda s, t, m: ref_pairwise(s, t, m, lambda a, b: max(0.0, 1.0 - a + b)),
     "ranknet": lambda s, t, m: ref_pairwise(s, t, m, lambda a, b: softplus(-(a - b))),
-    "mw": lambda s, t, m: ref_pairwise(s, t, m, lambda a, b: softplus(-(a - b)), "pn"),
+    "pairwise-logistic": lambda s, t, m: ref_pairwise(
+        s, t, m, lambda a, b: softplus(-(a - b)), "pn"
+    ),
+    "mw": ref_mw,
     "lambdaloss": ref_lambda,
     "multi-similarity": ref_ms,
 }
@@ -111,6 +129,9 @@ def test_parameters_reach_the_reference(host):
     assert rn.item() == pytest.approx(ref_pairwise(scores, targets, mask, f))
     ll = host.losses.create("lambdaloss", sigma=0.5)(scores, targets, mask)
     assert ll.item() == pytest.approx(ref_lambda(scores, targets, mask, sigma=0.5))
+    mw = host.losses.create("mw", tau=0.5, reduction="mean")(scores, targets, mask)
+    ref = ref_mw(scores, targets, mask, tau=0.5, reduction="mean")
+    assert mw.item() == pytest.approx(ref, rel=1e-9)
     ms = host.losses.create("multi-similarity", alpha=1.0, beta=3.0, base=0.1, mining=False)
     ref = ref_ms(scores, targets, mask, alpha=1.0, beta=3.0, lam=0.1, mining=False)
     assert ms(scores, targets, mask).item() == pytest.approx(ref)
@@ -143,7 +164,7 @@ def test_in_batch_and_no_mask(host, name):
     assert torch.isfinite(value) and torch.isfinite(d.grad).all()
 
 
-@pytest.mark.parametrize("name", ["ranknet", "mw", "hinge", "lambdaloss"])
+@pytest.mark.parametrize("name", ["ranknet", "pairwise-logistic", "hinge", "lambdaloss"])
 def test_shift_invariant(host, name):
     scores, targets, mask = random_graded_batch(4)
     loss = host.losses.create(name)
@@ -151,6 +172,23 @@ def test_shift_invariant(host, name):
     assert loss(scores + shift, targets, mask).item() == pytest.approx(
         loss(scores, targets, mask).item()
     )
+
+
+def test_mw_sees_a_per_query_shift_that_infonce_cannot():
+    """The paper's point (Lemma 1): a contrastive loss is unchanged when one query's scores
+    all move by a constant; MW compares positives with other queries' negatives, so it
+    changes (and the per-row pairwise logistic, the old ``mw``, does not)."""
+    torch.manual_seed(0)
+    scores = torch.randn(4, 4, dtype=torch.float64) * 0.2
+    targets = torch.eye(4, dtype=torch.float64)
+    shifted = scores.clone()
+    shifted[2] += 0.3
+    infonce = rankarena.plugin_manager().losses.create("infonce")
+    assert infonce(shifted, targets).item() == pytest.approx(infonce(scores, targets).item())
+    per_row = lp.PairwiseLogisticLoss()
+    assert per_row(shifted, targets).item() == pytest.approx(per_row(scores, targets).item())
+    mw = lp.MannWhitneyLoss()
+    assert abs(mw(shifted, targets).item() - mw(scores, targets).item()) > 1.0
 
 
 def test_scale_relations():
@@ -208,6 +246,9 @@ def test_no_valid_pair_gives_zero_with_gradient(host, name):
         ("multi-similarity", {"epsilon": -0.1}),
         ("ranknet", {"temperature": 1.0}),
         ("mw", {"sigma": 1.0}),
+        ("mw", {"tau": 0.0}),
+        ("mw", {"reduction": "max"}),
+        ("pairwise-logistic", {"tau": 0.01}),
     ],
 )
 def test_parameter_errors(host, name, params):

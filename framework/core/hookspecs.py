@@ -133,7 +133,9 @@ def register_metrics(register):
     query. Users name a metric as ``NAME`` or ``NAME@K``; ``@K`` is passed as ``k=K``.
     It declares ``bounds`` (the range of a per-query value) and, where lower is better,
     ``higher_is_better = False``; ``rankarena.Metric`` gives ``(0.0, 1.0)`` and ``True``
-    (the conformance kit, ``rankarena.testing.check_metric``, holds it to them).
+    (the conformance kit, ``rankarena.testing.check_metric``, holds it to them). A metric
+    whose values depend on all queries together (the pooled ``auc``) sets
+    ``pools_queries = True``: ``eval`` then never evaluates it block by block.
 
     :param register: ``register(name, factory, **meta)``.
     """

@@ -39,6 +39,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "rankarena.plugins.devices.torch_devices",
     "rankarena.plugins.metrics.trec_eval",
     "rankarena.plugins.metrics.ir_measures",
+    "rankarena.plugins.metrics.pooled_auc",
     "rankarena.plugins.datasets.beir",
     "rankarena.plugins.retrieval.bm25",
     "rankarena.plugins.retrieval.dense",

@@ -35,7 +35,11 @@ class Metric:
     """A metric with an optional rank cutoff ``k`` (``None``: the whole ranking).
 
     Subclasses set ``key`` (the registry name) and implement ``per_query``; set
-    ``requires_k = True`` where a cutoff is mandatory (precision, success), and ``summary``
+    ``requires_k = True`` where a cutoff is mandatory (precision, success), ``pools_queries =
+    True`` where a query's value depends on the other queries (the pooled ``auc``: never
+    evaluated block by block), ``uses_scores = True`` where the value depends on the scores
+    themselves, not only on the ranking they give (tied scores are then ties: the
+    conformance kit checks ``monotone-scores`` instead of ``tie-order``), and ``summary``
     where the run's value is not the mean over queries (``"sum"``, ``"exp_mean"``: see
     ``rankarena.evaluate.engine.SUMMARIES``).
 
@@ -47,6 +51,8 @@ class Metric:
     key: ClassVar[str] = ""
     requires_k: ClassVar[bool] = False
     summary: ClassVar[str] = "mean"
+    pools_queries: ClassVar[bool] = False
+    uses_scores: ClassVar[bool] = False
     bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)
     higher_is_better: ClassVar[bool] = True
 

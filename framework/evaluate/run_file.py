@@ -12,7 +12,9 @@ whole and evaluated as ``evaluate`` does, its lines in any order; one that neith
 nor streams is an error naming the line out of place.
 
 The per-query values of a block are exactly those of the same queries in the whole run
-(every metric is a function of one query's rows and judgements), so the streamed result is
+(every metric but those pooling all queries, ``pools_queries``, is a function of one
+query's rows and judgements; a pooled one, such as ``auc``, makes ``eval`` read the run
+whole or say in one line that it cannot), so the streamed result is
 the in-memory one: the per-query values are put back in query-id byte order before the
 run's value (``Evaluation.mean``) is taken, which makes it equal bit for bit.
 ``complete=True`` evaluates the qrels queries the run never named at the end, against no
@@ -109,12 +111,19 @@ def evaluate_run_file(
     if not path.is_file():
         raise DataFormatError(path, "no such file")
     reader = read_parquet_run_blocks if parquet else read_trec_run_blocks
+    pooled = [m.name for m in resolve_metrics(metrics, host) if getattr(m, "pools_queries", False)]
     if block_rows is not None:
+        if pooled:
+            raise ParameterError(
+                f"metric {pooled[0]!r} pools every query's scores: it cannot be evaluated "
+                f"in blocks (block_rows={block_rows}); evaluate the run whole"
+            )
         blocks = reader(path, block_rows, f"block_rows={block_rows}")
         return _evaluate_blocks(blocks, qrels, metrics, host, on_rows, path, options)
     qrels_bytes = QRELS_BYTES_PER_ROW * len(qrels)
     free = limit - resident_bytes() - qrels_bytes
-    whole_fits = _whole_bytes(path, parquet) <= free
+    whole_bytes = _whole_bytes(path, parquet)
+    whole_fits = whole_bytes <= free
 
     def whole() -> Evaluation:
         run = Run.from_parquet(path) if parquet else read_trec_run(path)
@@ -123,8 +132,14 @@ def evaluate_run_file(
             on_rows(len(run))
         return evaluation
 
-    if whole_fits and path.stat().st_size <= WHOLE_MAX_BYTES:
+    if whole_fits and (pooled or path.stat().st_size <= WHOLE_MAX_BYTES):
         return whole()
+    if pooled:
+        raise RankarenaError(
+            f"eval needs {format_bytes(whole_bytes)} to read {path.name} whole, which metric "
+            f"{pooled[0]!r} needs (it pools every query's scores); limit: "
+            f"{format_bytes(limit)} ({source}); raise the limit or leave {pooled[0]!r} out"
+        )
     block_lines = min(free // BYTES_PER_BLOCK_ROW, STREAM_BLOCK_ROWS)
     if block_lines < MIN_BLOCK_ROWS and not whole_fits:
         raise RankarenaError(

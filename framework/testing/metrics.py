@@ -18,7 +18,12 @@ Rules:
   gets a value, no better than its perfect run's;
 * ``tie-order``: documents with equal scores are ranked as trec_eval ranks them (score
   descending, then document id descending): a run with ties has the values of the same
-  run with those ties broken explicitly in that order.
+  run with those ties broken explicitly in that order;
+* ``monotone-scores``, instead of ``tie-order`` for a metric declaring ``uses_scores =
+  True`` (its value depends on how scores compare, across queries too, not only on each
+  query's ranking: the pooled ``auc``, where tied scores are ties, not an order): the
+  values are unchanged when every score of the run, ties included, goes through the same
+  strictly increasing function.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from ..core.host import PluginHost
 from ..data import Qrels, Run
@@ -158,5 +164,23 @@ def check_metric(
                 "broken as trec_eval breaks them (document id descending)",
             )
 
-    rules.rule("tie-order", ties)
+    def monotone_scores():
+        tied, _ = _tied()
+        table = tied.table
+        score = table.column("score").to_numpy()
+        moved = table.set_column(
+            table.schema.get_field_index("score"), "score", pa.array(np.exp(3.0 * score) - 7.0)
+        )
+        a, b = _values(metric, tied, qrels), _values(metric, Run(moved), qrels)
+        for query in a:
+            require(
+                abs(a[query] - b[query]) <= 1e-9 * max(1.0, abs(b[query])),
+                f"query {query!r}: {a[query]} before and {b[query]} after the same increasing "
+                "function of every score",
+            )
+
+    if getattr(metric, "uses_scores", False):
+        rules.rule("monotone-scores", monotone_scores)
+    else:
+        rules.rule("tie-order", ties)
     return rules.verdict()

@@ -11,12 +11,13 @@ negative scores n_1 … n_K:
   above the positive (a likely false negative), 1 once it is at least m below (max-margin);
 * **unsafe share**: the share of negatives with n_k ≥ p;
 * **ECI**, Effective Contrastive Information (Sinha, Bansal & Seetharaman, "ECI: Effective
-  Contrastive Information to Evaluate Hard-Negatives", arXiv:2603.20990, 2026): information
+  Contrastive Information to Evaluate Hard-Negatives", arXiv:2603.20990 **v1**, 2026; v2
+  replaced this metric with a different one, ECI_sem, which is not built here): information
   capacity × discriminative efficiency, ECI(q) = ln(1 + K) · 2HS / (H + S) with H and S the
   means of h_k and s_k — the InfoNCE bound ln(1 + K) on the mutual information a set of K
   negatives can carry (van den Oord et al. 2018), times the harmonic mean of signal
-  (hardness) and safety. Reported as the mean over queries. The paper's exact normalisations
-  were not available here; these are the definitions above.
+  (hardness) and safety. Reported as the mean over queries. unverified: v1's exact
+  normalisations of H and S could not be checked here; these are the definitions above.
 * **held-out false-negative rate**: when the set was mined with some labelled positives
   hidden (``rankarena mine --holdout``), the share of those hidden positives that came back
   as negatives. Hidden positives are the query's qrels positives that the set never uses as

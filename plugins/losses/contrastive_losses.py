@@ -93,7 +93,7 @@ def infonce_rows(
 
 # --------------------------------------------------------------------------- losses
 class InfoNCE(torch.nn.Module):
-    """InfoNCE / multiple-negatives ranking loss over each row's candidates.
+    """exact: InfoNCE / multiple-negatives ranking loss over each row's candidates.
 
     Formula (row b, scale ``s = 1/τ``, positives ``P_b = {j : targets[b, j] > 0, mask[b, j]}``,
     valid candidates ``V_b``):
@@ -142,7 +142,7 @@ class InfoNCE(torch.nn.Module):
 
 
 class SoftInfoNCE(torch.nn.Module):
-    """Soft-InfoNCE: InfoNCE whose negatives are weighted in the denominator.
+    """adapted: Soft-InfoNCE, InfoNCE whose negatives are weighted in the denominator.
 
     Source: Li, Zhou, Luu & Miao, "Rethinking Negative Pairs in Code Search", EMNLP 2023
     (arXiv:2310.08069), which inserts weights ``w_j`` on the negative terms of InfoNCE so
@@ -211,7 +211,7 @@ class SoftInfoNCE(torch.nn.Module):
 
 
 class AdaptiveMultiHeadContrastive(torch.nn.Module):
-    """Adaptive multi-head contrastive loss (AMCL): InfoNCE per head, each head with its
+    """unverified: adaptive multi-head contrastive loss (AMCL): InfoNCE per head, each head with its
     own learnable temperature, averaged over the heads.
 
     Interface: ``scores`` is ``[B, H, L]`` (one ``[B, L]`` score matrix per head, e.g. per
@@ -275,7 +275,7 @@ class AdaptiveMultiHeadContrastive(torch.nn.Module):
 
 
 class SoftLabelAlignment(torch.nn.Module):
-    """Soft-label alignment to a judge's score matrix (UniME-V2).
+    """unverified: soft-label alignment to a judge's score matrix (UniME-V2).
 
     Formula (row b, valid items only):
 

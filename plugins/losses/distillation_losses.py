@@ -45,7 +45,7 @@ def _negatives(mask, index) -> torch.Tensor:
 
 
 class MarginMSE(torch.nn.Module):
-    """Margin-MSE: match the student's positive-minus-negative margins to the teacher's.
+    """exact: Margin-MSE, match the student's positive-minus-negative margins to the teacher's.
 
     Formula (row b, positive ``p``, valid negatives ``N_b``):
 
@@ -77,7 +77,7 @@ class MarginMSE(torch.nn.Module):
 
 
 class KLDistillation(torch.nn.Module):
-    """KL distillation from a teacher's scores, τ²-scaled.
+    """exact: KL distillation from a teacher's scores, τ²-scaled.
 
     Formula (row b, valid items): ``ℓ_b = τ² · KL(softmax(t_b/τ) ‖ softmax(x_b/τ))``.
     Zero when the student's scores equal the teacher's (up to a per-row constant).
@@ -101,7 +101,7 @@ class KLDistillation(torch.nn.Module):
 
 
 class ContrastivePartialRankingDistillation(torch.nn.Module):
-    """CPRD: distil only the teacher's relative order among a row's hard negatives.
+    """adapted: CPRD, distil only the teacher's relative order among a row's hard negatives.
 
     Our reading of "contrastive partial ranking distillation": the positive is excluded
     (it is the contrastive loss's business), and the student is taught the teacher's
@@ -157,7 +157,7 @@ class ContrastivePartialRankingDistillation(torch.nn.Module):
 
 
 class DiceLoss(torch.nn.Module):
-    """Self-adjusting Dice loss.
+    """adapted: self-adjusting Dice loss, per row (the authors' code: one set-level Dice).
 
     Formula (item j with probability ``p = σ(x_j)`` and label ``y = t_j ∈ [0, 1]``):
 
@@ -187,7 +187,7 @@ class DiceLoss(torch.nn.Module):
 
 
 class ZLoss(torch.nn.Module):
-    """Z-loss: a softplus on the z-normalised score of the positive.
+    """unverified: Z-loss, a softplus on the z-normalised score of the positive.
 
     Formula (row b, valid items ``V_b``, positives ``P_b = {j ∈ V_b : t_bj > 0}``):
 
@@ -227,7 +227,7 @@ _METRICS = ("f1", "accuracy", "balanced-accuracy")
 
 
 class AnyLoss(torch.nn.Module):
-    """AnyLoss: 1 − a confusion-matrix metric computed from amplified probabilities.
+    """adapted: AnyLoss, 1 − a confusion-matrix metric computed from amplified probabilities.
 
     Formula (row b, valid items, ``p = σ(x)``, labels ``y = t ∈ [0, 1]``, amplifier ``L``):
 

@@ -24,8 +24,8 @@ from rankarena.plugins.losses.pairwise_losses import (
 
 
 class ListNet(torch.nn.Module):
-    """ListNet, top-one form (Cao et al., "Learning to Rank: From Pairwise Approach to Listwise
-    Approach", ICML 2007).
+    """exact: ListNet, top-one form (Cao et al., "Learning to Rank: From Pairwise Approach
+    to Listwise Approach", ICML 2007).
 
     Per row, over the valid candidates: −Σ_i softmax(t/τ_t)_i · log softmax(s)_i, the
     cross-entropy between the target and the score top-one distributions, τ_t =
@@ -52,7 +52,7 @@ class ListNet(torch.nn.Module):
 
 
 class ListMLE(torch.nn.Module):
-    """ListMLE (Xia et al., "Listwise Approach to Learning to Rank: Theory and Algorithm",
+    """exact: ListMLE (Xia et al., "Listwise Approach to Learning to Rank: Theory and Algorithm",
     ICML 2008): the negative Plackett–Luce log-likelihood of the target order.
 
     Per row, with π the valid candidates sorted by descending target:
@@ -87,7 +87,7 @@ class ListMLE(torch.nn.Module):
 
 
 class RankList(torch.nn.Module):
-    """Listwise RankNet with log-sum-exp ("RankList", 2025), as read here.
+    """unverified: listwise RankNet with log-sum-exp ("RankList", 2025), as read here.
 
     The paper's exact form was not at hand; this implements the listwise generalisation of
     RankNet in which each candidate i is compared with all lower-graded candidates at once:
@@ -118,8 +118,8 @@ class RankList(torch.nn.Module):
 
 
 class LiPOLambda(torch.nn.Module):
-    """LiPO-λ (Liu et al., "LiPO: Listwise Preference Optimization through Learning-to-Rank",
-    2024): the Lambda-weighted pairwise logistic loss.
+    """unverified: LiPO-λ (Liu et al., "LiPO: Listwise Preference Optimization through
+    Learning-to-Rank", 2024): the Lambda-weighted pairwise logistic loss.
 
     Per row: Σ_{t_i > t_j} Δ_ij · log(1 + exp(−β(s_i − s_j))), with the Lambda weight
     Δ_ij = |G_i − G_j| · |1/D(τ_i) − 1/D(τ_j)|, G = 2^t − 1, D(τ) = log2(1 + τ) and τ the
@@ -145,8 +145,8 @@ class LiPOLambda(torch.nn.Module):
 
 
 class ApproxNDCG(torch.nn.Module):
-    """ApproxNDCG (Qin, Liu & Li, "A general approximation framework for direct optimization of
-    information retrieval measures", Information Retrieval 13, 2010).
+    """exact: ApproxNDCG (Qin, Liu & Li, "A general approximation framework for direct
+    optimization of information retrieval measures", Information Retrieval 13, 2010).
 
     Per row, over the valid candidates: the rank is approximated by
     π̂_i = 1 + Σ_{j≠i} σ((s_j − s_i)/T), T = ``temperature``, and the loss is

@@ -14,6 +14,7 @@ def register_losses(register) -> None:
 
     register("hinge", losses.HingeLoss)
     register("ranknet", losses.RankNet)
+    register("pairwise-logistic", losses.PairwiseLogisticLoss)
     register("mw", losses.MannWhitneyLoss)
     register("lambdaloss", losses.LambdaLoss)
     register("multi-similarity", losses.MultiSimilarityLoss)

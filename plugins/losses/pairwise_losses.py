@@ -1,5 +1,5 @@
-"""Built-in pairwise ranking losses: ``hinge``, ``ranknet``, ``mw``, ``lambdaloss`` and
-``multi-similarity``.
+"""Built-in pairwise ranking losses: ``hinge``, ``ranknet``, ``pairwise-logistic``, ``mw``,
+``lambdaloss`` and ``multi-similarity``.
 
 A loss is called as ``loss(scores[B, L], targets[B, L], mask=None)``: row b holds one query's
 L candidate scores, ``targets`` their relevance grades (or teacher scores) and ``mask`` (bool,
@@ -8,8 +8,9 @@ value per row and returns the mean over the rows that have at least one valid pa
 with none gives a zero that still carries a gradient). In-batch training is
 ``loss(q @ d.T / tau, torch.eye(B))``.
 
-A pair (i, j) of a row is *ordered* when both are valid and t_i > t_j; for ``mw`` and
-``multi-similarity`` a candidate is *positive* when t > 0 and *negative* otherwise.
+A pair (i, j) of a row is *ordered* when both are valid and t_i > t_j; for
+``pairwise-logistic``, ``mw`` and ``multi-similarity`` a candidate is *positive* when t > 0
+and *negative* otherwise. ``mw`` alone pairs scores across rows (the whole batch).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def ideal_dcg(gains: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class HingeLoss(torch.nn.Module):
-    """Pairwise margin (triplet) hinge loss.
+    """exact: pairwise margin (triplet) hinge loss.
 
     Per row: mean over ordered pairs (t_pos > t_neg) of max(0, m − s_pos + s_neg), m the
     ``margin``. The margin-ranking / triplet loss of Weston & Watkins (1999) and Schroff et
@@ -118,7 +119,7 @@ class HingeLoss(torch.nn.Module):
 
 
 class RankNet(torch.nn.Module):
-    """RankNet (Burges et al., "Learning to Rank using Gradient Descent", ICML 2005).
+    """exact: RankNet (Burges et al., "Learning to Rank using Gradient Descent", ICML 2005).
 
     Per row: mean over ordered pairs (t_i > t_j) of the binary cross-entropy with logits of
     σ·(s_i − s_j) against the label 1, i.e. log(1 + exp(−σ(s_i − s_j))), σ = ``sigma``.
@@ -137,28 +138,81 @@ class RankNet(torch.nn.Module):
         return _pair_mean(values, ordered_pairs(targets, mask), scores)
 
 
-class MannWhitneyLoss(torch.nn.Module):
-    """Mann–Whitney U / AUC surrogate ("MW loss", ServiceNow 2025).
+class PairwiseLogisticLoss(torch.nn.Module):
+    """exact: RankNet's cost (Burges et al., ICML 2005) on a row's (positive, negative)
+    pairs only: the built-in ``mw`` before the published MW loss replaced it, kept under
+    the name it deserves.
 
-    The Mann–Whitney U statistic (= AUC) counts the positive–negative pairs ranked correctly;
-    its smooth surrogate replaces the step with a sigmoid and takes the binary cross-entropy.
-    Per row: mean over all (positive p, negative n) pairs of −log σ(s_p − s_n), positive
-    meaning t > 0 and negative t <= 0 (grades above zero are all "positive", unlike
-    ``ranknet``, which orders every pair of distinct grades). Shift-invariant in the scores.
+    Per row: mean over the row's (positive p, negative n) pairs of −log σ(s_p − s_n) =
+    log(1 + e^{−(s_p − s_n)}), positive meaning t > 0 and negative t <= 0 (grades above zero
+    are all "positive", unlike ``ranknet``, which orders every pair of distinct grades);
+    then the mean over rows with a pair. Invariant to a shift of one row's scores: it sees
+    no score of another query, which is what the MW loss (``mw``) is built not to be.
     """
 
     def __init__(self) -> None:  # no parameters (an explicit signature for the registry)
         super().__init__()
 
     def forward(self, scores, targets, mask=None):
-        mask = check_inputs("mw", scores, targets, mask)
+        mask = check_inputs("pairwise-logistic", scores, targets, mask)
         diff = scores.unsqueeze(2) - scores.unsqueeze(1)
         values = torch.nn.functional.softplus(-diff)
         return _pair_mean(values, _positive_negative_pairs(targets, mask), scores)
 
 
+MW_REDUCTIONS = ("sum", "mean")
+
+
+class MannWhitneyLoss(torch.nn.Module):
+    """exact: the MW loss of Sheikholeslami et al., "Optimizing What Matters: AUC-Driven
+    Learning for Robust Neural Retrieval", arXiv:2510.00137 (2025), equation 3.
+
+        L = (1/B) Σ_{i=1..B} Σ_{s⁻ ∈ S⁻} ℓ(s⁺_i − s⁻),   ℓ(z) = log(1 + e^{−z/τ})
+
+    s⁺_i are the batch's positive scores (valid entries with t > 0: one per row in the
+    in-batch layout, B of them) and S⁻ holds *every* valid non-positive score of the batch,
+    of all rows: each query's hard negatives and the other rows' documents (the
+    off-diagonal in-batch scores). A positive is thus compared with the negatives of other
+    queries too, so the loss asks for one threshold separating positives from negatives
+    across queries (the AUC of the pooled scores), where a contrastive loss only orders
+    each query's own candidates and is blind to a per-query shift (the paper's Lemma 1).
+    Adding a constant to one row's scores changes this loss.
+
+    :param tau: the temperature τ (0.01, the paper's experiments); the loss sees the
+        unscaled cosine similarities (``applies_scale``: the trainer's ``scale`` is not
+        applied).
+    :param reduction: ``"sum"`` over S⁻ as in equation 3 (default), or ``"mean"``: the
+        mean over all (positive, s⁻) pairs, the same loss divided by |S⁻|.
+    Masked entries are neither positives nor in S⁻. A batch without a positive or
+    without a negative gives a zero that still carries a gradient.
+    """
+
+    applies_scale = True
+
+    def __init__(self, tau: float = 0.01, reduction: str = "sum"):
+        super().__init__()
+        self.tau = positive_number("loss 'mw'", "tau", tau)
+        if reduction not in MW_REDUCTIONS:
+            raise ParameterError(
+                f"loss 'mw': reduction must be one of {', '.join(MW_REDUCTIONS)}, got {reduction!r}"
+            )
+        self.reduction = reduction
+
+    def forward(self, scores, targets, mask=None):
+        mask = check_inputs("mw", scores, targets, mask)
+        positive = mask & (targets > 0)
+        negative = mask & ~(targets > 0)
+        s_pos, s_neg = scores[positive], scores[negative]
+        if len(s_pos) == 0 or len(s_neg) == 0:
+            return scores.sum() * 0.0
+        values = torch.nn.functional.softplus(-(s_pos.unsqueeze(1) - s_neg.unsqueeze(0)) / self.tau)
+        if self.reduction == "mean":
+            return values.mean()
+        return values.sum() / len(s_pos)
+
+
 class LambdaLoss(torch.nn.Module):
-    """NDCG-weighted pairwise logistic loss: LambdaRank in the LambdaLoss framework.
+    """exact: NDCG-weighted pairwise logistic loss, LambdaRank in the LambdaLoss framework.
 
     Wang et al., "The LambdaLoss Framework for Ranking Metric Optimization", CIKM 2018
     (LambdaRank: Burges et al., NeurIPS 2006). Per row:
@@ -191,8 +245,8 @@ class LambdaLoss(torch.nn.Module):
 
 
 class MultiSimilarityLoss(torch.nn.Module):
-    """Multi-Similarity loss (Wang et al., "Multi-Similarity Loss with General Pair Weighting
-    for Deep Metric Learning", CVPR 2019), with the query as the anchor.
+    """adapted: Multi-Similarity loss (Wang et al., "Multi-Similarity Loss with General Pair
+    Weighting for Deep Metric Learning", CVPR 2019), with the query as the anchor.
 
     Per row (positives t > 0, negatives t <= 0, both sets non-empty):
 
@@ -200,8 +254,14 @@ class MultiSimilarityLoss(torch.nn.Module):
 
     With ``mining`` (the paper's pair mining, eq. 7–8), only the negatives with
     s_n + ε > min_p s_p and the positives with s_p − ε < max_n s_n enter the sums (computed on
-    the unmined sets, without gradient); an empty mined set contributes 0. Without it every
-    positive and negative is used. Defaults α = 2, β = 50, λ = 0.5, ε = 0.1 (the paper's).
+    the unmined sets, without gradient). Without it every positive and negative is used.
+
+    Adapted, by source: the defaults mix the paper and the authors' code
+    (``MalongTech/research-ms-loss``): α = 2 (both), β = 50 (the paper; the code's is 40),
+    λ = ``base`` = 0.5 (the code's), ε = 0.1 (both). An anchor whose mined sets are empty
+    (they are empty together: a negative is kept iff above min_p − ε, a positive iff below
+    max_n + ε) contributes 0 and counts in the mean, as in the authors' code, which skips
+    it and divides the sum by the batch size.
     """
 
     def __init__(
