@@ -19,8 +19,10 @@ positives the context shows the sampler.
   Improving text embedding models with effective hard-negative mining", 2024), with p the
   lowest score of the query's positives: ``absolute_margin`` m drops s > p − m
   ("TopK-MarginPos"); ``relative_margin`` r drops s > p − |p|·r ("TopK-PercPos"; r = 0.05
-  keeps negatives below 95% of the positive score); ``adaptive`` (after LG-ANNA's adaptive
-  margin) drops s > p − k·σ_q, σ_q the standard deviation of the query's candidate scores.
+  keeps negatives below 95% of the positive score: the documented faithful setting);
+  ``adaptive`` drops s > p − k·σ_q, σ_q the standard deviation of the query's candidate
+  scores: a margin of ours (LG-ANNA's report motivates an adaptive margin but does not give
+  p − k·σ), labelled adapted.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def example_rows(
 
 
 class RandomNegatives:
-    """``num_negatives`` documents drawn uniformly from the corpus (scores: NaN, unscored)."""
+    """exact: ``num_negatives`` documents drawn uniformly from the corpus (scores: NaN)."""
 
     def sample(self, context: MiningContext, num_negatives: int) -> TrainingExamples:
         """Random negatives per query, seeded by the context."""
@@ -79,7 +81,7 @@ class RandomNegatives:
 
 
 class InBatch:
-    """A marker set: each (query, positive) with ``in_batch`` set and no mined negatives."""
+    """exact: a marker set, each (query, positive) with ``in_batch`` and no mined negatives."""
 
     def sample(self, context: MiningContext, num_negatives: int) -> TrainingExamples:
         """One row per shown (query, positive); the trainer supplies the negatives."""
@@ -91,7 +93,7 @@ class InBatch:
 
 
 class RetrieverTopK:
-    """Negatives from the top of a registered retriever's run (see the module docstring).
+    """exact: negatives from the top of a registered retriever's run (module docstring).
 
     :param retriever: a registered retriever (``bm25``, ``dense``, ``hybrid``, a plugin's).
     :param params: its parameters, e.g. ``{"model": "minilm"}``.
@@ -173,7 +175,9 @@ class RetrieverTopK:
 
 
 class PositiveAware(RetrieverTopK):
-    """``retriever-topk`` with NV-Retriever's positive-aware false-negative filters.
+    """exact with ``relative_margin=0.05`` (NV-Retriever's TopK-PercPos: below 95% of the
+    positive's score, the faithful setting); adapted: ``adaptive`` (p − k·σ) is ours, not
+    from the LG-ANNA report. ``retriever-topk`` with positive-aware false-negative filters.
 
     :param absolute_margin: drop candidates scoring above (positive − margin).
     :param relative_margin: drop candidates scoring above (positive − |positive| · margin);

@@ -164,7 +164,8 @@ def cluster_means(points: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 
 
 class ClusterAware:
-    """Local (positive's cluster) and broad (other clusters) negatives; see the module docstring.
+    """unverified: local (positive's cluster) and broad (other clusters) negatives (module
+    docstring).
 
     :param retriever: a registered retriever with document embeddings (default ``dense``).
     :param params: its parameters, e.g. ``{"model": "minilm"}``.

@@ -82,7 +82,8 @@ _SCORES: weakref.WeakKeyDictionary[MiningContext, dict[str, dict[tuple[str, str]
 
 
 class Denoised(RetrieverTopK):
-    """``retriever-topk`` candidates with a reranker's likely positives removed (RocketQA).
+    """adapted: ``retriever-topk`` candidates with a reranker's likely positives removed
+    (RocketQA denoises with a cross-encoder; the default reranker here is a bi-encoder).
 
     :param retriever: the first-stage retriever (default ``bm25``: the default reranker is a
         MiniLM bi-encoder, the ``dense`` retriever's own model, whose second opinion on

@@ -79,7 +79,8 @@ def curriculum_weights(ease: np.ndarray, step: int, end_step: float) -> np.ndarr
 
 
 class Curriculum:
-    """Any sampler's rows ordered easy → hard, with curriculum weights (module docstring).
+    """unverified: any sampler's rows ordered easy → hard, with curriculum weights (module
+    docstring).
 
     :param sampler: the registered sampler to wrap (default ``retriever-topk``).
     :param sampler_params: its parameters.
@@ -221,7 +222,8 @@ class Curriculum:
 
 
 class DynamicNegatives(RetrieverTopK):
-    """ADORE-style negatives re-mined with the current query encoder (module docstring).
+    """unverified: ADORE-style negatives re-mined with the current query encoder (module
+    docstring).
 
     :param retriever: a registered retriever with document embeddings (default ``dense``):
         its index is the fixed document index.

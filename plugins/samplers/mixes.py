@@ -78,7 +78,8 @@ class _StarHard(RetrieverTopK):
 
 
 class Star:
-    """STAR's mix: a share of static ``retriever-topk`` hard negatives, the rest random.
+    """unverified: STAR's mix, a share of static ``retriever-topk`` hard negatives, the rest
+    random.
 
     :param retriever: the retriever of the hard negatives (``dense``, ``bm25``, ...).
     :param params: its parameters.
@@ -145,7 +146,8 @@ class Star:
 
 
 class Disagreement:
-    """Negatives in the top ``depth`` of an A-heavy or a B-heavy fusion, not of both (vstash).
+    """unverified: negatives in the top ``depth`` of an A-heavy or a B-heavy fusion, not of
+    both (vstash).
 
     Defined precisely in the module docstring.
 
