@@ -149,7 +149,10 @@ def test_no_usable_row_gives_zero_with_graph():
 
 
 # ------------------------------------------------------------------ soft-infonce
-def ref_soft_infonce(scores, targets, mask, scale, beta, relevance, tau_w):
+def ref_soft_infonce(scores, targets, mask, scale, alpha, beta, relevance, tau_w, floor=0.1):
+    """Soft-InfoNCE with the weights transcribed from the authors' code
+    (``Soft-InfoNCE/CodeBERT/models.py``): w = max(0.1, (β − α·π) / (β − α/N)), π the
+    softmax of the negatives' relevance, N their number."""
     rows = []
     for b in range(scores.shape[0]):
         valid = [j for j in range(scores.shape[1]) if mask[b, j]]
@@ -160,7 +163,7 @@ def ref_soft_infonce(scores, targets, mask, scale, beta, relevance, tau_w):
         n = len(negs)
         ex = [math.exp(relevance[b, j].item() / tau_w) for j in negs]
         pis = [e / sum(ex) for e in ex]
-        ws = [n * (1 - beta * pi) / (n - beta) for pi in pis]
+        ws = [max(floor, (beta - alpha * pi) / (beta - alpha / n)) for pi in pis]
         num = math.exp(scale * scores[b, p].item())
         den = num + sum(
             w * math.exp(scale * scores[b, j].item()) for w, j in zip(ws, negs, strict=True)
@@ -170,30 +173,47 @@ def ref_soft_infonce(scores, targets, mask, scale, beta, relevance, tau_w):
 
 
 @pytest.mark.parametrize("weights", ["targets", "scores"])
-def test_soft_infonce_matches_reference(weights):
+@pytest.mark.parametrize(("alpha", "beta"), [(0.6, 1.0), (2.0, 1.0), (2.5, 0.9)])
+def test_soft_infonce_matches_the_authors_formula(weights, alpha, beta):
+    """Including α ≥ β (the authors' settings the former ratio β ∈ [0, 1) could not
+    express) and weights the 0.1 floor lifts (α = 3, β = 0.7, τ_w = 0.05)."""
     scores, _, mask = batch()
     g = torch.Generator().manual_seed(5)
     targets = torch.rand(4, 6, generator=g) * 0.5
     targets[:, 0] = 1.0
-    loss = SoftInfoNCE(scale=4.0, beta=0.6, weights=weights, weight_temperature=0.3)
+    tau_w = 0.05 if alpha == 2.5 else 0.3
+    loss = SoftInfoNCE(scale=4.0, alpha=alpha, beta=beta, weights=weights, weight_temperature=tau_w)
     relevance = targets if weights == "targets" else scores
-    expected = ref_soft_infonce(scores, targets, mask, 4.0, 0.6, relevance, 0.3)
+    expected = ref_soft_infonce(scores, targets, mask, 4.0, alpha, beta, relevance, tau_w)
     assert loss(scores, targets, mask).item() == pytest.approx(expected, rel=1e-10)
+    if alpha == 2.5:  # the floor is reached: some weight is exactly 0.1
+        _, negs, weight = loss.negative_weights(scores, targets, mask)
+        assert (weight[negs] == 0.1).any()
+        unfloored = SoftInfoNCE(
+            scale=4.0, alpha=alpha, beta=beta, floor=0.0, weights=weights, weight_temperature=tau_w
+        )
+        assert unfloored(scores, targets, mask).item() != pytest.approx(expected)
+
+
+def test_soft_infonce_refuses_beta_at_or_below_alpha_over_n():
+    scores, targets, mask = batch()
+    with pytest.raises(rankarena.ParameterError, match=r"beta \(0.5\) must exceed alpha / n"):
+        SoftInfoNCE(alpha=3.0, beta=0.5)(scores, targets, mask)
 
 
 def test_soft_infonce_reduces_to_infonce_and_gradcheck():
     scores, targets, mask = batch()
     targets[1, 3] = 0.0  # one positive per row
-    got = SoftInfoNCE(scale=6.0, beta=0.0)(scores, targets, mask)
+    got = SoftInfoNCE(scale=6.0, alpha=0.0)(scores, targets, mask)
     assert got.item() == pytest.approx(InfoNCE(scale=6.0)(scores, targets, mask).item(), rel=1e-10)
     soft = torch.rand(4, 6) * 0.5
     soft[:, 0] = 1.0
     s = scores.clone().requires_grad_(True)
-    loss = SoftInfoNCE(scale=3.0, beta=0.5, weights="targets")
+    loss = SoftInfoNCE(scale=3.0, alpha=0.5, weights="targets")
     assert torch.autograd.gradcheck(lambda x: loss(x, soft, mask), (s,))
     # weights="scores": the weights are constants, so the gradient is the finite difference
     # of the reference with the relevance held at the unperturbed scores
-    loss = SoftInfoNCE(scale=3.0, beta=0.5, weights="scores")
+    loss = SoftInfoNCE(scale=3.0, alpha=0.5, weights="scores")
     loss(s, soft, mask).backward()
     h = 1e-6
     for b, j in [(0, 0), (0, 2), (1, 3), (2, 5)]:
@@ -201,12 +221,13 @@ def test_soft_infonce_reduces_to_infonce_and_gradcheck():
         plus[b, j] += h
         minus[b, j] -= h
         fd = (
-            ref_soft_infonce(plus, soft, mask, 3.0, 0.5, scores, 1.0)
-            - ref_soft_infonce(minus, soft, mask, 3.0, 0.5, scores, 1.0)
+            ref_soft_infonce(plus, soft, mask, 3.0, 0.5, 1.0, scores, 1.0)
+            - ref_soft_infonce(minus, soft, mask, 3.0, 0.5, 1.0, scores, 1.0)
         ) / (2 * h)
         assert s.grad[b, j].item() == pytest.approx(fd, rel=1e-5, abs=1e-8)
-    # a relevant negative is pushed less: its weight is below 1
-    _, negs, weight = SoftInfoNCE(beta=0.9).negative_weights(scores, soft, mask)
+    # a relevant negative is pushed less: its weight is below 1 (above the floor here, so
+    # the weights average 1)
+    _, negs, weight = SoftInfoNCE(alpha=0.9).negative_weights(scores, soft, mask)
     row = weight[1][negs[1]]
     assert row.mean().item() == pytest.approx(1.0)
     assert (
@@ -214,7 +235,7 @@ def test_soft_infonce_reduces_to_infonce_and_gradcheck():
     )
     up = scores.clone()
     up[:, 0] += 0.2
-    loss = SoftInfoNCE(beta=0.5)
+    loss = SoftInfoNCE(alpha=0.5)
     assert loss(up, soft, mask) < loss(scores, soft, mask)
 
 
@@ -286,7 +307,9 @@ def test_soft_label_reference_zero_and_gradcheck():
         ("infonce", {"scale": 2.0, "temperature": 0.5}, "not both"),
         ("mnrl", {"temperature": -1.0}, "temperature must be a finite number > 0"),
         ("infonce", {"scale": "big"}, "must be"),
-        ("soft-infonce", {"beta": 1.0}, "beta must be in [0, 1)"),
+        ("soft-infonce", {"beta": 0.0}, "beta must be"),
+        ("soft-infonce", {"alpha": -1.0}, "alpha must be"),
+        ("soft-infonce", {"floor": -0.1}, "floor must be"),
         ("soft-infonce", {"weights": "bm25"}, "weights must be one of targets, scores"),
         ("amcl", {"heads": 0}, "heads must be an integer"),
         ("amcl", {"scale": 200.0}, "exceeds max_scale"),

@@ -15,7 +15,7 @@ import math
 import torch
 
 from rankarena import ParameterError
-from rankarena.api.checks import check_choice, positive_number
+from rankarena.api.checks import check_choice, non_negative_number, positive_number
 
 __all__ = ["AdaptiveMultiHeadContrastive", "InfoNCE", "SoftInfoNCE", "SoftLabelAlignment"]
 
@@ -142,24 +142,27 @@ class InfoNCE(torch.nn.Module):
 
 
 class SoftInfoNCE(torch.nn.Module):
-    """adapted: Soft-InfoNCE, InfoNCE whose negatives are weighted in the denominator.
+    """exact: Soft-InfoNCE, InfoNCE whose negatives are weighted in the denominator, with the
+    weights of the authors' code.
 
     Source: Li, Zhou, Luu & Miao, "Rethinking Negative Pairs in Code Search", EMNLP 2023
     (arXiv:2310.08069), which inserts weights ``w_j`` on the negative terms of InfoNCE so
-    that likely-relevant (false) negatives are pushed away less; vanilla InfoNCE is the
-    special case ``w_j = 1``. This implementation (our normalisation of the paper's idea):
+    that likely-relevant (false) negatives are pushed away less; the weights are those of
+    the authors' code (``Soft-InfoNCE/CodeBERT/models.py``):
 
         ℓ_b = −log( e^{s·x_bp} / (e^{s·x_bp} + Σ_{j∈N_b} w_bj e^{s·x_bj}) )
-        w_bj = n_b · (1 − β·π_bj) / (n_b − β),    π_bj = softmax_{j∈N_b}(r_bj / τ_w)
+        w_bj = max(floor, (β − α·π_bj) / (β − α/n_b)),    π_bj = softmax_{j∈N_b}(r_bj / τ_w)
 
     where ``p`` is the row's positive (argmax of ``targets`` over valid items, first on
-    ties), ``N_b`` the other valid items (``n_b`` of them), ``r_bj`` a relevance estimate for
-    each negative, ``β ∈ [0, 1)`` (``beta``) and ``τ_w`` (``weight_temperature``). The
-    weights are positive, average 1 over a row's negatives (so the total negative mass is
-    kept), decrease with the estimated relevance, and are treated as constants (no
-    gradient). ``weights="targets"``: ``r`` = the given soft ``targets`` (e.g. BM25 or a
-    trained model's scores, as in the paper); ``weights="scores"``: ``r`` = the detached
-    ``scores`` themselves (a similarity-based estimate). ``beta=0`` gives ``infonce``.
+    ties), ``N_b`` the other valid items (``n_b`` of them), ``r_bj`` a relevance estimate
+    for each negative, α = ``alpha``, β = ``beta``, ``floor`` = 0.1 (the code's) and τ_w =
+    ``weight_temperature``. Without the floor the weights average 1 over a row's negatives
+    (the total negative mass is kept) and decrease with the estimated relevance; they are
+    constants (no gradient). ``weights="targets"``: ``r`` = the given soft ``targets``
+    (e.g. BM25 or a trained model's scores, as in the paper); ``weights="scores"``: ``r`` =
+    the detached ``scores`` themselves. ``alpha=0`` gives ``infonce``. β must exceed α/n_b
+    on every row (a ParameterError otherwise): settings with α ≥ β are allowed, as in the
+    paper. Changed in issue 20: ``beta`` was the ratio α/β in [0, 1) and there was no floor.
     """
 
     applies_scale = True  # scales the similarities itself (see the trainer)
@@ -168,16 +171,18 @@ class SoftInfoNCE(torch.nn.Module):
         self,
         scale: float | None = None,
         temperature: float | None = None,
-        beta: float = 0.5,
+        alpha: float = 0.5,
+        beta: float = 1.0,
+        floor: float = 0.1,
         weights: str = "targets",
         weight_temperature: float = 1.0,
     ):
         super().__init__()
         where = "loss 'soft-infonce'"
         self.scale = resolve_scale(scale, temperature, where)
-        if not 0.0 <= beta < 1.0:
-            raise ParameterError(f"{where}: beta must be in [0, 1), got {beta!r}")
-        self.beta = float(beta)
+        self.alpha = non_negative_number(where, "alpha", alpha)
+        self.beta = positive_number(where, "beta", beta)
+        self.floor = non_negative_number(where, "floor", floor)
         self.weights = check_choice(where, "weights", weights, ("targets", "scores"))
         self.weight_temperature = positive_number(where, "weight_temperature", weight_temperature)
 
@@ -188,11 +193,17 @@ class SoftInfoNCE(torch.nn.Module):
         negatives[torch.arange(scores.shape[0]), pos] = False
         relevance = (targets if self.weights == "targets" else scores).detach()
         count = negatives.sum(1, keepdim=True).to(scores.dtype)
+        denominator = self.beta - self.alpha / count.clamp(min=1)
+        if bool(((denominator <= 0) & (count > 0)).any()):
+            raise ParameterError(
+                f"loss 'soft-infonce': beta ({self.beta}) must exceed alpha / n ({self.alpha} / "
+                f"{int(count[count > 0].min())} negatives in a row)"
+            )
         calc = negatives | ~negatives.any(1, keepdim=True)
         pi = torch.softmax(
             (relevance / self.weight_temperature).masked_fill(~calc, float("-inf")), dim=1
         )
-        w = count * (1 - self.beta * pi) / (count - self.beta).clamp(min=1e-12)
+        w = ((self.beta - self.alpha * pi) / denominator.clamp(min=1e-12)).clamp(min=self.floor)
         return pos, negatives, torch.where(negatives, w, torch.zeros_like(w)).detach()
 
     def forward(self, scores, targets, mask=None):
