@@ -121,7 +121,7 @@ def test_kl_distill(tau):
 
 
 # ------------------------------------------------------------------ cprd
-def ref_cprd(s, t, mask, top_k, tau, positive):
+def ref_cprd(s, t, mask, top_k, tau, positive, select="teacher"):
     rows = []
     for b in range(s.shape[0]):
         valid = valid_items(mask, b)
@@ -129,10 +129,14 @@ def ref_cprd(s, t, mask, top_k, tau, positive):
             continue
         p = 0 if positive == "first" else max(valid, key=lambda j: (t[b, j].item(), -j))
         negs = [j for j in valid if j != p]
+        if select == "student" and top_k is not None:  # the student's hardest top_k
+            negs = sorted(negs, key=lambda j: (-s[b, j].item(), j))[:top_k]
         if p not in valid or len(negs) < 2:
             continue
         order = sorted(negs, key=lambda j: (-t[b, j].item(), j))
-        k = len(order) - 1 if top_k is None else min(top_k, len(order) - 1)
+        k = len(order) - 1
+        if top_k is not None and select == "teacher":
+            k = min(top_k, k)
         terms = []
         for r in range(k):
             den = sum(math.exp(s[b, j].item() / tau) for j in order[r:])
@@ -147,6 +151,19 @@ def test_cprd(top_k, tau, positive):
     loss = ContrastivePartialRankingDistillation(top_k=top_k, temperature=tau, positive=positive)
     expected = ref_cprd(s, t, mask, top_k, tau, positive)
     assert loss(s, t, mask).item() == pytest.approx(expected, rel=1e-10)
+    check_grad(loss, s, t, mask)
+
+
+@pytest.mark.parametrize("top_k", [2, 3])
+def test_cprd_student_selects_the_negatives_the_teacher_orders(top_k):
+    """The paper's CPRD: the student's top_k negatives, in the teacher's order; not the
+    teacher's top_k (the two differ on this batch)."""
+    s, t, mask = batch()
+    loss = ContrastivePartialRankingDistillation(top_k=top_k, temperature=0.5, select="student")
+    expected = ref_cprd(s, t, mask, top_k, 0.5, "first", select="student")
+    assert loss(s, t, mask).item() == pytest.approx(expected, rel=1e-10)
+    teacher = ContrastivePartialRankingDistillation(top_k=top_k, temperature=0.5)
+    assert teacher(s, t, mask).item() != pytest.approx(expected)
     check_grad(loss, s, t, mask)
 
 
@@ -195,6 +212,28 @@ def test_dice(alpha, gamma):
     up2 = up.clone()
     up2[:, 0] = 0.0  # positive's score rises (p = 0.27 -> 0.5): loss falls
     assert loss(up2, y, mask) < loss(up, y, mask)
+
+
+def test_dice_at_batch_level_is_the_authors_set_level_dice():
+    """``level="batch"``: one Dice over every valid item of the batch, as the authors' code
+    (ShannonAI/dice_loss_for_NLP) computes it; not the mean of per-item Dice values."""
+    s, _, mask = batch()
+    y = (torch.rand(4, 6, generator=torch.Generator().manual_seed(4)) > 0.6).double()
+    y[:, 0] = 1.0
+    alpha, gamma = 0.5, 0.1
+    items = [(b, j) for b in range(4) for j in valid_items(mask, b)]
+    q = {
+        (b, j): (1 - 1 / (1 + math.exp(-s[b, j].item()))) ** alpha / (1 + math.exp(-s[b, j].item()))
+        for b, j in items
+    }
+    inter = math.fsum(q[i] * y[i].item() for i in items)
+    expected = 1 - (2 * inter + gamma) / (
+        math.fsum(q.values()) + math.fsum(y[i].item() for i in items) + gamma
+    )
+    loss = DiceLoss(alpha=alpha, gamma=gamma, level="batch")
+    assert loss(s, y, mask).item() == pytest.approx(expected, rel=1e-10)
+    assert loss(s, y, mask).item() != pytest.approx(ref_dice(s, y, mask, alpha, gamma))
+    check_grad(loss, s, y, mask)
 
 
 # ------------------------------------------------------------------ z-loss
@@ -282,6 +321,22 @@ def test_anyloss(metric):
     assert soft(up2, y, mask) < soft(up, y, mask)
 
 
+@pytest.mark.parametrize("metric", ["f1", "accuracy", "balanced-accuracy"])
+def test_anyloss_at_batch_level_pools_the_confusion_matrix(metric):
+    """``level="batch"``: the paper's confusion matrix over the mini-batch, i.e. the
+    row-level reference on the batch flattened into one row."""
+    s, _, mask = batch()
+    y = (torch.rand(4, 6, generator=torch.Generator().manual_seed(8)) > 0.5).double()
+    y[:, 0] = 1.0
+    y[:, 1] = 0.0
+    flat = (s.reshape(1, -1), y.reshape(1, -1), mask.reshape(1, -1))
+    expected = ref_anyloss(*flat, metric, 73.0, 1e-8)
+    loss = AnyLoss(metric=metric, level="batch")
+    assert loss(s, y, mask).item() == pytest.approx(expected, rel=1e-10)
+    assert loss(s, y, mask).item() != pytest.approx(ref_anyloss(s, y, mask, metric, 73.0, 1e-8))
+    check_grad(AnyLoss(metric=metric, amplify=5.0, level="batch"), s, y, mask)
+
+
 # ------------------------------------------------------------------ parameter errors
 @pytest.mark.parametrize(
     "name, params, text",
@@ -289,6 +344,9 @@ def test_anyloss(metric):
         ("margin-mse", {"positive": "last"}, "positive must be one of first, argmax"),
         ("kl-distill", {"temperature": 0.0}, "temperature must be a finite number > 0"),
         ("cprd", {"top_k": 0}, "top_k must be an integer >= 1"),
+        ("cprd", {"select": "judge"}, "select must be one of teacher, student"),
+        ("dice", {"level": "row"}, "level must be one of item, batch"),
+        ("anyloss", {"level": "item"}, "level must be one of row, batch"),
         ("cprd", {"top_k": 2.5}, "must be"),
         ("dice", {"gamma": -1.0}, "gamma must be a finite number >= 0"),
         ("z-loss", {"a": -2.0}, "a must be a finite number > 0"),

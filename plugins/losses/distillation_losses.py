@@ -101,7 +101,8 @@ class KLDistillation(torch.nn.Module):
 
 
 class ContrastivePartialRankingDistillation(torch.nn.Module):
-    """adapted: CPRD, distil only the teacher's relative order among a row's hard negatives.
+    """adapted (``select="teacher"``, the default) or exact in its selection
+    (``select="student"``): CPRD, distil the teacher's relative order among hard negatives.
 
     Our reading of "contrastive partial ranking distillation": the positive is excluded
     (it is the contrastive loss's business), and the student is taught the teacher's
@@ -117,9 +118,21 @@ class ContrastivePartialRankingDistillation(torch.nn.Module):
     teacher score (``"argmax"``); rows with fewer than two valid negatives are left out.
     Sources: Xia et al. 2008, "Listwise Approach to Learning to Rank" (ListMLE), with
     the top-k truncation of Xia et al. 2009 ("Statistical Consistency of Top-k Ranking").
+
+    ``select="student"`` is the paper's selection (CVPR 2024): the ``top_k`` hard negatives
+    are those the dual encoder being trained (the student: ``scores``, detached) ranks
+    highest, and the teacher orders them; the term then runs over all of them (K = their
+    number − 1). ``select="teacher"`` (default, kept for existing runs) truncates the
+    teacher's own ranking of every negative to its top ``top_k`` positions.
     """
 
-    def __init__(self, top_k: int | None = None, temperature: float = 1.0, positive: str = "first"):
+    def __init__(
+        self,
+        top_k: int | None = None,
+        temperature: float = 1.0,
+        positive: str = "first",
+        select: str = "teacher",
+    ):
         super().__init__()
         where = "loss 'cprd'"
         if top_k is not None and (
@@ -129,12 +142,18 @@ class ContrastivePartialRankingDistillation(torch.nn.Module):
         self.top_k = top_k
         self.temperature = positive_number(where, "temperature", temperature)
         self.positive = check_choice(where, "positive", positive, _POSITIVE)
+        self.select = check_choice(where, "select", select, ("teacher", "student"))
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "cprd")
         B, L = scores.shape
         index, has_pos = _positive_index(targets, mask, self.positive)
         negatives = _negatives(mask, index)
+        if self.select == "student" and self.top_k is not None and self.top_k < L:
+            student = scores.detach().masked_fill(~negatives, float("-inf"))
+            hardest = student.argsort(dim=1, descending=True, stable=True)[:, : self.top_k]
+            chosen = torch.zeros_like(negatives).scatter_(1, hardest, True)
+            negatives = negatives & chosen
         count = negatives.sum(1)
         valid = has_pos & (count >= 2)
         order = (
@@ -149,7 +168,7 @@ class ContrastivePartialRankingDistillation(torch.nn.Module):
         below = below | torch.eye(L, dtype=torch.bool, device=scores.device)[None]
         lse = s[:, None, :].expand(B, L, L).masked_fill(~below, float("-inf")).logsumexp(2)
         k = (count - 1).clamp(min=1)
-        if self.top_k is not None:
+        if self.top_k is not None and self.select == "teacher":
             k = k.clamp(max=self.top_k)
         use = rank[None, :] < k[:, None]
         rows = ((lse - s) * use).sum(1) / k.to(scores.dtype)
@@ -157,22 +176,30 @@ class ContrastivePartialRankingDistillation(torch.nn.Module):
 
 
 class DiceLoss(torch.nn.Module):
-    """adapted: self-adjusting Dice loss, per row (the authors' code: one set-level Dice).
+    """adapted (``level="item"``, per item) or exact (``level="batch"``, the authors' code):
+    self-adjusting Dice loss.
 
     Formula (item j with probability ``p = σ(x_j)`` and label ``y = t_j ∈ [0, 1]``):
 
         DSC_j = 1 − (2·(1−p)^α·p·y + γ) / ((1−p)^α·p + y + γ)
 
-    averaged over a row's valid items. ``α`` (``alpha``, 1 in the paper's formula) damps
-    easy examples, ``γ`` (``gamma``) smooths. Source: Li, Sun, Meng, Liang, Wu & Li, ACL
-    2020, "Dice Loss for Data-imbalanced NLP Tasks" (arXiv:1911.02855).
+    averaged over a row's valid items (``level="item"``, the default: the paper's per-example
+    formula). ``level="batch"`` is the authors' code (``ShannonAI/dice_loss_for_NLP``): one
+    set-level Dice over every valid item of the batch, q = (1−p)^α·p,
+
+        DSC = 1 − (2·Σ q·y + γ) / (Σ q + Σ y + γ).
+
+    ``α`` (``alpha``, 1 in the paper's formula) damps easy examples, ``γ`` (``gamma``)
+    smooths. Source: Li, Sun, Meng, Liang, Wu & Li, ACL 2020, "Dice Loss for
+    Data-imbalanced NLP Tasks" (arXiv:1911.02855).
     """
 
-    def __init__(self, alpha: float = 1.0, gamma: float = 1.0):
+    def __init__(self, alpha: float = 1.0, gamma: float = 1.0, level: str = "item"):
         super().__init__()
         where = "loss 'dice'"
         self.alpha = non_negative_number(where, "alpha", alpha)
         self.gamma = non_negative_number(where, "gamma", gamma)
+        self.level = check_choice(where, "level", level, ("item", "batch"))
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "dice")
@@ -180,8 +207,13 @@ class DiceLoss(torch.nn.Module):
         p = torch.sigmoid(scores)
         y = targets.detach().to(scores.dtype)
         q = (1 - p) ** self.alpha * p
-        dsc = 1 - (2 * q * y + self.gamma) / (q + y + self.gamma)
         w = mask.to(scores.dtype)
+        if self.level == "batch":
+            if not bool(valid.any()):
+                return scores.sum() * 0.0
+            numerator = 2 * (q * y * w).sum() + self.gamma
+            return 1 - numerator / ((q * w).sum() + (y * w).sum() + self.gamma)
+        dsc = 1 - (2 * q * y + self.gamma) / (q + y + self.gamma)
         rows = (dsc * w).sum(1) / w.sum(1).clamp(min=1.0)
         return row_mean(rows, valid, scores)
 
@@ -227,7 +259,8 @@ _METRICS = ("f1", "accuracy", "balanced-accuracy")
 
 
 class AnyLoss(torch.nn.Module):
-    """adapted: AnyLoss, 1 − a confusion-matrix metric computed from amplified probabilities.
+    """adapted (``level="row"``) or exact (``level="batch"``, the paper's mini-batch): AnyLoss,
+    1 − a confusion-matrix metric computed from amplified probabilities.
 
     Formula (row b, valid items, ``p = σ(x)``, labels ``y = t ∈ [0, 1]``, amplifier ``L``):
 
@@ -237,14 +270,19 @@ class AnyLoss(torch.nn.Module):
         balanced-accuracy = ½ (TP / (TP + FN + ε) + TN / (TN + FP + ε))
         ℓ_b = 1 − metric
 
-    computed per row (one query's candidates). Source: Han, Moniz & Chawla 2024, "AnyLoss:
-    Transforming Classification Metrics into Loss Functions" (KDD 2024);
+    computed per row (one query's candidates; ``level="row"``, the default), or, as in the
+    paper, once over the mini-batch (``level="batch"``: the sums run over every valid item of
+    every row, and the loss is that one 1 − metric). Source: Han, Moniz & Chawla 2024,
+    "AnyLoss: Transforming Classification Metrics into Loss Functions" (KDD 2024);
     ``amplify`` defaults to the paper's L = 73.
     """
 
-    def __init__(self, metric: str = "f1", amplify: float = 73.0, eps: float = 1e-8):
+    def __init__(
+        self, metric: str = "f1", amplify: float = 73.0, eps: float = 1e-8, level: str = "row"
+    ):
         super().__init__()
         where = "loss 'anyloss'"
+        self.level = check_choice(where, "level", level, ("row", "batch"))
         self.metric = check_choice(where, "metric", metric, _METRICS)
         self.amplify = positive_number(where, "amplify", amplify)
         self.eps = positive_number(where, "eps", eps)
@@ -255,14 +293,17 @@ class AnyLoss(torch.nn.Module):
         w = mask.to(scores.dtype)
         a = torch.sigmoid(self.amplify * (torch.sigmoid(scores) - 0.5))
         y = targets.detach().to(scores.dtype)
-        tp = (y * a * w).sum(1)
-        fn = (y * (1 - a) * w).sum(1)
-        fp = ((1 - y) * a * w).sum(1)
-        tn = ((1 - y) * (1 - a) * w).sum(1)
+        dims = (0, 1) if self.level == "batch" else (1,)
+        tp = (y * a * w).sum(dims)
+        fn = (y * (1 - a) * w).sum(dims)
+        fp = ((1 - y) * a * w).sum(dims)
+        tn = ((1 - y) * (1 - a) * w).sum(dims)
         if self.metric == "f1":
             value = 2 * tp / (2 * tp + fp + fn + self.eps)
         elif self.metric == "accuracy":
-            value = (tp + tn) / w.sum(1).clamp(min=1.0)
+            value = (tp + tn) / w.sum(dims).clamp(min=1.0)
         else:
             value = (tp / (tp + fn + self.eps) + tn / (tn + fp + self.eps)) / 2
+        if self.level == "batch":
+            return 1 - value if bool(valid.any()) else scores.sum() * 0.0
         return row_mean(1 - value, valid, scores)
