@@ -320,3 +320,16 @@ def test_before_and_after_follow_edited_qrels_and_new_metrics(scifact_subset, tm
     (folder / "qrels" / "train.tsv").write_text("\n".join([header, *rows[1::2]]) + "\n")
     with pytest.raises(RankarenaError, match="trained on other data"):
         run(config(folder, out, max_steps=1, eval_split="test", metrics=["ndcg@10"]))
+
+
+def test_search_depth_reaches_past_the_positives_for_the_pooled_auc():
+    """``auc@N`` pools the top N non-positives of each query: the trainer's evaluation
+    searches N plus the most positives a query has (here 3), never a short pool."""
+    from rankarena import Qrels
+    from rankarena.training.trainer import _search_depth
+
+    qrels = Qrels.from_dict({"q1": {"a": 1, "b": 2, "c": 1, "d": 0}, "q2": {"a": 1}})
+    assert _search_depth(["ndcg@10"], qrels) == 100
+    assert _search_depth(["ndcg@10", "auc@50"], qrels) == 100
+    assert _search_depth(["auc"], qrels) == 503
+    assert _search_depth(["auc@200", "recall@1000"], qrels) == 1000

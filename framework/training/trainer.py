@@ -243,9 +243,10 @@ class Trainer:
         known = known or {}
         means: dict[str, dict[str, float]] = {}
         keys: dict[str, str] = {}
-        depth = max([100] + [_metric_depth(m) for m in self.config.metrics])
         for name in [self.config.dataset, *self.config.eval_datasets]:
             dataset = open_dataset(self.host, name)
+            qrels = dataset.qrels(self.config.eval_split)
+            depth = _search_depth(self.config.metrics, qrels)
             key = self._evaluation_key(model, dataset, depth)
             if known.get("keys", {}).get(dataset.name) == key:
                 means[dataset.name] = known["means"][dataset.name]
@@ -261,9 +262,7 @@ class Trainer:
             ).index(dataset.corpus)
             queries = dataset.queries(self.config.eval_split)
             run = retriever.search(queries, k=depth)
-            evaluation = evaluate(
-                run, dataset.qrels(self.config.eval_split), self.config.metrics, host=self.host
-            )
+            evaluation = evaluate(run, qrels, self.config.metrics, host=self.host)
             info = RunInfo("train-eval", {"model": model, "dataset": dataset.name})
             with ResultsRecorder(self.host, info, self.results_path) as recorder:
                 recorder.record(
@@ -922,6 +921,27 @@ def _parameter_groups(encoder: torch.nn.Module, weight_decay: float) -> list[dic
 def _metric_depth(metric: str) -> int:
     _, _, k = metric.partition("@")
     return int(k) if k.isdigit() else 100
+
+
+def _search_depth(metrics: list[str], qrels) -> int:
+    """Documents to retrieve per query for ``metrics``: the largest cutoff (at least 100);
+    the pooled ``auc@N`` (N = 500 by default) pools each query's top N *non-positives*, so
+    the search then goes as many documents deeper as a query has positives at most (never
+    a pool cut short by the positives ranked inside it)."""
+    from ..evaluate.metric import parse_metric_name
+
+    depth = max([100] + [_metric_depth(m) for m in metrics])
+    pooled = [parse_metric_name(m) for m in metrics]
+    pooled = [p.get("k", 500) for name, p in pooled if name in ("auc", "pooled_auc")]
+    if pooled:
+        import pyarrow.compute as pc
+
+        table = qrels.table
+        positive = table.filter(pc.greater_equal(table.column("relevance"), 1))
+        counts = pc.value_counts(positive.column("query_id")).field("counts")
+        most = pc.max(counts).as_py() if len(counts) else 0
+        depth = max(depth, max(pooled) + (most or 0))
+    return depth
 
 
 def _read_json(path: Path) -> dict[str, Any]:
