@@ -215,7 +215,7 @@ def test_dice(alpha, gamma):
 
 
 def test_dice_at_batch_level_is_the_authors_set_level_dice():
-    """``level="batch"``: one Dice over every valid item of the batch, as the authors' code
+    """``scope="batch"``: one Dice over every valid item of the batch, as the authors' code
     (ShannonAI/dice_loss_for_NLP) computes it; not the mean of per-item Dice values."""
     s, _, mask = batch()
     y = (torch.rand(4, 6, generator=torch.Generator().manual_seed(4)) > 0.6).double()
@@ -230,7 +230,7 @@ def test_dice_at_batch_level_is_the_authors_set_level_dice():
     expected = 1 - (2 * inter + gamma) / (
         math.fsum(q.values()) + math.fsum(y[i].item() for i in items) + gamma
     )
-    loss = DiceLoss(alpha=alpha, gamma=gamma, level="batch")
+    loss = DiceLoss(alpha=alpha, gamma=gamma, scope="batch")
     assert loss(s, y, mask).item() == pytest.approx(expected, rel=1e-10)
     assert loss(s, y, mask).item() != pytest.approx(ref_dice(s, y, mask, alpha, gamma))
     check_grad(loss, s, y, mask)
@@ -323,7 +323,7 @@ def test_anyloss(metric):
 
 @pytest.mark.parametrize("metric", ["f1", "accuracy", "balanced-accuracy"])
 def test_anyloss_at_batch_level_pools_the_confusion_matrix(metric):
-    """``level="batch"``: the paper's confusion matrix over the mini-batch, i.e. the
+    """``scope="batch"``: the paper's confusion matrix over the mini-batch, i.e. the
     row-level reference on the batch flattened into one row."""
     s, _, mask = batch()
     y = (torch.rand(4, 6, generator=torch.Generator().manual_seed(8)) > 0.5).double()
@@ -331,10 +331,10 @@ def test_anyloss_at_batch_level_pools_the_confusion_matrix(metric):
     y[:, 1] = 0.0
     flat = (s.reshape(1, -1), y.reshape(1, -1), mask.reshape(1, -1))
     expected = ref_anyloss(*flat, metric, 73.0, 1e-8)
-    loss = AnyLoss(metric=metric, level="batch")
+    loss = AnyLoss(metric=metric, scope="batch")
     assert loss(s, y, mask).item() == pytest.approx(expected, rel=1e-10)
     assert loss(s, y, mask).item() != pytest.approx(ref_anyloss(s, y, mask, metric, 73.0, 1e-8))
-    check_grad(AnyLoss(metric=metric, amplify=5.0, level="batch"), s, y, mask)
+    check_grad(AnyLoss(metric=metric, amplify=5.0, scope="batch"), s, y, mask)
 
 
 # ------------------------------------------------------------------ parameter errors
@@ -345,8 +345,8 @@ def test_anyloss_at_batch_level_pools_the_confusion_matrix(metric):
         ("kl-distill", {"temperature": 0.0}, "temperature must be a finite number > 0"),
         ("cprd", {"top_k": 0}, "top_k must be an integer >= 1"),
         ("cprd", {"select": "judge"}, "select must be one of teacher, student"),
-        ("dice", {"level": "row"}, "level must be one of item, batch"),
-        ("anyloss", {"level": "item"}, "level must be one of row, batch"),
+        ("dice", {"scope": "row"}, "scope must be one of item, batch"),
+        ("anyloss", {"scope": "item"}, "scope must be one of row, batch"),
         ("cprd", {"top_k": 2.5}, "must be"),
         ("dice", {"gamma": -1.0}, "gamma must be a finite number >= 0"),
         ("z-loss", {"a": -2.0}, "a must be a finite number > 0"),

@@ -176,15 +176,15 @@ class ContrastivePartialRankingDistillation(torch.nn.Module):
 
 
 class DiceLoss(torch.nn.Module):
-    """adapted (``level="item"``, per item) or exact (``level="batch"``, the authors' code):
+    """adapted (``scope="item"``, per item) or exact (``scope="batch"``, the authors' code):
     self-adjusting Dice loss.
 
     Formula (item j with probability ``p = σ(x_j)`` and label ``y = t_j ∈ [0, 1]``):
 
         DSC_j = 1 − (2·(1−p)^α·p·y + γ) / ((1−p)^α·p + y + γ)
 
-    averaged over a row's valid items (``level="item"``, the default: the paper's per-example
-    formula). ``level="batch"`` is the authors' code (``ShannonAI/dice_loss_for_NLP``): one
+    averaged over a row's valid items (``scope="item"``, the default: the paper's per-example
+    formula). ``scope="batch"`` is the authors' code (``ShannonAI/dice_loss_for_NLP``): one
     set-level Dice over every valid item of the batch, q = (1−p)^α·p,
 
         DSC = 1 − (2·Σ q·y + γ) / (Σ q + Σ y + γ).
@@ -194,12 +194,12 @@ class DiceLoss(torch.nn.Module):
     Data-imbalanced NLP Tasks" (arXiv:1911.02855).
     """
 
-    def __init__(self, alpha: float = 1.0, gamma: float = 1.0, level: str = "item"):
+    def __init__(self, alpha: float = 1.0, gamma: float = 1.0, scope: str = "item"):
         super().__init__()
         where = "loss 'dice'"
         self.alpha = non_negative_number(where, "alpha", alpha)
         self.gamma = non_negative_number(where, "gamma", gamma)
-        self.level = check_choice(where, "level", level, ("item", "batch"))
+        self.scope = check_choice(where, "scope", scope, ("item", "batch"))
 
     def forward(self, scores, targets, mask=None):
         mask = prepare(scores, targets, mask, "dice")
@@ -208,7 +208,7 @@ class DiceLoss(torch.nn.Module):
         y = targets.detach().to(scores.dtype)
         q = (1 - p) ** self.alpha * p
         w = mask.to(scores.dtype)
-        if self.level == "batch":
+        if self.scope == "batch":
             if not bool(valid.any()):
                 return scores.sum() * 0.0
             numerator = 2 * (q * y * w).sum() + self.gamma
@@ -259,7 +259,7 @@ _METRICS = ("f1", "accuracy", "balanced-accuracy")
 
 
 class AnyLoss(torch.nn.Module):
-    """adapted (``level="row"``) or exact (``level="batch"``, the paper's mini-batch): AnyLoss,
+    """adapted (``scope="row"``) or exact (``scope="batch"``, the paper's mini-batch): AnyLoss,
     1 − a confusion-matrix metric computed from amplified probabilities.
 
     Formula (row b, valid items, ``p = σ(x)``, labels ``y = t ∈ [0, 1]``, amplifier ``L``):
@@ -270,19 +270,19 @@ class AnyLoss(torch.nn.Module):
         balanced-accuracy = ½ (TP / (TP + FN + ε) + TN / (TN + FP + ε))
         ℓ_b = 1 − metric
 
-    computed per row (one query's candidates; ``level="row"``, the default), or, as in the
-    paper, once over the mini-batch (``level="batch"``: the sums run over every valid item of
+    computed per row (one query's candidates; ``scope="row"``, the default), or, as in the
+    paper, once over the mini-batch (``scope="batch"``: the sums run over every valid item of
     every row, and the loss is that one 1 − metric). Source: Han, Moniz & Chawla 2024,
     "AnyLoss: Transforming Classification Metrics into Loss Functions" (KDD 2024);
     ``amplify`` defaults to the paper's L = 73.
     """
 
     def __init__(
-        self, metric: str = "f1", amplify: float = 73.0, eps: float = 1e-8, level: str = "row"
+        self, metric: str = "f1", amplify: float = 73.0, eps: float = 1e-8, scope: str = "row"
     ):
         super().__init__()
         where = "loss 'anyloss'"
-        self.level = check_choice(where, "level", level, ("row", "batch"))
+        self.scope = check_choice(where, "scope", scope, ("row", "batch"))
         self.metric = check_choice(where, "metric", metric, _METRICS)
         self.amplify = positive_number(where, "amplify", amplify)
         self.eps = positive_number(where, "eps", eps)
@@ -293,7 +293,7 @@ class AnyLoss(torch.nn.Module):
         w = mask.to(scores.dtype)
         a = torch.sigmoid(self.amplify * (torch.sigmoid(scores) - 0.5))
         y = targets.detach().to(scores.dtype)
-        dims = (0, 1) if self.level == "batch" else (1,)
+        dims = (0, 1) if self.scope == "batch" else (1,)
         tp = (y * a * w).sum(dims)
         fn = (y * (1 - a) * w).sum(dims)
         fp = ((1 - y) * a * w).sum(dims)
@@ -304,6 +304,6 @@ class AnyLoss(torch.nn.Module):
             value = (tp + tn) / w.sum(dims).clamp(min=1.0)
         else:
             value = (tp / (tp + fn + self.eps) + tn / (tn + fp + self.eps)) / 2
-        if self.level == "batch":
+        if self.scope == "batch":
             return 1 - value if bool(valid.any()) else scores.sum() * 0.0
         return row_mean(1 - value, valid, scores)
