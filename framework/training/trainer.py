@@ -73,7 +73,7 @@ class TrainConfig:
     :param loss: a registered loss; ``loss_params`` its parameters.
     :param layout: ``in-batch`` or ``list`` (teacher targets; see ``rankarena.training.batches``).
     :param scale: the loss sees ``scale · cos``, unless the loss applies its own scale
-        (``applies_scale = True``: InfoNCE, Soft-InfoNCE, AMCL, soft-label), which then sees
+        (``applies_scale = True``: InfoNCE, Soft-InfoNCE, MW, AMCL, soft-label), which then sees
         the raw similarities.
     :param chunk_size: texts per forward pass with gradient caching (None: no caching).
     :param max_length: tokens per text during training (default: the model's).
