@@ -111,7 +111,8 @@ def evaluate_run_file(
     if not path.is_file():
         raise DataFormatError(path, "no such file")
     reader = read_parquet_run_blocks if parquet else read_trec_run_blocks
-    pooled = [m.name for m in resolve_metrics(metrics, host) if getattr(m, "pools_queries", False)]
+    metrics = resolve_metrics(metrics, host)  # once: the paths below take the objects
+    pooled = [m.name for m in metrics if getattr(m, "pools_queries", False)]
     if block_rows is not None:
         if pooled:
             raise ParameterError(
