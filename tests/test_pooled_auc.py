@@ -6,18 +6,23 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 
 import rankarena
-from rankarena import Qrels, Run, evaluate
+from rankarena import JudgedRun, Qrels, Run, evaluate
 from rankarena.evaluate.run_file import evaluate_run_file
 
 
 def pooled_reference(run: dict, qrels: dict, n: int, level: int = 1) -> float:
-    """Sheikholeslami et al.'s pool, written out: per query its positives' scores (a
-    positive the run lacks below every score) and its top-n non-positives in the run's
-    order (score descending, then document id descending, as trec_eval), all queries
-    together, into ``roc_auc_score``."""
+    """Sheikholeslami et al.'s pool (``reference_pool``) into ``roc_auc_score``."""
+    return roc_auc_score(*reference_pool(run, qrels, n, level))
+
+
+def reference_pool(run: dict, qrels: dict, n: int, level: int = 1) -> tuple[list, list]:
+    """Sheikholeslami et al.'s pool, written out, as ``(labels, scores)``: per query its
+    positives' scores (a positive the run lacks below every score) and its top-n
+    non-positives in the run's order (score descending, then document id descending, as
+    trec_eval), all queries together."""
     evaluated = [q for q in qrels if q in run and qrels[q]]  # trec_eval: judged and run
     lowest = min(s for q in evaluated for s in run[q].values()) - 1.0
     labels, scores = [], []
@@ -31,7 +36,7 @@ def pooled_reference(run: dict, qrels: dict, n: int, level: int = 1) -> float:
         for d in negatives:
             labels.append(0)
             scores.append(run[q][d])
-    return roc_auc_score(labels, scores)
+    return labels, scores
 
 
 @st.composite
@@ -87,6 +92,32 @@ def test_the_default_pool_is_500_and_other_queries_count():
     assert moved.mean["ndcg@10"] == evaluation.mean["ndcg@10"]
     assert moved.mean["auc@500"] != pytest.approx(evaluation.mean["auc@500"])
     assert moved.mean["auc@500"] == pytest.approx(pooled_reference(shifted, qrels, 500))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=runs_and_qrels(), n=st.integers(1, 30))
+def test_pooled_roc_curve_equals_sklearn(data, n):
+    """The ROC of ``PooledAUC.pool`` (``roc_points``): scikit-learn's points on the
+    paper's pool (one per distinct score), and its trapezoidal area is the metric's value."""
+    from rankarena.plugins.metrics.pooled_auc import PooledAUC
+    from rankarena.report.figures import roc_points
+
+    run, qrels = data
+    assume(any(qrels[q] for q in qrels if q in run))
+    labels, scores = reference_pool(run, qrels, n)
+    assume(0 < sum(labels) < len(labels))
+    judged = JudgedRun(Run.from_dict(run), Qrels.from_dict(qrels))
+    positives, negatives = PooledAUC(n).pool(judged)
+    fpr, tpr = roc_points(
+        np.r_[positives, negatives], np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    )
+    want_fpr, want_tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, want_fpr, atol=1e-12)
+    np.testing.assert_allclose(tpr, want_tpr, atol=1e-12)
+    area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    assert area == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    value = evaluate(Run.from_dict(run), Qrels.from_dict(qrels), [f"auc@{n}"]).mean
+    assert area == pytest.approx(value[f"auc@{n}"], abs=1e-12)
 
 
 def test_an_undefined_auc_is_an_error():

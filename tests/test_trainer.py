@@ -326,10 +326,10 @@ def test_search_depth_reaches_past_the_positives_for_the_pooled_auc():
     """``auc@N`` pools the top N non-positives of each query: the trainer's evaluation
     searches N plus the most positives a query has (here 3), never a short pool."""
     from rankarena import Qrels
-    from rankarena.training.trainer import _search_depth
+    from rankarena.training.trainer import search_depth
 
     qrels = Qrels.from_dict({"q1": {"a": 1, "b": 2, "c": 1, "d": 0}, "q2": {"a": 1}})
-    assert _search_depth(["ndcg@10"], qrels) == 100
-    assert _search_depth(["ndcg@10", "auc@50"], qrels) == 100
-    assert _search_depth(["auc"], qrels) == 503
-    assert _search_depth(["auc@200", "recall@1000"], qrels) == 1000
+    assert search_depth(["ndcg@10"], qrels) == 100
+    assert search_depth(["ndcg@10", "auc@50"], qrels) == 100
+    assert search_depth(["auc"], qrels) == 503
+    assert search_depth(["auc@200", "recall@1000"], qrels) == 1000

@@ -78,12 +78,14 @@ def auc_mann_whitney(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def roc_points(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """False and true positive rates at every distinct threshold, from (0, 0) to (1, 1)."""
+    """False and true positive rates at every distinct threshold, from (0, 0) to (1, 1)
+    (``sklearn.metrics.roc_curve(..., drop_intermediate=False)``'s points); scores may be
+    ``-inf``."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=bool)
     order = np.argsort(-scores, kind="stable")
     ordered, hits = scores[order], labels[order]
-    last_of_threshold = np.flatnonzero(np.r_[np.diff(ordered) != 0, True])
+    last_of_threshold = np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])
     tp = np.cumsum(hits)[last_of_threshold]
     fp = (last_of_threshold + 1) - tp
     n_pos, n_neg = max(int(labels.sum()), 1), max(len(labels) - int(labels.sum()), 1)

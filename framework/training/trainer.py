@@ -246,7 +246,7 @@ class Trainer:
         for name in [self.config.dataset, *self.config.eval_datasets]:
             dataset = open_dataset(self.host, name)
             qrels = dataset.qrels(self.config.eval_split)
-            depth = _search_depth(self.config.metrics, qrels)
+            depth = search_depth(self.config.metrics, qrels)
             key = self._evaluation_key(model, dataset, depth)
             if known.get("keys", {}).get(dataset.name) == key:
                 means[dataset.name] = known["means"][dataset.name]
@@ -923,7 +923,7 @@ def _metric_depth(metric: str) -> int:
     return int(k) if k.isdigit() else 100
 
 
-def _search_depth(metrics: list[str], qrels) -> int:
+def search_depth(metrics: list[str], qrels) -> int:
     """Documents to retrieve per query for ``metrics``: the largest cutoff (at least 100);
     the pooled ``auc@N`` (N = 500 by default) pools each query's top N *non-positives*, so
     the search then goes as many documents deeper as a query has positives at most (never

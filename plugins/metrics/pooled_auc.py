@@ -47,26 +47,36 @@ class PooledAUC(Metric):
     def __init__(self, k: int | None = None):
         super().__init__(DEFAULT_NEGATIVES if k is None else k)
 
-    def per_query(self, judged: JudgedRun) -> np.ndarray:
+    def pool(self, judged: JudgedRun) -> tuple[np.ndarray, np.ndarray]:
+        """The pooled scores: ``(positives, negatives)``, every query's positives and its
+        top N non-positives; a positive the run does not hold scores ``-inf`` (below every
+        negative, as in the AUC). ``negatives`` is sorted. The ROC curve of the pool is
+        ``rankarena.report.figures.roc_points`` of these scores."""
         non_positive = np.flatnonzero(~judged.relevant)
         # 0-based rank among its query's non-positives: its position less the positives above
         rank = judged.position[non_positive] - judged.count_above(
             judged.relevant_rows, non_positive
         )
         negatives = np.sort(judged.score[non_positive[rank < self.k]])
-        positives = judged.score[judged.relevant_rows]
-        n_positive = float(judged.num_relevant.sum())
-        if n_positive == 0 or len(negatives) == 0:
-            missing = "positive" if n_positive == 0 else "non-positive document"
+        found = judged.score[judged.relevant_rows]
+        missing = int(judged.num_relevant.sum()) - len(found)
+        positives = np.concatenate([found, np.full(missing, -np.inf)])
+        if len(positives) == 0 or len(negatives) == 0:
+            missing = "positive" if len(positives) == 0 else "non-positive document"
             raise ParameterError(
                 f"metric {self.name!r}: the run's {judged.n_queries:,} evaluated queries have "
                 f"no {missing}: the pooled AUC is undefined"
             )
-        below = np.searchsorted(negatives, positives, side="left")
-        tied = np.searchsorted(negatives, positives, side="right") - below
+        return positives, negatives
+
+    def per_query(self, judged: JudgedRun) -> np.ndarray:
+        positives, negatives = self.pool(judged)
+        found = positives[: len(judged.relevant_rows)]
+        below = np.searchsorted(negatives, found, side="left")
+        tied = np.searchsorted(negatives, found, side="right") - below
         credit = below + 0.5 * tied
         total = np.bincount(judged.relevant_query, credit, minlength=judged.n_queries)
-        return total / (n_positive * len(negatives))
+        return total / (len(positives) * len(negatives))
 
 
 @rankarena.hookimpl
