@@ -107,13 +107,27 @@ def test_pooled_roc_curve_equals_sklearn(data, n):
     labels, scores = reference_pool(run, qrels, n)
     assume(0 < sum(labels) < len(labels))
     judged = JudgedRun(Run.from_dict(run), Qrels.from_dict(qrels))
-    positives, negatives = PooledAUC(n).pool(judged)
+    pool = PooledAUC(n).pool(judged)
+    positives, negatives = pool.positives, pool.negatives
     fpr, tpr = roc_points(
         np.r_[positives, negatives], np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
     )
     want_fpr, want_tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
     np.testing.assert_allclose(fpr, want_fpr, atol=1e-12)
     np.testing.assert_allclose(tpr, want_tpr, atol=1e-12)
+    # each pooled score is marked with its own query
+    ids = judged.query_ids.to_pylist()
+    for q in ids:
+        labels_q, scores_q = reference_pool({q: run[q]}, {q: qrels[q]}, n)
+        lowest = min(run[q].values()) - 1.0
+        mine_pos = [
+            s if s > -np.inf else lowest for s in positives[pool.positive_query == ids.index(q)]
+        ]
+        mine_neg = negatives[pool.negative_query == ids.index(q)]
+        assert sorted(mine_pos) == sorted(s for s, y in zip(scores_q, labels_q, strict=True) if y)
+        assert sorted(mine_neg) == sorted(
+            s for s, y in zip(scores_q, labels_q, strict=True) if not y
+        )
     area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
     assert area == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
     value = evaluate(Run.from_dict(run), Qrels.from_dict(qrels), [f"auc@{n}"]).mean
