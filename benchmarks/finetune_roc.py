@@ -137,6 +137,7 @@ def main() -> int:
                 return 1
             curves.setdefault(dataset.name, []).append((name, seed, fpr, tpr, area))
     print_differences(pools, runs, [d.name for d in datasets], args.resamples)
+    print_gains(curves)
     draw(curves, figure_path)
     print(f"figure: {figure_path}")
     return 0
@@ -187,6 +188,23 @@ def print_differences(pools: dict, runs: list, datasets: list[str], resamples: i
                 f"| {seed} | {dataset} | {observed:+.4f} "
                 f"| [{low:+.4f}, {high:+.4f}] | {share:.3f} |"
             )
+
+
+GAIN_RATES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e-1, 3e-1)
+"""False-positive rates at which ``print_gains`` reads the curves."""
+
+
+def print_gains(curves: dict[str, list]) -> None:
+    """Per dataset and configuration, the true-positive rate less the untrained model's
+    at ``GAIN_RATES`` (mean over seeds): the numbers of the figure's bottom row."""
+    print("\n| dataset | configuration | " + " | ".join(f"{r:g}" for r in GAIN_RATES) + " |")
+    print("|---|---|" + "---:|" * len(GAIN_RATES))
+    for dataset, items in curves.items():
+        base = next(np.interp(GAIN_RATES, f, t) for n, _, f, t, _ in items if n == BASE)
+        for name in dict.fromkeys(n for n, *_ in items if n != BASE):
+            gains = [np.interp(GAIN_RATES, f, t) - base for n, _, f, t, _ in items if n == name]
+            cells = " | ".join(f"{g:+.3f}" for g in np.mean(gains, axis=0))
+            print(f"| {dataset} | {name} | {cells} |")
 
 
 def draw(curves: dict[str, list], path: Path) -> None:
