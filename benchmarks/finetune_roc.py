@@ -121,7 +121,7 @@ def main() -> int:
                 host, model, dataset, config, root / "roc" / f"{tag}-{dataset.name}.parquet", log
             )
             judged = JudgedRun(run, dataset.qrels(config["eval_split"]))
-            pool = auc.pool(judged)
+            pool = judged.score_pool(auc.k)  # the pool of auc@500
             pools[tag, dataset.name] = (pool, judged.n_queries)
             scores = np.r_[pool.positives, pool.negatives]
             labels = np.r_[np.ones(len(pool.positives)), np.zeros(len(pool.negatives))]

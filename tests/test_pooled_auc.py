@@ -97,9 +97,9 @@ def test_the_default_pool_is_500_and_other_queries_count():
 @settings(max_examples=100, deadline=None)
 @given(data=runs_and_qrels(), n=st.integers(1, 30))
 def test_pooled_roc_curve_equals_sklearn(data, n):
-    """The ROC of ``PooledAUC.pool`` (``roc_points``): scikit-learn's points on the
-    paper's pool (one per distinct score), and its trapezoidal area is the metric's value."""
-    from rankarena.plugins.metrics.pooled_auc import PooledAUC
+    """``JudgedRun.score_pool``: the paper's pool, each score with its query; its ROC
+    (``roc_points``) has scikit-learn's points (one per distinct score), and the curve's
+    trapezoidal area is the metric's value."""
     from rankarena.report.figures import roc_points
 
     run, qrels = data
@@ -107,7 +107,7 @@ def test_pooled_roc_curve_equals_sklearn(data, n):
     labels, scores = reference_pool(run, qrels, n)
     assume(0 < sum(labels) < len(labels))
     judged = JudgedRun(Run.from_dict(run), Qrels.from_dict(qrels))
-    pool = PooledAUC(n).pool(judged)
+    pool = judged.score_pool(n)
     positives, negatives = pool.positives, pool.negatives
     fpr, tpr = roc_points(
         np.r_[positives, negatives], np.r_[np.ones(len(positives)), np.zeros(len(negatives))]

@@ -26,7 +26,12 @@ from rankarena.cli.main import main
 from rankarena.data import Corpus, Results, Run, write_beir
 from rankarena.data.score_table import ScoreTable
 from rankarena.evaluate import evaluate
-from rankarena.report.builder import SECTIONS, _swiss_section, compare_to_best, score_labels
+from rankarena.report.builder import (
+    SECTIONS,
+    _swiss_section,
+    compare_to_best,
+    pooled_score_labels,
+)
 from rankarena.report.figures import auc_mann_whitney
 from rankarena.runs.pipeline import RunConfig, Runner
 
@@ -139,36 +144,35 @@ def test_significance_marks_the_reversed_run_never_the_best(folder):
     assert all("data-sig" not in tag and BAD not in tag for tag in best)
 
 
-def test_auc_is_the_mann_whitney_u_over_pairs(folder):
+def test_auc_is_the_pooled_auc_of_the_mw_paper(folder):
+    """The scores section's AUC is the metric ``auc@depth`` (the paper's pool: positives,
+    unretrieved ones below every score, against each query's top ``depth`` non-positives):
+    the Mann–Whitney U over the pool, and the report's cell shows it. A run shallower than
+    the pool (k = 100 < 500) is named in a note."""
     run, qrels = folder["bm25"]["scifact-a"], folder["qrels"]["scifact-a"]
-    top = run.table.filter(pc.less_equal(run.table["rank"], 100))
-    scores, labels = score_labels(top, qrels)
+    scores, labels, short = pooled_score_labels(run.table, qrels, 500)
+    assert short == 30  # every query: 100 retrieved, fewer than 500 non-positives
+    metric = evaluate(run, qrels, ["auc@500"], host=folder["host"]).mean["auc@500"]
+    finite = np.where(np.isfinite(scores), scores, scores[np.isfinite(scores)].min() - 1)
+    u = mannwhitneyu(finite[labels], finite[~labels], alternative="two-sided").statistic
+    reference = u / (labels.sum() * (~labels).sum())
+    assert auc_mann_whitney(scores, labels) == pytest.approx(reference, abs=1e-12)
+    assert reference == pytest.approx(metric, abs=1e-12)
+    # the top 1 only: the positives ranked 2nd or lower join those never retrieved, at -inf
+    top1 = run.table.filter(pc.less_equal(run.table["rank"], 1))
+    scores1, labels1, _ = pooled_score_labels(top1, qrels, 500)
+    assert labels1.sum() == labels.sum()  # every positive stays, retrieved or not
+    ranked_lower = np.isneginf(scores1[labels1]).sum() - np.isneginf(scores[labels]).sum()
     relevant = {(q, d) for q, docs in qrels.to_dict().items() for d, g in docs.items() if g >= 1}
-    expected = np.array(
-        [
-            (q, d) in relevant
-            for q, d in zip(top["query_id"].to_pylist(), top["doc_id"].to_pylist(), strict=True)
-        ]
-    )
-    assert sorted(scores) == sorted(top["score"].to_numpy())
-    assert labels.sum() == expected.sum() > 0
-    positives = top["score"].to_numpy()[expected]
-    negatives = top["score"].to_numpy()[~expected]
-    u = mannwhitneyu(positives, negatives, alternative="two-sided").statistic
-    reference = u / (len(positives) * len(negatives))
-    auc = auc_mann_whitney(scores, labels)
-    assert auc == pytest.approx(reference, abs=1e-12)
-    try:
-        from sklearn.metrics import roc_auc_score
-    except ImportError:
-        pass
-    else:
-        assert auc == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    columns = [run.table[c].to_pylist() for c in ("query_id", "doc_id", "rank")]
+    below_first = [(q, d) in relevant and r > 1 for q, d, r in zip(*columns, strict=True)]
+    assert ranked_lower == sum(below_first) > 0
     page = folder["report"].read_text(encoding="utf-8")
     cell = _cells(page, **{"data-system": "bm25", "data-dataset": "scifact-a"})
     assert len(cell) == 1
     shown = re.search(re.escape(cell[0]) + r"([0-9.]+)</td>", page)[1]
-    assert float(shown) == pytest.approx(reference, abs=5e-5)
+    assert float(shown) == pytest.approx(metric, abs=5e-5)
+    assert "fewer than 500 non-positives in the cached run of" in page
     # ties count one half: pairs (2>1), (2=2), (3>1), (3>2) -> 3.5 of 4
     assert auc_mann_whitney(np.array([1.0, 2, 2, 3]), np.array([0, 1, 0, 1], bool)) == 0.875
 

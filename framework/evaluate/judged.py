@@ -17,6 +17,7 @@ evaluated; one judged only with negative grades has no relevant document and sco
 from __future__ import annotations
 
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +27,17 @@ from ..data.ordering import encode, group_bounds
 from ..data.qrels import Qrels
 from ..data.run import Run
 from ..errors import ParameterError
+
+
+class ScorePool(NamedTuple):
+    """Scores pooled over queries (``JudgedRun.score_pool``): the positives' scores (a
+    positive the run does not hold scores ``-inf``), the pooled non-positives' scores in
+    increasing order, and each score's query (an index into ``JudgedRun.query_ids``)."""
+
+    positives: np.ndarray
+    negatives: np.ndarray
+    positive_query: np.ndarray
+    negative_query: np.ndarray
 
 
 class JudgedRun:
@@ -231,6 +243,31 @@ class JudgedRun:
             first = np.flatnonzero(np.r_[True, queries[1:] != queries[:-1]])
             out[queries[first]] = self.relevant_position[first]
         return out
+
+    def score_pool(self, n: int) -> ScorePool:
+        """The pool of the pooled ROC AUC of Sheikholeslami et al. (arXiv:2510.00137):
+        every query's positives (grade >= ``relevance_level``; the run holds them first in
+        ``positives``, in rank order, then those it lacks, at ``-inf``: below every score)
+        and its top ``n`` non-positives by rank (judged non-relevant or unjudged), all
+        queries together. Its ROC curve is ``rankarena.report.figures.roc_points``; its
+        AUC the built-in metric ``auc@n``."""
+        non_positive = np.flatnonzero(~self.relevant)
+        # 0-based rank among its query's non-positives: its position less the positives above
+        rank = self.position[non_positive] - self.count_above(self.relevant_rows, non_positive)
+        pooled = non_positive[rank < n]
+        order = np.argsort(self.score[pooled], kind="stable")
+        found_per_query = np.bincount(self.relevant_query, minlength=self.n_queries)
+        missing = np.maximum(self.num_relevant - found_per_query, 0)
+        return ScorePool(
+            positives=np.concatenate(
+                [self.score[self.relevant_rows], np.full(int(missing.sum()), -np.inf)]
+            ),
+            negatives=self.score[pooled][order],
+            positive_query=np.concatenate(
+                [self.relevant_query, np.repeat(np.arange(self.n_queries), missing)]
+            ),
+            negative_query=self.query_index[pooled][order],
+        )
 
     @staticmethod
     def discount(position: np.ndarray) -> np.ndarray:

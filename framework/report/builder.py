@@ -19,9 +19,10 @@ fonts or images from elsewhere), in five sections:
 3. **Robustness** — the metric against perturbation intensity, one line per system
    (``rankarena.robustness.plot.plot_robustness``), from ``robustness/drops.csv`` or from the
    store's ``PERTURBATION@INTENSITY`` variant rows.
-4. **Score distributions and ROC** — per dataset and system, histograms of the scores of the
-   judged-relevant vs the other documents of each query's top ``depth``, and the ROC curve
-   with its AUC (the Mann–Whitney U over n_pos·n_neg, pooled over the queries).
+4. **Score distributions and ROC** — per dataset and system, the pooled ROC of
+   Sheikholeslami et al. (arXiv:2510.00137): each query's positives and its top ``depth``
+   non-positives (``JudgedRun.score_pool``), all queries pooled; histograms of the two sets'
+   scores, the ROC curve and its AUC (the Mann–Whitney U over n_pos·n_neg: ``auc@depth``).
 5. **Swiss failure sensitivity** — the ``swiss`` aggregator's ``sensitivity`` on the leaderboard
    table: each system's rank under harsher and harsher elimination schedules.
 
@@ -64,7 +65,7 @@ SECTIONS = {
 """Section id → heading; every section is in every report (skipped ones with a note)."""
 
 DEFAULT_TOURNAMENTS = 2_000
-DEFAULT_DEPTH = 100
+DEFAULT_DEPTH = 500
 DEFAULT_ALPHA = 0.05
 _VARIANT = re.compile(r"^(?P<perturbation>.+)@(?P<intensity>[0-9.eE+-]+)$")
 
@@ -196,11 +197,10 @@ class _Datasets:
 
 
 class _Runs:
-    """Cached runs by run id: the top ``depth`` of each (for the score plots) kept."""
+    """Cached runs by run id, in the ``runs/`` folders beside the results store."""
 
-    def __init__(self, run_dirs: Sequence[Path], depth: int):
-        self.run_dirs, self.depth = list(run_dirs), depth
-        self.tops: dict[str, pa.Table] = {}
+    def __init__(self, run_dirs: Sequence[Path]):
+        self.run_dirs = list(run_dirs)
 
     def path(self, run_id: str) -> Path | None:
         for folder in self.run_dirs:
@@ -214,24 +214,16 @@ class _Runs:
         path = self.path(run_id)
         if path is None:
             return None
-        limit = None if cutoff is None else max(cutoff, self.depth)
         try:
-            if limit is not None and "rank" in pq.read_schema(path).names:
-                table = pq.read_table(path, filters=[("rank", "<=", limit)])
+            if cutoff is not None and "rank" in pq.read_schema(path).names:
+                table = pq.read_table(path, filters=[("rank", "<=", cutoff)])
             else:
                 table = pq.read_table(path)
         except (pa.ArrowInvalid, OSError):
             return None
         if "rank" not in table.column_names:
             table = Run(table, source=path).table
-        if run_id not in self.tops:
-            self.tops[run_id] = table.filter(pc.less_equal(table["rank"], self.depth))
         return table if cutoff is None else table.filter(pc.less_equal(table["rank"], cutoff))
-
-    def top(self, run_id: str) -> pa.Table | None:
-        if run_id not in self.tops:
-            self.read(run_id, 1)
-        return self.tops.get(run_id)
 
 
 # ------------------------------------------------------------------------- per-query values
@@ -403,7 +395,8 @@ def build_report(
         one).
     :param methods: aggregation rules (default: every registered aggregator).
     :param tournaments: Monte Carlo tournaments of ``swiss`` and of the sensitivity sweep.
-    :param depth: documents per query used for the histograms and ROC curves.
+    :param depth: non-positives per query in the pooled ROC and its AUC (``auc@depth``;
+        the paper's 500).
     :param alpha: the significance level of the Holm-corrected paired t-tests.
     :param data_dir: a folder holding the dataset folders (for the qrels).
     :param uncertainty: resamples of the leaderboard's two-level bootstrap (tasks, and the
@@ -435,7 +428,7 @@ def build_report(
 
     say("per-dataset metrics")
     cells = mean_cells(src.table)
-    datasets, runs = _Datasets(data_dir), _Runs(src.run_dirs, depth)
+    datasets, runs = _Datasets(data_dir), _Runs(src.run_dirs)
     values = per_query_values(src, cells, datasets, runs, host, notes)
     parts["metrics"] = _metrics_section(cells, values, metric, alpha, notes)
 
@@ -792,29 +785,39 @@ def _robustness_section(src: _Source, metric: str, notes: list[str]) -> str:
     return out
 
 
-def score_labels(top: pa.Table, qrels: Qrels) -> tuple[np.ndarray, np.ndarray]:
-    """Scores of a run's rows and whether each document is judged relevant (grade >= 1)."""
-    relevant = qrels.table.filter(pc.greater_equal(qrels.table["relevance"], 1))
-    relevant = relevant.select(["query_id", "doc_id"]).append_column(
-        "_relevant", pa.array(np.ones(relevant.num_rows, dtype=bool))
-    )
-    joined = top.select(["query_id", "doc_id", "score"]).join(
-        relevant, keys=["query_id", "doc_id"], join_type="left outer"
-    )
-    scores = joined["score"].to_numpy()
-    labels = joined["_relevant"].fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-    return scores, labels
+def pooled_score_labels(rows: pa.Table, qrels: Qrels, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The pooled AUC's pool of a run's ``rows`` (``JudgedRun.score_pool(n)``: each query's
+    positives, at ``-inf`` where the rows lack them, and its top ``n`` non-positives), as
+    scores, whether each is a positive (grade >= 1), and how many queries have fewer than
+    ``n`` non-positives in ``rows`` (a run shallower than the pool)."""
+    from ..evaluate import JudgedRun
+
+    judged = JudgedRun(Run(rows), qrels)
+    pool = judged.score_pool(n)
+    scores = np.concatenate([pool.positives, pool.negatives])
+    labels = np.r_[np.ones(len(pool.positives), bool), np.zeros(len(pool.negatives), bool)]
+    short = int((np.bincount(pool.negative_query, minlength=judged.n_queries) < n).sum())
+    return scores, labels, short
+
+
+def _most_positives(qrels: Qrels) -> int:
+    """The most positives (grade >= 1) any query of ``qrels`` has."""
+    positive = qrels.table.filter(pc.greater_equal(qrels.table["relevance"], 1))
+    counts = pc.value_counts(positive["query_id"]).field("counts")
+    return int(pc.max(counts).as_py() or 0) if len(counts) else 0
 
 
 def _scores_section(cells, metric, datasets, runs, depth, notes) -> str:
     from .figures import auc_mann_whitney, figures_available, score_figure
 
     out = _what(
-        f"For each dataset and system, the scores of each query's top {depth} documents split "
-        "into judged-relevant and other documents (histograms as densities), and the ROC curve "
-        "of the score as a relevance classifier pooled over the queries; AUC = Mann–Whitney U / "
-        "(n<sub>pos</sub>·n<sub>neg</sub>) — how well one global threshold separates relevant "
-        "from other retrieved documents, a calibration diagnostic (MW loss, ServiceNow 2025)."
+        "For each dataset and system, the pooled ROC of Sheikholeslami et al. (arXiv:2510.00137): "
+        f"each query's positives (grade ≥ 1) and its top {depth} non-positives, all queries "
+        "pooled; histograms (as densities) of the two sets' scores, the ROC curve, and AUC = "
+        "Mann–Whitney U / (n<sub>pos</sub>·n<sub>neg</sub>), the metric "
+        f"<code>auc@{depth}</code> (the paper's N is 500: <code>--depth 500</code>). It measures "
+        "how well one global threshold separates relevant from non-relevant documents across "
+        "queries. A positive the run does not hold counts below every non-positive."
     )
     if not runs.run_dirs:
         return out + _note("skipped: no cached runs (no runs/ folder beside the results store)")
@@ -831,14 +834,18 @@ def _scores_section(cells, metric, datasets, runs, depth, notes) -> str:
             out += _note(f"{labels_of[key]}: skipped: {qrels}")
             continue
         scored, aucs = {}, {}
+        most = _most_positives(qrels)  # read as deep as the pool needs
+        shallow: list[str] = []
         for system in systems:
             cell = next(c for (s, _), c in cells[key].items() if s == system)
-            top = runs.top(cell.run_id)
-            if top is None:
+            rows = runs.read(cell.run_id, depth + most)
+            if rows is None:
                 continue
-            scores, labels = score_labels(top, qrels)
-            if len(scores) == 0:
-                continue
+            scores, labels, short = pooled_score_labels(rows, qrels, depth)
+            if labels.all() or not labels.any():
+                continue  # the AUC is undefined without a positive or a non-positive
+            if short:
+                shallow.append(f"{system} ({short:,} queries)")
             scored[system] = (scores, labels)
             aucs[system] = auc_mann_whitney(scores, labels)
             aucs_table.setdefault(system, {})[labels_of[key]] = aucs[system]
@@ -848,6 +855,12 @@ def _scores_section(cells, metric, datasets, runs, depth, notes) -> str:
         missing = [s for s in systems if s not in scored]
         if missing:
             out += _note(f"{labels_of[key]}: no cached run for {', '.join(missing)}")
+        if shallow:
+            out += _note(
+                f"{labels_of[key]}: fewer than {depth} non-positives in the cached run of "
+                f"{', '.join(shallow)}: their pools are smaller (a deeper run, or a smaller "
+                "--depth, gives every query the same pool)"
+            )
         out += f"<h3>{_e(labels_of[key])}</h3>\n"
         if figures_available():
             out += _img(score_figure(labels_of[key], scored, aucs, depth), f"{dataset} scores")

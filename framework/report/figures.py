@@ -101,8 +101,9 @@ def score_figure(
     aucs: Mapping[str, float],
     depth: int,
 ) -> str:
-    """One panel per system (score histograms, relevant vs other retrieved documents, as
-    densities) and one ROC panel with every system; an inline PNG."""
+    """One panel per system (score histograms, positives vs pooled non-positives, as
+    densities; a positive at ``-inf``, not retrieved, is left out of the histogram and kept
+    in the ROC) and one ROC panel with every system; an inline PNG."""
     plt = _pyplot()
     systems = list(scored)
     panels = len(systems) + 1
@@ -111,9 +112,14 @@ def score_figure(
     figure, axes = plt.subplots(lines, columns, figsize=(3.3 * columns, 2.6 * lines), squeeze=False)
     for panel, system in zip(axes.flat, systems, strict=False):
         scores, labels = scored[system]
+        finite = np.isfinite(scores)
+        scores, labels = scores[finite], labels[finite]
         low, high = float(scores.min()), float(scores.max())
         bins = np.linspace(low, high if high > low else low + 1.0, 41)
-        for mask, colour, label in ((~labels, "tab:gray", "other"), (labels, "tab:green", "rel.")):
+        for mask, colour, label in (
+            (~labels, "tab:gray", "non-pos."),
+            (labels, "tab:green", "pos."),
+        ):
             if mask.any():
                 counts, edges = np.histogram(scores[mask], bins=bins, density=True)
                 panel.stairs(
@@ -121,8 +127,8 @@ def score_figure(
                     edges,
                     color=colour,
                     label=label,
-                    fill=label == "other",
-                    alpha=0.45 if label == "other" else 1.0,
+                    fill=label == "non-pos.",
+                    alpha=0.45 if label == "non-pos." else 1.0,
                     linewidth=1.4,
                 )
         panel.set_title(f"{system}\nAUC {aucs[system]:.3f}", fontsize=8)
@@ -145,7 +151,8 @@ def score_figure(
     for panel in list(axes.flat)[panels:]:
         panel.set_visible(False)
     figure.suptitle(
-        f"{dataset}: scores of the top {depth} per query, relevant vs other", fontsize=10
+        f"{dataset}: pooled scores, positives vs each query's top {depth} non-positives",
+        fontsize=10,
     )
     height = 2.6 * lines
     figure.subplots_adjust(

@@ -26,8 +26,6 @@ that is above the limit), never block by block.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 import rankarena
@@ -35,17 +33,6 @@ from rankarena import JudgedRun, Metric, ParameterError
 
 DEFAULT_NEGATIVES = 500
 """Non-positives per query in the pool: the paper's 500."""
-
-
-class PooledScores(NamedTuple):
-    """The pool of the AUC: the positives' scores (a positive the run does not hold scores
-    ``-inf``: below every negative, as in the AUC), the pooled non-positives' scores in
-    increasing order, and the index (in ``JudgedRun.query_ids``) of each one's query."""
-
-    positives: np.ndarray
-    negatives: np.ndarray
-    positive_query: np.ndarray
-    negative_query: np.ndarray
 
 
 class PooledAUC(Metric):
@@ -60,37 +47,14 @@ class PooledAUC(Metric):
     def __init__(self, k: int | None = None):
         super().__init__(DEFAULT_NEGATIVES if k is None else k)
 
-    def pool(self, judged: JudgedRun) -> PooledScores:
-        """The pool of the AUC (``PooledScores``): every query's positives and its top N
-        non-positives. The ROC curve of the pool is ``rankarena.report.figures.roc_points``
-        of these scores."""
-        non_positive = np.flatnonzero(~judged.relevant)
-        # 0-based rank among its query's non-positives: its position less the positives above
-        rank = judged.position[non_positive] - judged.count_above(
-            judged.relevant_rows, non_positive
-        )
-        pooled = non_positive[rank < self.k]
-        order = np.argsort(judged.score[pooled], kind="stable")
-        found = judged.score[judged.relevant_rows]
-        found_per_query = np.bincount(judged.relevant_query, minlength=judged.n_queries)
-        missing = judged.num_relevant - found_per_query
-        if judged.num_relevant.sum() == 0 or len(pooled) == 0:
-            absent = "positive" if judged.num_relevant.sum() == 0 else "non-positive document"
+    def per_query(self, judged: JudgedRun) -> np.ndarray:
+        pool = judged.score_pool(self.k)  # the paper's pool
+        if len(pool.positives) == 0 or len(pool.negatives) == 0:
+            absent = "positive" if len(pool.positives) == 0 else "non-positive document"
             raise ParameterError(
                 f"metric {self.name!r}: the run's {judged.n_queries:,} evaluated queries have "
                 f"no {absent}: the pooled AUC is undefined"
             )
-        return PooledScores(
-            positives=np.concatenate([found, np.full(int(missing.sum()), -np.inf)]),
-            negatives=judged.score[pooled][order],
-            positive_query=np.concatenate(
-                [judged.relevant_query, np.repeat(np.arange(judged.n_queries), missing)]
-            ),
-            negative_query=judged.query_index[pooled][order],
-        )
-
-    def per_query(self, judged: JudgedRun) -> np.ndarray:
-        pool = self.pool(judged)
         found = len(judged.relevant_rows)  # the positives the run holds come first
         scores = pool.positives[:found]
         below = np.searchsorted(pool.negatives, scores, side="left")
