@@ -815,7 +815,8 @@ def _scores_section(cells, metric, datasets, runs, depth, notes) -> str:
         f"each query's positives (grade ≥ 1) and its top {depth} non-positives, all queries "
         "pooled; histograms (as densities) of the two sets' scores, the ROC curve, and AUC = "
         "Mann–Whitney U / (n<sub>pos</sub>·n<sub>neg</sub>), the metric "
-        f"<code>auc@{depth}</code> (the paper's N is 500: <code>--depth 500</code>). It measures "
+        f"<code>auc@{depth}</code> (the paper's N is 500, the default of <code>--depth</code>). "
+        "It measures "
         "how well one global threshold separates relevant from non-relevant documents across "
         "queries. A positive the run does not hold counts below every non-positive."
     )
