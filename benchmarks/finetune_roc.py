@@ -84,6 +84,8 @@ def main() -> int:
     parser.add_argument("--figure", default=None, help="PNG (default OUTPUT/roc.png)")
     parser.add_argument("--resamples", type=int, default=2000, help="query bootstrap")
     args = parser.parse_args()
+    if args.resamples < 1:
+        parser.error(f"--resamples must be at least 1, got {args.resamples}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     root = Path(args.output)
     figure_path = Path(args.figure) if args.figure else root / "roc.png"
