@@ -44,6 +44,18 @@ embeddings exactly (``exact_search``), drops the shown positives and keeps the r
 ``sample(context, num_negatives)`` is ``refresh`` with the retriever's own encoder (its
 current state). ADORE re-retrieves at every step (``every = 1``, the default); ``every = N``
 re-mines every N steps: ``due(step)`` is true at steps 0, N, 2N, …
+
+Checked against the authors' code (github.com/jingtaozhan/DRhard, ``adore/train.py``): at
+every step the batch's queries are encoded by the model being trained and the fixed
+(flat, inner-product) index returns each query's top ``neg_topk = 200``; the non-positives
+among them are the negatives (the positives stay in the list as its relevant items, and are
+appended when none was retrieved), and the loss is a pairwise logistic loss over every
+(relevant, non-relevant) pair of the list, optionally weighted by |1/rank_i − 1/rank_j| cut
+at ``metric_cut``. So the built-in is *adapted*: its window counts ranks after the positives
+are removed (200 negatives, where ADORE has the non-positives of the top 200: fewer when a
+positive was retrieved), and the loss is the trainer's choice. The closest setting:
+``every=1``, ``range_max=200`` and ``num_negatives=200`` with a pairwise loss
+(``pairwise-logistic``; ``lambdaloss`` for the rank-weighted variant).
 """
 
 from __future__ import annotations
@@ -222,8 +234,8 @@ class Curriculum:
 
 
 class DynamicNegatives(RetrieverTopK):
-    """unverified: ADORE-style negatives re-mined with the current query encoder (module
-    docstring).
+    """adapted: ADORE's negatives re-mined with the current query encoder (the module
+    docstring says what differs from the authors' code and gives the closest setting).
 
     :param retriever: a registered retriever with document embeddings (default ``dense``):
         its index is the fixed document index.

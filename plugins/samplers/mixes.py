@@ -10,10 +10,22 @@ the given retriever (same parameters and semantics: the first n_hard of the rank
 the other n − n_hard are drawn uniformly from the corpus without replacement (seeded by the
 context), never a shown positive nor one of the query's hard negatives. The hard negatives
 come first, in the retriever's order and with its scores; the random ones follow with score
-NaN (unscored), as the ``random`` sampler gives them. (STAR took its random negatives from
-the other documents of the batch; here they are explicit draws, so the mix is fixed in the
-mined file. For the in-batch variant mine hard negatives only, ``hard_fraction=1``, and
-train with in-batch negatives.)
+NaN (unscored), as the ``random`` sampler gives them.
+
+Checked against the authors' code (github.com/jingtaozhan/DRhard: ``star/prepare_hardneg.py``,
+``dataset.py``, ``model.py``): the static hard negatives are a warm-up dense model's top 200
+non-positives per query (positives removed, then the first 200); each time a query is drawn
+its ``per_query_hard_num`` hard negatives are a uniform sample of those 200, re-drawn every
+epoch; the random negatives are the other documents of the batch (the other queries'
+positives and hard negatives, relevant ones masked); the loss is a two-way softmax of the
+positive against each negative, averaged over every (query, negative) pair of the batch. So
+the built-in is *adapted*: its defaults take the first n_hard (``sampling="top"``), mine
+once for all epochs, and draw explicit random documents. The faithful setting:
+``retriever="dense"`` (the warm-up model), ``range_max=200``,
+``sampling="random-in-window"``, ``hard_fraction=1`` (hard negatives only), trained with
+in-batch negatives (the trainer's ``in-batch`` layout: STAR's random negatives) and the
+``pairwise-logistic`` loss (the same two-way softmax, averaged per row and then over rows
+where STAR averages over all pairs); the hard sample is still drawn once, not per epoch.
 
 ``disagreement`` — negatives where two retrievers disagree, after the hybrid-retrieval
 disagreement signal of vstash (Steffens, "vstash: Local-First Hybrid Retrieval with
@@ -78,8 +90,9 @@ class _StarHard(RetrieverTopK):
 
 
 class Star:
-    """unverified: STAR's mix, a share of static ``retriever-topk`` hard negatives, the rest
-    random.
+    """adapted: STAR's mix, a share of static ``retriever-topk`` hard negatives, the rest
+    random (the module docstring says what differs from the authors' code and gives the
+    faithful setting).
 
     :param retriever: the retriever of the hard negatives (``dense``, ``bm25``, ...).
     :param params: its parameters.
