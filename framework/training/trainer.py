@@ -10,6 +10,9 @@ batch may exceed memory. Forward passes run under autocast in the first dtype th
 report lists (bf16/fp16 on capable GPUs; fp32 on the CPU: no autocast), fp16 with a
 ``GradScaler``.
 
+A sampler that acts during training (``weights`` for a curriculum, ``due``/``refresh`` for
+re-mining with the model being trained) is driven by ``rankarena.training.sampler_schedule``.
+
 Before and after training the model is evaluated on the dataset's test split (and on any
 extra datasets) with the ``dense`` retriever; both evaluations go into the results store.
 The output folder is a sentence-transformers model (safetensors), usable as
@@ -49,6 +52,7 @@ from ..errors import DataFormatError, ParameterError, RankarenaError
 from ..retrieval.sentence_encoder import SentenceEncoder
 from .batches import LAYOUTS, build_batch, epoch_order
 from .grad_cache import cached_backward, uncached_backward
+from .sampler_schedule import SamplerSchedule, frozen_encoder
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 STATE_FILE = "trainer_state.json"  # a checkpoint's step, fingerprint, optimiser groups, RNG
@@ -190,6 +194,7 @@ class Trainer:
         self.results_path = Path(config.results) if config.results else None
         self.name = config.name or self.output.name
         self._data_fingerprint: str | None = None
+        self.sampler: Any = None  # the sampler object, once load_examples has mined
 
     # ------------------------------------------------------------------ data
     def load_examples(self):
@@ -208,11 +213,13 @@ class Trainer:
             device=self.report.name,
             show_progress=self.show_progress,
         )
+        self.sampler = None
         if self.config.examples:
             examples = read_training_examples(self.config.examples)
         else:
             started = time.perf_counter()
             sampler = self.host.samplers.create(self.config.sampler, **self.config.sampler_params)
+            self.sampler = sampler
             examples = sampler.sample(context, max(self.config.num_negatives, 1))
             self.log(
                 f"{self.config.sampler}: {len(examples)} training rows mined in "
@@ -435,6 +442,10 @@ class Trainer:
                 return contextlib.nullcontext()
             return torch.autocast(device_type, dtype=dtype)
 
+        schedule = SamplerSchedule(self.sampler, examples, total)
+        for line in schedule.describe():
+            self.log(f"{config.sampler}: {line}")
+        query_encoder = frozen_encoder(encoder, config.eval_batch_size)
         encoder.train()
         started, trained = time.perf_counter(), 0
         columns = [TextColumn("[progress.description]{task.description}"), BarColumn()]
@@ -445,9 +456,11 @@ class Trainer:
             while step < total:
                 epoch, offset = divmod(step, per_epoch)
                 order = epoch_order(len(rows), config.seed, epoch)
-                batch_rows = [
-                    rows[i] for i in order[offset * config.batch_size :][: config.batch_size]
-                ]
+                index = order[offset * config.batch_size :][: config.batch_size]
+                batch_rows = schedule.batch_rows(
+                    step, [rows[i] for i in index], context, query_encoder, config.num_negatives
+                )
+                weight = schedule.loss_weight(step, index)
                 batch = build_batch(
                     batch_rows,
                     queries,
@@ -459,9 +472,9 @@ class Trainer:
                 targets = batch.targets.to(self.device)
                 mask = batch.mask.to(self.device)
 
-                def loss_of(embedded, batch=batch, targets=targets, mask=mask):
+                def loss_of(embedded, batch=batch, targets=targets, mask=mask, weight=weight):
                     scores = batch.scores(embedded[0], embedded[1]) * scale
-                    return self.loss_fn(scores, targets, mask)
+                    return self.loss_fn(scores, targets, mask) * weight
 
                 groups = [batch.query_texts, batch.doc_texts]
                 if config.chunk_size:

@@ -28,8 +28,18 @@ written into the table. ``weights(step, total_steps)`` is the paper's curriculum
 with i the (0-based) training step and m = end_fraction · (total_steps − 1) the end of the
 curriculum (the paper's "end of curriculum" iteration): difficult rows are down-weighted early,
 every weight is non-decreasing in the step, and all weights are 1 from step m on — with the
-default ``end_fraction = 1`` at the last step. The trainer multiplies each row's loss by it
-(a row of ease 0 weighs 0 at step 0; the authors' code adds 1e-8, a trainer may do the same).
+default ``end_fraction = 1`` at the last step. ``rankarena train`` multiplies each step's
+loss by the mean weight of its batch's rows (``rankarena.training.sampler_schedule``).
+
+Checked against the authors' trainer (github.com/Georgetown-IR-Lab/OpenNIR,
+``onir/trainers/pairwise_cl.py``): the ease per record is min over its negatives of
+(h(d⁺) − h(d⁻) + 1)/2 (+1e-8), as here, and the batch loss is multiplied by the batch's mean
+weight, as the trainer does here. *Adapted*: the authors' schedule moves once per epoch,
+W = D·(1 − e/E) + e/E with e the epoch and E = ``eoc_epoch`` (20 by default), where this one
+moves every step up to m; their ``reciprank`` uses the document's rank in the training run,
+this one its rank among the query's documents in the mined table; and their ``normscore``
+field is read from their data pipeline, not checked here (here: min–max over the table's
+scores of the query).
 
 ``dynamic`` — ADORE, Zhan, Mao, Liu, Guo, Zhang & Ma, "Optimizing Dense Retrieval Model
 Training with Hard Negatives" (SIGIR 2021): the document encoder and index stay fixed while
@@ -42,8 +52,10 @@ embeddings exactly (``exact_search``), drops the shown positives and keeps the r
 [range_min, range_max) as ``retriever-topk`` does (``top`` or ``random-in-window``);
 ``negative_scores`` and ``positive_score`` are the current encoder's inner products.
 ``sample(context, num_negatives)`` is ``refresh`` with the retriever's own encoder (its
-current state). ADORE re-retrieves at every step (``every = 1``, the default); ``every = N``
-re-mines every N steps: ``due(step)`` is true at steps 0, N, 2N, …
+current state). ADORE re-retrieves at every step (``every = 1``, the default); with
+``every = N``, ``due(step)`` is true at steps 0, N, 2N, …: ``rankarena train`` re-mines the
+batches of those steps and the others keep the negatives mined before training
+(``rankarena.training.sampler_schedule``).
 
 Checked against the authors' code (github.com/jingtaozhan/DRhard, ``adore/train.py``): at
 every step the batch's queries are encoded by the model being trained and the fixed
@@ -91,8 +103,8 @@ def curriculum_weights(ease: np.ndarray, step: int, end_step: float) -> np.ndarr
 
 
 class Curriculum:
-    """unverified: any sampler's rows ordered easy → hard, with curriculum weights (module
-    docstring).
+    """adapted: any sampler's rows ordered easy → hard, with curriculum weights (the module
+    docstring says what differs from the authors' code).
 
     :param sampler: the registered sampler to wrap (default ``retriever-topk``).
     :param sampler_params: its parameters.
@@ -240,7 +252,8 @@ class DynamicNegatives(RetrieverTopK):
     :param retriever: a registered retriever with document embeddings (default ``dense``):
         its index is the fixed document index.
     :param params: its parameters.
-    :param every: re-mine every this many training steps (1: ADORE's every step).
+    :param every: the trainer re-mines the batches of steps 0, N, 2N, … (1: ADORE's every
+        step; the other steps keep the negatives mined before training).
     :param range_min: candidates ranked above this (0-based, positives removed) are skipped.
     :param range_max: candidates from this rank on are not considered (default:
         range_min + num_negatives).
