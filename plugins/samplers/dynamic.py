@@ -137,6 +137,7 @@ class Curriculum:
         self.heuristic, self.end_fraction = heuristic, end_fraction
         self.scorer = scorer
         self.scorer_params = as_params(scorer_params, "scorer_params", self.name)
+        self._ease: tuple[Any, np.ndarray] | None = None  # (an immutable Arrow table, D)
         self.examples: TrainingExamples | None = None
 
     def sample(self, context: MiningContext, num_negatives: int) -> TrainingExamples:
@@ -241,8 +242,9 @@ class Curriculum:
         examples = examples if examples is not None else self.examples
         if examples is None:
             raise ParameterError(f"sampler {self.name!r}: call sample() before weights()")
-        ease = 1.0 - self.difficulty(examples)
-        return curriculum_weights(ease, step, self.end_fraction * (total_steps - 1))
+        if self._ease is None or self._ease[0] is not examples.table:  # once, not every step
+            self._ease = (examples.table, 1.0 - self.difficulty(examples))
+        return curriculum_weights(self._ease[1], step, self.end_fraction * (total_steps - 1))
 
 
 class DynamicNegatives(RetrieverTopK):
