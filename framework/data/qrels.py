@@ -81,3 +81,12 @@ class Qrels(ArrowTable):
     def query_ids(self) -> list[str]:
         """Distinct query ids, sorted."""
         return sorted(set(self.table.column("query_id").to_pylist()))
+
+    def most_positives(self, relevance_level: int = 1) -> int:
+        """The most documents with grade >= ``relevance_level`` any one query has (0 when
+        none has one): how much deeper than N a run must go to hold N non-positives."""
+        positive = self.table.filter(
+            pc.greater_equal(self.table.column("relevance"), relevance_level)
+        )
+        counts = pc.value_counts(positive.column("query_id")).field("counts")
+        return int(pc.max(counts).as_py() or 0) if len(counts) else 0

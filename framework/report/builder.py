@@ -800,13 +800,6 @@ def pooled_score_labels(rows: pa.Table, qrels: Qrels, n: int) -> tuple[np.ndarra
     return scores, labels, short
 
 
-def _most_positives(qrels: Qrels) -> int:
-    """The most positives (grade >= 1) any query of ``qrels`` has."""
-    positive = qrels.table.filter(pc.greater_equal(qrels.table["relevance"], 1))
-    counts = pc.value_counts(positive["query_id"]).field("counts")
-    return int(pc.max(counts).as_py() or 0) if len(counts) else 0
-
-
 def _scores_section(cells, metric, datasets, runs, depth, notes) -> str:
     from .figures import auc_mann_whitney, figures_available, score_figure
 
@@ -835,7 +828,7 @@ def _scores_section(cells, metric, datasets, runs, depth, notes) -> str:
             out += _note(f"{labels_of[key]}: skipped: {qrels}")
             continue
         scored, aucs = {}, {}
-        most = _most_positives(qrels)  # read as deep as the pool needs
+        most = qrels.most_positives()  # read as deep as the pool needs
         shallow: list[str] = []
         for system in systems:
             cell = next(c for (s, _), c in cells[key].items() if s == system)

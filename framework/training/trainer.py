@@ -947,13 +947,7 @@ def search_depth(metrics: list[str], qrels) -> int:
     pooled = [parse_metric_name(m) for m in metrics]
     pooled = [p.get("k", 500) for name, p in pooled if name in ("auc", "pooled_auc")]
     if pooled:
-        import pyarrow.compute as pc
-
-        table = qrels.table
-        positive = table.filter(pc.greater_equal(table.column("relevance"), 1))
-        counts = pc.value_counts(positive.column("query_id")).field("counts")
-        most = pc.max(counts).as_py() if len(counts) else 0
-        depth = max(depth, max(pooled) + (most or 0))
+        depth = max(depth, max(pooled) + qrels.most_positives())
     return depth
 
 
