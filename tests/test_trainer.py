@@ -232,6 +232,7 @@ def test_finished_output_is_reused_and_another_config_refused(subset_dir, tmp_pa
         ({"batch_size": 0}, ParameterError, "batch_size must be >= 1"),
         ({"layout": "list"}, ParameterError, "teacher scores"),
         ({"chunk_size": 0}, ParameterError, "chunk_size"),
+        ({"examples": "mined.parquet", "sampler": "dynamic"}, ParameterError, "one or the other"),
     ],
 )
 def test_bad_settings_fail_in_one_line(subset_dir, tmp_path, changes, error, match):

@@ -138,6 +138,11 @@ class TrainConfig:
             raise ParameterError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not (self.scale > 0 and math.isfinite(self.scale)):
             raise ParameterError(f"scale must be positive, got {self.scale}")
+        if self.examples and (self.sampler != "in-batch" or self.sampler_params):
+            raise ParameterError(
+                f"examples {self.examples!r} replace mining, so sampler {self.sampler!r} and "
+                "its parameters would be ignored: give one or the other"
+            )
 
     def fingerprint(self) -> str:
         """Hash of what determines the trained weights (not eval or output settings)."""
